@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `npm test`: everything CI checks, from a fresh clone. Ends with `tests: N passed, N failed`.
+set -euo pipefail
+source "$(dirname "$0")/bootstrap.sh"
+bash scripts/servers.sh
+echo "› build";     pnpm -s build --output-logs=errors-only
+echo "› typecheck"; pnpm -s typecheck
+echo "› lint";      pnpm -s lint
+echo "› api docs"
+log=$(mktemp); pnpm -s docs:api >"$log" 2>&1 || { cat "$log"; exit 1; }; rm -f "$log"
+echo "› test"
+pnpm -s vitest run
