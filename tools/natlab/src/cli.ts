@@ -1,0 +1,301 @@
+/**
+ * `pnpm lab <command>`: the NAT lab CLI (root, Linux).
+ *
+ *   up [--profiles LIST] [--delay MS] [--jitter MS] [--loss P] [--foreground]
+ *   selfcheck [--prefix P] [--profiles LIST] [--delay MS] [--json]
+ *   down [--prefix P] [--all-stale]
+ *   status
+ *   matrix [--profiles LIST] [--strategies LIST] [--trials N] [--delay MS] [--out DIR]
+ *          [--parallel N] [--no-retry] [--deadline MS]
+ *   probe [NAME…|all] [--delay MS]
+ */
+import { spawn } from 'node:child_process'
+import { closeSync, openSync } from 'node:fs'
+import { join } from 'node:path'
+import type { LinkShape } from './delayline.js'
+import { NatlabError } from './errors.js'
+import { requireRoot } from './exec.js'
+import { runMatrix } from './matrix.js'
+import { newRunPrefix } from './naming.js'
+import { nodeTsArgv, PACKAGE_DIR } from './node-in-ns.js'
+import { PROBE_NAMES, type ProbeName, runProbes } from './probes.js'
+import { ALL_PROFILES, parseProfileList } from './profiles.js'
+import { runnerNames } from './runners/index.js'
+import { type SelfCheckReport, selfCheck } from './selfcheck.js'
+import { listStates, ownerAlive, readState, stateDir } from './state.js'
+import { attachLab, downRun, downStale, Lab, runningLabs } from './topology.js'
+
+const USAGE = `usage: pnpm lab <command> [options]
+  up         build a lab and keep it running (detached; --foreground to stay attached)
+             --profiles LIST (default: all ${ALL_PROFILES.length}) --delay MS --jitter MS --loss P
+  selfcheck  classify every router of the running lab (or of a temporary one) [--prefix P] [--json]
+  down       tear a lab down [--prefix P] | --all-stale (only runs whose owner died)
+  status     list runs
+  matrix     profile × profile × strategy grid: --profiles LIST --strategies LIST (${runnerNames().join(', ')})
+             --trials N (3) --delay MS (0) --out DIR (natlab-results) --parallel N (1) --no-retry --deadline MS
+  probe      physics probes: ${PROBE_NAMES.join(', ')} | all  [--delay MS (25)]
+profiles: KIND[-drop|-rst][+hairpin][+cgnat][+lan2]; KIND = open, full-cone, restricted,
+  port-restricted, eim-range, sym-seqK, sym-random; LIST is comma-separated or 'all'.`
+
+interface Args {
+  _: string[]
+  flags: Map<string, string | true>
+}
+
+function parseArgs(argv: string[]): Args {
+  const out: Args = { _: [], flags: new Map() }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string
+    if (a.startsWith('--')) {
+      const [k, v] = a.slice(2).split('=', 2) as [string, string | undefined]
+      const next = argv[i + 1]
+      if (v !== undefined) out.flags.set(k, v)
+      else if (next !== undefined && !next.startsWith('--') && !BOOLEAN.has(k)) {
+        out.flags.set(k, next)
+        i++
+      } else out.flags.set(k, true)
+    } else out._.push(a)
+  }
+  return out
+}
+
+const BOOLEAN = new Set(['foreground', 'json', 'all-stale', 'no-retry', 'help'])
+
+const str = (a: Args, k: string) => {
+  const v = a.flags.get(k)
+  return typeof v === 'string' ? v : undefined
+}
+const num = (a: Args, k: string, d?: number) => {
+  const v = str(a, k)
+  if (v === undefined) return d
+  const n = Number(v)
+  if (!Number.isFinite(n) || n < 0) throw new NatlabError('NATLAB_USAGE', `--${k} needs a number`)
+  return n
+}
+
+function shapeOf(a: Args, defDelay = 0): LinkShape | undefined {
+  const delay = num(a, 'delay', defDelay) ?? 0
+  const jitter = num(a, 'jitter', 0) ?? 0
+  const loss = num(a, 'loss', 0) ?? 0
+  if (!delay && !jitter && !loss) return undefined
+  return { upMs: delay, downMs: delay, jitterMs: jitter, loss }
+}
+
+const log = (m: string) => process.stderr.write(`${m}\n`)
+
+function printSelfCheck(r: SelfCheckReport): void {
+  for (const p of r.peers) {
+    const o = p.observed
+    const fmt = (x?: { mapping: string; ports: string; filtering: string }) =>
+      x ? `${x.mapping}/${x.ports}/${x.filtering}` : '?'
+    const rtt = p.rtt ? ` rtt ${p.rtt.configuredMs}→${p.rtt.observedMedianMs}ms` : ''
+    console.log(
+      `${p.ok ? 'ok  ' : 'FAIL'} ${p.peer.padEnd(3)} ${p.profile.padEnd(30)} udp ${fmt(o.udp)} tcp ${fmt(o.tcp)} syn ${o.syn ?? '?'} hairpin ${o.hairpin ?? '-'}${rtt}` +
+        (p.ok ? '' : `\n     ${p.mismatches.join('\n     ')}`),
+    )
+  }
+  console.log(
+    `self-check ${r.ok ? 'passed' : 'FAILED (lab fault)'}: ${r.peers.length} router(s), ${r.ms} ms`,
+  )
+}
+
+async function cmdUp(a: Args): Promise<void> {
+  const profiles = parseProfileList(str(a, 'profiles') ?? 'all').map((p) => p.name)
+  const shape = shapeOf(a)
+  if (!a.flags.has('foreground')) {
+    // Detach: a child owns the lab (and its processes) until `pnpm lab down` stops it.
+    requireRoot()
+    const prefix = newRunPrefix()
+    const logFile = join(stateDir(), `${prefix.slice(0, -1)}.log`)
+    const fd = openSync(logFile, 'a')
+    const args = process.argv.slice(2).concat(['--foreground', '--prefix', prefix])
+    const child = spawn(
+      nodeTsArgv(join(PACKAGE_DIR, 'src', 'cli.ts'))[0] as string,
+      nodeTsArgv(join(PACKAGE_DIR, 'src', 'cli.ts'), args).slice(1),
+      {
+        cwd: PACKAGE_DIR,
+        detached: true,
+        stdio: ['ignore', fd, fd],
+      },
+    )
+    closeSync(fd)
+    child.unref()
+    const deadline = Date.now() + 120_000
+    while (Date.now() < deadline) {
+      const s = readState(prefix)
+      if (s?.status === 'up') {
+        console.log(`lab ${prefix} is up (owner pid ${s.ownerPid}, log ${logFile})`)
+        console.log(`namespaces: ${s.namespaces.join(' ')}`)
+        console.log('next: pnpm lab selfcheck · pnpm lab down')
+        return
+      }
+      if (
+        child.exitCode !== null ||
+        (s === undefined && Date.now() > deadline - 110_000 && child.pid && !isAlive(child.pid))
+      )
+        throw new NatlabError('NATLAB_COMMAND', `lab failed to come up; see ${logFile}`)
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    throw new NatlabError('NATLAB_COMMAND', `lab not up after 120 s; see ${logFile}`)
+  }
+  const lab = await Lab.up({ peers: profiles, shape, prefix: str(a, 'prefix'), log })
+  console.log(
+    `lab ${lab.prefix} is up (pid ${process.pid}); Ctrl-C or 'pnpm lab down' tears it down`,
+  )
+  for (const p of lab.info.peers)
+    console.log(
+      `  ${p.label.padEnd(3)} ${p.profile.name.padEnd(30)} public ${p.publicIp.padEnd(14)} host ${p.hostIp.padEnd(10)} ns ${p.ns.host}`,
+    )
+  setInterval(() => {}, 1 << 30)
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function cmdSelfcheck(a: Args): Promise<number> {
+  requireRoot()
+  let report: SelfCheckReport
+  const prefix = str(a, 'prefix')
+  if (prefix || runningLabs().length > 0) {
+    report = await selfCheck(attachLab(prefix), { log })
+  } else {
+    log('no running lab: building a temporary one')
+    const lab = await Lab.up({
+      peers: parseProfileList(str(a, 'profiles') ?? 'all').map((p) => p.name),
+      shape: shapeOf(a),
+      log,
+    })
+    try {
+      report = await selfCheck(lab.info, { log })
+    } finally {
+      await lab.down()
+    }
+  }
+  if (a.flags.has('json')) console.log(JSON.stringify(report, null, 2))
+  else printSelfCheck(report)
+  return report.ok ? 0 : 1
+}
+
+async function cmdDown(a: Args): Promise<void> {
+  requireRoot()
+  if (a.flags.has('all-stale')) {
+    const { removed, orphans } = await downStale()
+    console.log(removed.length ? `removed stale run(s): ${removed.join(' ')}` : 'no stale runs')
+    if (orphans.length)
+      console.log(`left alone (no state file, owner unknown): ${orphans.join(' ')}`)
+    return
+  }
+  const prefix = str(a, 'prefix')
+  const states = listStates()
+  const targets = prefix ? [prefix] : states.map((s) => s.prefix)
+  if (!prefix && targets.length > 1)
+    throw new NatlabError(
+      'NATLAB_USAGE',
+      `several runs exist (${targets.join(', ')}): pass --prefix`,
+    )
+  if (targets.length === 0) {
+    console.log('no lab to tear down')
+    return
+  }
+  for (const p of targets) {
+    await downRun(p)
+    console.log(`lab ${p} is down`)
+  }
+}
+
+function cmdStatus(): void {
+  const states = listStates()
+  if (!states.length) console.log('no runs')
+  for (const s of states)
+    console.log(
+      `${s.prefix} ${s.status} owner ${s.ownerPid} ${ownerAlive(s) ? 'alive' : 'DEAD (stale: pnpm lab down --all-stale)'} ${s.namespaces.length} namespace(s) since ${s.createdAt}`,
+    )
+}
+
+async function cmdMatrix(a: Args): Promise<number> {
+  const profiles = parseProfileList(
+    str(a, 'profiles') ??
+      'open-drop,full-cone-drop,restricted-drop,port-restricted-drop,port-restricted-rst,sym-seq1-drop,sym-random-drop',
+  ).map((p) => p.name)
+  const strategies = (str(a, 'strategies') ?? runnerNames().join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  const options: Record<string, unknown> = {}
+  if (a.flags.has('no-retry')) options.retryOnRst = false
+  const deadline = num(a, 'deadline')
+  if (deadline !== undefined) options.deadlineMs = deadline
+  const results = await runMatrix({
+    profiles,
+    strategies,
+    trials: num(a, 'trials', 3),
+    shape: shapeOf(a),
+    outDir: str(a, 'out') ?? 'natlab-results',
+    parallel: num(a, 'parallel', 1),
+    options,
+    log,
+  })
+  const ok = results.cells.filter((c) => c.outcome === 'direct').length
+  console.log(
+    `matrix: ${results.cells.length} cell(s), ${ok} direct, ${results.durationMs} ms → ${str(a, 'out') ?? 'natlab-results'}/natlab-results.{json,md,html}`,
+  )
+  return 0
+}
+
+async function cmdProbe(a: Args): Promise<number> {
+  const names = (a._.length === 0 || a._.includes('all') ? PROBE_NAMES : a._) as ProbeName[]
+  const results = await runProbes(names, { shape: shapeOf(a, 25), log })
+  for (const r of results) {
+    console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name} (${r.a} ↔ ${r.b}): ${r.description}`)
+    for (const c of r.cases)
+      console.log(
+        `     skew ${String(c.skewMs).padStart(5)} ms: ${c.connected ? `connected in ${c.timeToConnectMs} ms` : `no connection (${c.failureReason})`} — expected ${c.expect}`,
+      )
+  }
+  return results.every((r) => r.ok) ? 0 : 1
+}
+
+async function main(): Promise<number> {
+  const [cmd, ...rest] = process.argv.slice(2)
+  const a = parseArgs(rest)
+  switch (cmd) {
+    case 'up':
+      await cmdUp(a)
+      return -1
+    case 'selfcheck':
+      return cmdSelfcheck(a)
+    case 'down':
+      await cmdDown(a)
+      return 0
+    case 'status':
+      cmdStatus()
+      return 0
+    case 'matrix':
+      return cmdMatrix(a)
+    case 'probe':
+      return cmdProbe(a)
+    default:
+      console.log(USAGE)
+      return cmd === undefined || cmd === 'help' || cmd === '--help' ? 0 : 2
+  }
+}
+
+main().then(
+  (code) => {
+    if (code >= 0) process.exit(code)
+  },
+  (err) => {
+    if (err instanceof NatlabError) {
+      console.error(`natlab: ${err.message} [${err.code}]`)
+      process.exit(err.code === 'NATLAB_LAB_FAULT' ? 3 : err.code === 'NATLAB_USAGE' ? 2 : 1)
+    }
+    console.error(err)
+    process.exit(1)
+  },
+)

@@ -1,0 +1,181 @@
+import { type NatProfile, SEQ_BASE_PORT } from './profiles.js'
+
+/**
+ * nftables rulesets, as text for `nft -f` (one statement per line: this nft rejects `rule }`
+ * on one line). Recipes verified in anchors.md §3.6 / Appendix A and lab-findings.md.
+ */
+
+export interface RouterRulesInput {
+  readonly profile: NatProfile
+  /** The router's public-side address (what it SNATs to). */
+  readonly wanIp: string
+  readonly lanPrefix: string
+  readonly wanIf?: string
+  readonly lanIf?: string
+}
+
+const SEQ_SLOTS = 64
+
+/** `numgen inc mod 64 map { 0 : base, 1 : base+k, … }`: the plain offset form has a byte-order quirk. */
+export function sequentialPortMap(delta: number, base = SEQ_BASE_PORT, slots = SEQ_SLOTS): string {
+  const items: string[] = []
+  for (let i = 0; i < slots; i++) items.push(`${i} : ${base + ((i * delta) % (65535 - base))}`)
+  return `numgen inc mod ${slots} map { ${items.join(', ')} }`
+}
+
+/** The mapping (postrouting SNAT) rules of one profile. */
+export function snatRules(profile: NatProfile, wan: string, wanIp: string): string[] {
+  const out = `oifname "${wan}"`
+  const p = profile.ports
+  switch (p.kind) {
+    case 'preserving':
+      return [`${out} snat ip to ${wanIp}`]
+    case 'range':
+      return [
+        `${out} meta l4proto { tcp, udp } snat ip to ${wanIp}:${p.from}-${p.to}`,
+        `${out} snat ip to ${wanIp}`,
+      ]
+    case 'sequential':
+      // One rule per protocol: TCP and UDP get their own counters.
+      return [
+        `${out} meta l4proto tcp snat ip to ${wanIp} : ${sequentialPortMap(p.delta, p.base)}`,
+        `${out} meta l4proto udp snat ip to ${wanIp} : ${sequentialPortMap(p.delta, p.base)}`,
+        `${out} snat ip to ${wanIp}`,
+      ]
+    case 'random':
+      return [`${out} snat ip to ${wanIp} fully-random`]
+  }
+}
+
+/**
+ * The whole ruleset of a NAT router. Mapping comes from the SNAT rule; the `cone` map learns
+ * "external proto.port → LAN ip.port" after SNAT (so it works for TCP too) and is used for
+ * inbound DNAT by EIF/ADF profiles and for hairpinning; filtering is a forward-chain tail.
+ */
+export function routerRuleset(input: RouterRulesInput): string {
+  const { profile, wanIp, lanPrefix } = input
+  const wan = input.wanIf ?? 'wan'
+  const lan = input.lanIf ?? 'lan'
+  const t = profile.timeouts
+  const coneInbound = profile.filtering === 'EIF' || profile.filtering === 'ADF'
+  const L: string[] = []
+  L.push('table ip natlab_nat {')
+  L.push('  map cone {')
+  L.push('    type inet_proto . inet_service : ipv4_addr . inet_service')
+  L.push('    flags dynamic,timeout')
+  L.push(`    timeout ${t.coneMap}s`)
+  L.push('  }')
+  L.push('  chain pre {')
+  L.push('    type nat hook prerouting priority dstnat; policy accept;')
+  if (coneInbound)
+    L.push(
+      `    iifname "${wan}" meta l4proto { tcp, udp } dnat ip to meta l4proto . th dport map @cone`,
+    )
+  if (profile.hairpin)
+    L.push(
+      `    iifname "${lan}" ip daddr ${wanIp} meta l4proto { tcp, udp } dnat ip to meta l4proto . th dport map @cone`,
+    )
+  L.push('  }')
+  L.push('  chain post {')
+  L.push('    type nat hook postrouting priority srcnat; policy accept;')
+  if (profile.hairpin)
+    L.push(`    oifname "${lan}" ip saddr ${lanPrefix} ct status dnat snat ip to ${wanIp}`)
+  for (const r of snatRules(profile, wan, wanIp)) L.push(`    ${r}`)
+  L.push('  }')
+  L.push('  chain learn {')
+  L.push('    type filter hook postrouting priority 110; policy accept;')
+  L.push(
+    `    oifname "${wan}" ct direction original meta l4proto { tcp, udp } update @cone { meta l4proto . th sport timeout ${t.coneMap}s : ct original ip saddr . ct original proto-src }`,
+  )
+  L.push('  }')
+  L.push('}')
+
+  L.push('table ip natlab_filter {')
+  L.push('  set contacted {')
+  L.push('    type ipv4_addr . inet_service . ipv4_addr')
+  L.push('    flags dynamic,timeout')
+  L.push(`    timeout ${t.coneMap}s`)
+  L.push('  }')
+  L.push('  chain forward_f {')
+  L.push('    type filter hook forward priority filter; policy accept;')
+  L.push(
+    `    oifname "${wan}" meta l4proto { tcp, udp } update @contacted { ip saddr . th sport . ip daddr }`,
+  )
+  L.push(`    iifname "${wan}" ct state established,related accept`)
+  if (profile.filtering === 'EIF') L.push(`    iifname "${wan}" ct status dnat accept`)
+  if (profile.filtering === 'ADF')
+    L.push(
+      `    iifname "${wan}" ct status dnat meta l4proto { tcp, udp } ip daddr . th dport . ip saddr @contacted accept`,
+    )
+  if (profile.syn === 'rst') L.push(`    iifname "${wan}" meta l4proto tcp reject with tcp reset`)
+  L.push(`    iifname "${wan}" drop`)
+  L.push('  }')
+  L.push('  chain input_f {')
+  L.push('    type filter hook input priority filter; policy accept;')
+  if (profile.syn === 'drop')
+    L.push(`    iifname "${wan}" tcp flags & (syn | ack) == syn ct state new drop`)
+  L.push('  }')
+  L.push('}')
+  return `${L.join('\n')}\n`
+}
+
+/** A CGNAT router: plain port-preserving SNAT, APDF, the given SYN policy. */
+export function cgnatRuleset(wanIp: string, syn: 'drop' | 'rst', wanIf = 'wan'): string {
+  const L = [
+    'table ip natlab_nat {',
+    '  chain pre {',
+    '    type nat hook prerouting priority dstnat; policy accept;',
+    '  }',
+    '  chain post {',
+    '    type nat hook postrouting priority srcnat; policy accept;',
+    `    oifname "${wanIf}" snat ip to ${wanIp}`,
+    '  }',
+    '}',
+    'table ip natlab_filter {',
+    '  chain forward_f {',
+    '    type filter hook forward priority filter; policy accept;',
+    `    iifname "${wanIf}" ct state established,related accept`,
+    ...(syn === 'rst' ? [`    iifname "${wanIf}" meta l4proto tcp reject with tcp reset`] : []),
+    `    iifname "${wanIf}" drop`,
+    '  }',
+    '  chain input_f {',
+    '    type filter hook input priority filter; policy accept;',
+    ...(syn === 'drop'
+      ? [`    iifname "${wanIf}" tcp flags & (syn | ack) == syn ct state new drop`]
+      : []),
+    '  }',
+    '}',
+  ]
+  return `${L.join('\n')}\n`
+}
+
+/**
+ * Rules on every lab host: `seen` records each inbound TCP SYN (source ip . port . our port), so
+ * the self-check can tell whether a SYN reached the host whatever the host answered. An `open`
+ * host with the `drop` policy also silences unsolicited SYNs itself (no router does it for it):
+ * a SYN with a matching socket (listening, or ours in SYN_SENT) passes, any other new SYN dies.
+ */
+export function hostRuleset(opts: { silentSyn: boolean; wanIf?: string }): string {
+  const wan = opts.wanIf ?? 'wan'
+  const L = [
+    'table ip natlab_host {',
+    '  set seen {',
+    '    type ipv4_addr . inet_service . inet_service',
+    '    flags dynamic,timeout',
+    '    timeout 600s',
+    '  }',
+    '  chain pre {',
+    '    type filter hook prerouting priority -300; policy accept;',
+    '    tcp flags & (syn | ack) == syn update @seen { ip saddr . tcp sport . tcp dport }',
+    '  }',
+  ]
+  if (opts.silentSyn) {
+    L.push('  chain input_f {')
+    L.push('    type filter hook input priority filter; policy accept;')
+    L.push(`    iifname "${wan}" tcp flags & (syn | ack) == syn socket transparent 0 accept`)
+    L.push(`    iifname "${wan}" tcp flags & (syn | ack) == syn ct state new drop`)
+    L.push('  }')
+  }
+  L.push('}')
+  return `${L.join('\n')}\n`
+}

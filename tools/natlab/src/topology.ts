@@ -1,0 +1,613 @@
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  BRIDGE_IP,
+  OBSERVER_IPS,
+  type PeerAddresses,
+  PRIVATE_PREFIXES,
+  PUBLIC_CIDR,
+  PUBLIC_PREFIX_LEN,
+  peerAddresses,
+} from './addressing.js'
+import {
+  type DelayLine,
+  disableOffloads,
+  type LinkShape,
+  needsDelayLine,
+  startDelayLine,
+} from './delayline.js'
+import { NatlabError } from './errors.js'
+import { ip, nftLoad, nsRun, requireLabTools, requireRoot, tool } from './exec.js'
+import { newRunPrefix, nsName, peerLabel, prefixOfNamespace } from './naming.js'
+import { cgnatRuleset, hostRuleset, routerRuleset } from './nft.js'
+import { type NatProfile, parseProfile } from './profiles.js'
+import {
+  defaultServers,
+  type LabEndpoint,
+  type LabServer,
+  type RunningLabServer,
+} from './servers.js'
+import {
+  listStates,
+  ownerAlive,
+  processStartTicks,
+  type RunState,
+  readState,
+  removeState,
+  stateDir,
+  writeState,
+} from './state.js'
+
+/** One peer of the lab: a host behind its router (and CGNAT), with its profile. */
+export interface LabPeer {
+  readonly index: number
+  /** `A`, `B`, … */
+  readonly label: string
+  readonly profile: NatProfile
+  readonly addresses: PeerAddresses
+  /** The peer's public address (top router's WAN, or the host's own for `open`). */
+  readonly publicIp: string
+  /** The host's own address (LAN, or public for `open`). */
+  readonly hostIp: string
+  readonly host2Ip?: string
+  readonly ns: {
+    readonly host: string
+    readonly router?: string
+    readonly cgnat?: string
+    readonly host2?: string
+    /** The delay line's namespace (only with a link shape). */
+    readonly wire?: string
+  }
+  /** The delay line on this peer's uplink, if any. */
+  readonly shape?: LinkShape
+}
+
+/** Everything another process needs to use a running lab (stored in the run's state file). */
+export interface LabInfo {
+  readonly prefix: string
+  readonly internetNs: string
+  readonly peers: readonly LabPeer[]
+  /** Endpoints of every lab server, by server name then endpoint name. */
+  readonly servers: Readonly<Record<string, Readonly<Record<string, LabEndpoint>>>>
+  /** Observer addresses (in the internet namespace) free for self-checks. */
+  readonly observers: readonly string[]
+  readonly shape?: LinkShape
+}
+
+/** A peer as asked for: a profile name (or profile), and optionally its own link shape. */
+export interface PeerSpec {
+  readonly profile: string | NatProfile
+  readonly shape?: LinkShape
+}
+
+export interface LabOptions {
+  readonly peers: readonly (string | PeerSpec)[]
+  /** Delay line on every peer's uplink (router ↔ internet bridge). None by default. */
+  readonly shape?: LinkShape
+  /** Lab servers (default: seen service, coturn, mosquitto). */
+  readonly servers?: readonly LabServer[]
+  /** Use this run prefix (default: a fresh `p2lXXXXXX-`). */
+  readonly prefix?: string
+  /** Tear down on process exit, SIGINT and SIGTERM (default true). */
+  readonly handleSignals?: boolean
+  readonly log?: (message: string) => void
+}
+
+const live = new Set<Lab>()
+let handlersInstalled = false
+
+function installHandlers(): void {
+  if (handlersInstalled) return
+  handlersInstalled = true
+  process.once('exit', () => {
+    for (const lab of live) teardownSync(lab.prefix)
+  })
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      Promise.allSettled([...live].map((l) => l.down())).finally(() =>
+        process.exit(sig === 'SIGINT' ? 130 : 143),
+      )
+    })
+  }
+}
+
+/**
+ * A running lab. Build it with {@link Lab.up}; remove it with {@link Lab.down} (also done on
+ * exit, error and signals). Everything it creates carries its run prefix.
+ */
+export class Lab {
+  private readonly delayLines: DelayLine[] = []
+  private readonly running: RunningLabServer[] = []
+  private downPromise?: Promise<void>
+
+  private constructor(
+    readonly info: LabInfo,
+    private readonly state: RunState,
+    private readonly log: (m: string) => void,
+  ) {}
+
+  get prefix(): string {
+    return this.info.prefix
+  }
+
+  /** Builds the topology, starts the servers and delay lines. On any error it tears down. */
+  static async up(opts: LabOptions): Promise<Lab> {
+    requireRoot()
+    const servers = opts.servers ?? defaultServers()
+    requireLabTools(needsShape(opts) ? ['python3'] : [])
+    for (const s of servers) for (const [bin] of s.requires ?? []) tool(bin)
+    const prefix = opts.prefix ?? newRunPrefix()
+    const log = opts.log ?? (() => {})
+    const runDir = join(stateDir(), prefix.slice(0, -1))
+    mkdirSync(runDir, { recursive: true, mode: 0o755 })
+    const state: RunState = {
+      stateVersion: 1,
+      prefix,
+      ownerPid: process.pid,
+      ownerStartTicks: processStartTicks(process.pid) ?? 0,
+      createdAt: new Date().toISOString(),
+      status: 'building',
+      namespaces: [],
+      processes: [],
+      runDir,
+    }
+    writeState(state)
+    const peers = opts.peers.map((p, i) => makePeer(prefix, i, p, opts.shape))
+    const info: LabInfo = {
+      prefix,
+      internetNs: nsName.internet(prefix),
+      peers,
+      servers: {},
+      observers: [...OBSERVER_IPS],
+      shape: opts.shape,
+    }
+    const lab = new Lab(info, state, log)
+    live.add(lab)
+    if (opts.handleSignals !== false) installHandlers()
+    try {
+      await lab.build(servers)
+      state.status = 'up'
+      state.info = lab.info
+      writeState(state)
+      return lab
+    } catch (err) {
+      await lab.down().catch(() => {})
+      throw err
+    }
+  }
+
+  private async addNs(name: string): Promise<void> {
+    this.state.namespaces.push(name)
+    writeState(this.state)
+    await ip(['netns', 'add', name])
+    await ip(['-n', name, 'link', 'set', 'lo', 'up'])
+    await nsRun(name, tool('sysctl'), [
+      '-qw',
+      'net.ipv6.conf.all.disable_ipv6=1',
+      'net.ipv6.conf.default.disable_ipv6=1',
+    ])
+  }
+
+  private track(pid: number, what: string, ns: string): void {
+    this.state.processes.push({ pid, what, ns })
+    writeState(this.state)
+  }
+
+  private async build(servers: readonly LabServer[]): Promise<void> {
+    const inet = this.info.internetNs
+    this.log(`lab ${this.prefix}: building ${this.info.peers.length} peer(s)`)
+    await this.addNs(inet)
+    await ip(['-n', inet, 'link', 'add', 'name', 'br0', 'type', 'bridge'])
+    await ip(['-n', inet, 'link', 'set', 'br0', 'up'])
+    const addrs = new Set([BRIDGE_IP, ...OBSERVER_IPS, ...servers.flatMap((s) => s.addresses)])
+    for (const a of addrs)
+      await ip(['-n', inet, 'addr', 'add', `${a}/${PUBLIC_PREFIX_LEN}`, 'dev', 'br0'])
+    await blackholes(inet)
+
+    // Namespaces are created one by one (the state file must list each before it exists);
+    // links and rules are then built for all peers in parallel.
+    for (const p of this.info.peers)
+      for (const ns of [p.ns.wire, p.ns.router, p.ns.cgnat, p.ns.host, p.ns.host2])
+        if (ns) await this.addNs(ns)
+    await Promise.all(this.info.peers.map((p) => this.buildPeer(p)))
+
+    for (const s of servers) {
+      const r = await s.start({
+        prefix: this.prefix,
+        ns: inet,
+        runDir: this.state.runDir,
+        track: (pid, what) => this.track(pid, what, inet),
+      })
+      this.running.push(r)
+      ;(this.info.servers as Record<string, unknown>)[r.name] = r.endpoints
+    }
+    await assertIsolation(this.info)
+    this.log(`lab ${this.prefix}: up`)
+  }
+
+  private async buildPeer(p: LabPeer): Promise<void> {
+    const inet = this.info.internetNs
+    const a = p.addresses
+    const top = p.ns.cgnat ?? p.ns.router ?? p.ns.host
+    const i = p.index
+    // Uplink: top namespace's `wan` ↔ [wire namespace: a ⇄ delay line ⇄ b] ↔ a port of the
+    // internet bridge. The wire namespace has no addresses: nothing there answers ARP, so no
+    // frame can take a shortcut around the delay line.
+    if (p.ns.wire && p.shape) {
+      const w = p.ns.wire
+      await ip([
+        '-n',
+        top,
+        'link',
+        'add',
+        'name',
+        'wan',
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'dla',
+        'netns',
+        w,
+      ])
+      await ip([
+        '-n',
+        w,
+        'link',
+        'add',
+        'name',
+        'dlb',
+        'type',
+        'veth',
+        'peer',
+        'name',
+        `bp${i}`,
+        'netns',
+        inet,
+      ])
+      await ip(['-n', inet, 'link', 'set', `bp${i}`, 'master', 'br0'])
+      await ip(['-n', inet, 'link', 'set', `bp${i}`, 'up'])
+      for (const dev of ['dla', 'dlb']) await ip(['-n', w, 'link', 'set', dev, 'up'])
+      await disableOffloads(top, 'wan')
+      await disableOffloads(inet, `bp${i}`)
+      for (const dev of ['dla', 'dlb']) await disableOffloads(w, dev)
+      const dl = await startDelayLine(w, 'dla', 'dlb', p.shape, `${this.prefix}dl${p.label}`)
+      this.delayLines.push(dl)
+      this.track(dl.pid, `delayline ${p.label}`, w)
+    } else {
+      await ip([
+        '-n',
+        top,
+        'link',
+        'add',
+        'name',
+        'wan',
+        'type',
+        'veth',
+        'peer',
+        'name',
+        `bp${i}`,
+        'netns',
+        inet,
+      ])
+      await ip(['-n', inet, 'link', 'set', `bp${i}`, 'master', 'br0'])
+      await ip(['-n', inet, 'link', 'set', `bp${i}`, 'up'])
+    }
+    await ip(['-n', top, 'addr', 'add', `${p.publicIp}/${PUBLIC_PREFIX_LEN}`, 'dev', 'wan'])
+    await ip(['-n', top, 'link', 'set', 'wan', 'up'])
+
+    if (!p.ns.router) {
+      // open: the host sits on the internet bridge itself.
+      await blackholes(p.ns.host)
+      await nftLoad(p.ns.host, hostRuleset({ silentSyn: p.profile.syn === 'drop' }))
+      return
+    }
+    const r = p.ns.router
+    await ip(['-n', r, 'link', 'add', 'name', 'lan', 'type', 'bridge'])
+    await ip(['-n', r, 'addr', 'add', `${a.routerLanIp}/24`, 'dev', 'lan'])
+    await ip(['-n', r, 'link', 'set', 'lan', 'up'])
+    const hosts: [string, string, string][] = [[p.ns.host, a.hostIp, 'l1']]
+    if (p.ns.host2) hosts.push([p.ns.host2, a.host2Ip, 'l2'])
+    for (const [h, hip, port] of hosts) {
+      await ip([
+        '-n',
+        h,
+        'link',
+        'add',
+        'name',
+        'eth0',
+        'type',
+        'veth',
+        'peer',
+        'name',
+        port,
+        'netns',
+        r,
+      ])
+      await ip(['-n', r, 'link', 'set', port, 'master', 'lan'])
+      await ip(['-n', r, 'link', 'set', port, 'up'])
+      await ip(['-n', h, 'addr', 'add', `${hip}/24`, 'dev', 'eth0'])
+      await ip(['-n', h, 'link', 'set', 'eth0', 'up'])
+      // No default route anywhere: hosts reach the public range through their router only.
+      await ip(['-n', h, 'route', 'add', PUBLIC_CIDR, 'via', a.routerLanIp])
+      await blackholes(h, [a.lanPrefix])
+      await nftLoad(h, hostRuleset({ silentSyn: false }))
+    }
+    let routerWan = p.publicIp
+    if (p.ns.cgnat) {
+      const c = p.ns.cgnat
+      const link = a.cgnatLink
+      routerWan = link.routerWanIp
+      await ip([
+        '-n',
+        r,
+        'link',
+        'add',
+        'name',
+        'wan',
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'lan',
+        'netns',
+        c,
+      ])
+      await ip(['-n', r, 'addr', 'add', `${link.routerWanIp}/24`, 'dev', 'wan'])
+      await ip(['-n', r, 'link', 'set', 'wan', 'up'])
+      await ip(['-n', c, 'addr', 'add', `${link.cgnatIp}/24`, 'dev', 'lan'])
+      await ip(['-n', c, 'link', 'set', 'lan', 'up'])
+      await ip(['-n', r, 'route', 'add', PUBLIC_CIDR, 'via', link.cgnatIp])
+      await blackholes(c)
+      await nftLoad(c, cgnatRuleset(p.publicIp, p.profile.syn))
+      await routerSysctls(c, p.profile)
+    }
+    await blackholes(r)
+    await nftLoad(
+      r,
+      routerRuleset({ profile: p.profile, wanIp: routerWan, lanPrefix: a.lanPrefix }),
+    )
+    await routerSysctls(r, p.profile)
+  }
+
+  /** Tears the lab down (idempotent): processes by PID, then namespaces by name. */
+  down(): Promise<void> {
+    if (!this.downPromise) {
+      this.downPromise = (async () => {
+        await Promise.allSettled(this.running.map((s) => s.stop()))
+        await Promise.allSettled(this.delayLines.map((d) => d.stop()))
+        await teardownRun(this.state)
+        live.delete(this)
+        this.log(`lab ${this.prefix}: down`)
+      })()
+    }
+    return this.downPromise
+  }
+}
+
+function needsShape(opts: LabOptions): boolean {
+  return (
+    needsDelayLine(opts.shape) ||
+    opts.peers.some((p) => typeof p !== 'string' && needsDelayLine(p.shape))
+  )
+}
+
+function makePeer(
+  prefix: string,
+  index: number,
+  spec: string | PeerSpec,
+  shape?: LinkShape,
+): LabPeer {
+  const s = typeof spec === 'string' ? { profile: spec } : spec
+  const profile = typeof s.profile === 'string' ? parseProfile(s.profile) : s.profile
+  const label = peerLabel(index)
+  const a = peerAddresses(index)
+  const open = profile.kind === 'open'
+  const linkShape = s.shape ?? shape
+  return {
+    index,
+    label,
+    profile,
+    addresses: a,
+    publicIp: a.publicIp,
+    hostIp: open ? a.publicIp : a.hostIp,
+    host2Ip: profile.lan2 ? a.host2Ip : undefined,
+    ns: {
+      host: nsName.host(prefix, label),
+      router: open ? undefined : nsName.router(prefix, label),
+      cgnat: profile.cgnat ? nsName.cgnat(prefix, label) : undefined,
+      host2: profile.lan2 ? nsName.host2(prefix, label) : undefined,
+      wire: needsDelayLine(linkShape) ? nsName.wire(prefix, label) : undefined,
+    },
+    shape: needsDelayLine(linkShape) ? linkShape : undefined,
+  }
+}
+
+/** Blackholes every private prefix except `keep` (more specific connected routes still win). */
+async function blackholes(ns: string, keep: readonly string[] = []): Promise<void> {
+  for (const pfx of PRIVATE_PREFIXES)
+    if (!keep.includes(pfx)) await ip(['-n', ns, 'route', 'add', 'blackhole', pfx])
+}
+
+async function routerSysctls(ns: string, profile: NatProfile): Promise<void> {
+  const t = profile.timeouts
+  await nsRun(ns, tool('sysctl'), [
+    '-qw',
+    'net.ipv4.ip_forward=1',
+    `net.netfilter.nf_conntrack_udp_timeout=${t.udp}`,
+    `net.netfilter.nf_conntrack_udp_timeout_stream=${t.udpStream}`,
+    `net.netfilter.nf_conntrack_tcp_timeout_established=${t.tcpEstablished}`,
+    `net.netfilter.nf_conntrack_tcp_timeout_syn_sent=${t.tcpSynSent}`,
+  ])
+}
+
+/**
+ * Asserts the lab is sealed: no namespace has a default route, and neither the internet
+ * namespace nor any router can route to another peer's LAN (blackholed).
+ */
+export async function assertIsolation(info: LabInfo): Promise<void> {
+  const all = [info.internetNs, ...info.peers.flatMap(peerNamespaces)]
+  for (const ns of all) {
+    const { stdout } = await ip(['-n', ns, 'route', 'show', 'default'])
+    if (stdout.trim())
+      throw new NatlabError(
+        'NATLAB_LAB_FAULT',
+        `namespace ${ns} has a default route: ${stdout.trim()}`,
+      )
+  }
+  const publicSide = [
+    info.internetNs,
+    ...info.peers.flatMap((p) => [p.ns.cgnat ?? p.ns.router ?? []].flat()),
+  ]
+  for (const ns of publicSide)
+    for (const p of info.peers) {
+      if (!p.ns.router || ns === p.ns.router) continue
+      const r = await ip(['-n', ns, 'route', 'get', p.hostIp], { allowFail: true })
+      if (r.code === 0 && !/^(blackhole|unreachable|prohibit)/m.test(r.stdout))
+        throw new NatlabError(
+          'NATLAB_LAB_FAULT',
+          `${ns} can route to ${p.label}'s LAN host ${p.hostIp}: ${r.stdout.trim()}`,
+        )
+    }
+}
+
+/** The namespaces of one peer. */
+export function peerNamespaces(p: LabPeer): string[] {
+  return [p.ns.wire, p.ns.cgnat, p.ns.router, p.ns.host, p.ns.host2].filter((n): n is string => !!n)
+}
+
+/** Every namespace that exists now. */
+export async function listNamespaces(): Promise<string[]> {
+  const { stdout } = await ip(['netns', 'list'])
+  return stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter(Boolean)
+}
+
+async function nsPids(ns: string): Promise<number[]> {
+  const r = await ip(['netns', 'pids', ns], { allowFail: true })
+  return r.stdout.split(/\s+/).filter(Boolean).map(Number)
+}
+
+/**
+ * Removes one run from its state: every process inside its namespaces (by PID, from
+ * `ip netns pids`), then the namespaces themselves (by name), the scratch dir, the state file.
+ * Touches nothing without the run's prefix.
+ */
+export async function teardownRun(state: RunState): Promise<void> {
+  state.status = 'tearing-down'
+  const existing = new Set(await listNamespaces())
+  const mine = [...new Set(state.namespaces)].filter(
+    (ns) => existing.has(ns) && prefixOfNamespace(ns) === state.prefix,
+  )
+  const pids = (await Promise.all(mine.map(nsPids))).flat().filter((p) => p !== process.pid)
+  for (const pid of pids) kill(pid, 'SIGTERM')
+  const deadline = Date.now() + 3000
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+  for (const pid of pids) if (alive(pid)) kill(pid, 'SIGKILL')
+  for (const ns of mine.reverse()) await ip(['netns', 'del', ns], { allowFail: true })
+  removeScratch(state)
+  removeState(state.prefix)
+}
+
+/** The run's scratch dir and the detached owner's log (both named after the prefix). */
+function removeScratch(state: RunState): void {
+  const tag = state.prefix.slice(0, -1)
+  if (state.runDir.includes(tag)) rmSync(state.runDir, { recursive: true, force: true })
+  rmSync(join(stateDir(), `${tag}.log`), { force: true })
+}
+
+/** The synchronous variant for `process.on('exit')`, where nothing async runs. */
+export function teardownSync(prefix: string): void {
+  const state = readState(prefix)
+  if (!state) return
+  const ipBin = tool('ip')
+  for (const ns of [...state.namespaces].reverse()) {
+    if (prefixOfNamespace(ns) !== prefix) continue
+    try {
+      const out = execFileSync(ipBin, ['netns', 'pids', ns], {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      })
+      for (const pid of String(out).split(/\s+/).filter(Boolean).map(Number)) kill(pid, 'SIGKILL')
+      execFileSync(ipBin, ['netns', 'del', ns], { stdio: 'ignore' })
+    } catch {}
+  }
+  removeScratch(state)
+  removeState(prefix)
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function kill(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig)
+  } catch {}
+}
+
+/** The running labs (state file present, owner alive). */
+export function runningLabs(): RunState[] {
+  return listStates().filter((s) => ownerAlive(s) && s.status === 'up')
+}
+
+/**
+ * The info of a running lab: the one with `prefix`, or the only one running.
+ * Throws `NATLAB_NO_LAB` otherwise.
+ */
+export function attachLab(prefix?: string): LabInfo {
+  const runs = runningLabs().filter((s) => !prefix || s.prefix === prefix)
+  if (runs.length === 0)
+    throw new NatlabError(
+      'NATLAB_NO_LAB',
+      prefix ? `no running lab ${prefix}` : 'no running lab (pnpm lab up)',
+    )
+  if (runs.length > 1)
+    throw new NatlabError(
+      'NATLAB_NO_LAB',
+      `several labs are running (${runs.map((r) => r.prefix).join(', ')}): pass --prefix`,
+    )
+  return (runs[0] as RunState).info as LabInfo
+}
+
+/**
+ * Stops a run from another process: asks its owner to stop (SIGTERM, by PID), waits, then
+ * removes whatever is left from the state file.
+ */
+export async function downRun(prefix: string, waitMs = 8000): Promise<void> {
+  const state = readState(prefix)
+  if (!state) throw new NatlabError('NATLAB_NO_LAB', `no state file for ${prefix}`)
+  if (ownerAlive(state) && state.ownerPid !== process.pid) {
+    kill(state.ownerPid, 'SIGTERM')
+    const deadline = Date.now() + waitMs
+    while (ownerAlive(state) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+  }
+  const left = readState(prefix)
+  if (left) await teardownRun(left)
+}
+
+/**
+ * `down --all-stale`: removes runs whose owner is dead (state file) and reports namespaces with
+ * our name pattern but no state file (left alone: their owner is unknown).
+ */
+export async function downStale(): Promise<{ removed: string[]; orphans: string[] }> {
+  const removed: string[] = []
+  for (const s of listStates())
+    if (!ownerAlive(s)) {
+      await teardownRun(s)
+      removed.push(s.prefix)
+    }
+  const known = new Set(listStates().map((s) => s.prefix))
+  const orphans = (await listNamespaces()).filter((ns) => {
+    const p = prefixOfNamespace(ns)
+    return p !== undefined && !known.has(p) && !removed.includes(p)
+  })
+  return { removed, orphans }
+}

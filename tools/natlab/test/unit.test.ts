@@ -1,0 +1,264 @@
+import { describe, expect, it } from 'vitest'
+import { peerAddresses } from '../src/addressing.js'
+import {
+  ALL_PROFILES,
+  cellOutcome,
+  classifyFiltering,
+  classifyMapping,
+  expectedBehaviour,
+  hostRuleset,
+  isRunPrefix,
+  type MatrixResults,
+  NatlabError,
+  newRunPrefix,
+  nsName,
+  parseProfile,
+  parseProfileList,
+  prefixOfNamespace,
+  renderHtml,
+  renderMarkdown,
+  routerRuleset,
+  SCHEMA_VERSION,
+  sequentialPortMap,
+  validateResults,
+} from '../src/index.js'
+
+describe('naming', () => {
+  it('makes unique prefixes that match the pattern', () => {
+    const seen = new Set<string>()
+    for (let i = 0; i < 200; i++) {
+      const p = newRunPrefix()
+      expect(isRunPrefix(p)).toBe(true)
+      seen.add(p)
+    }
+    expect(seen.size).toBe(200)
+  })
+  it('recognises only our namespace names', () => {
+    const p = 'p2labc123-'
+    expect(prefixOfNamespace(nsName.router(p, 'A'))).toBe(p)
+    expect(prefixOfNamespace(nsName.host2(p, 'B'))).toBe(p)
+    expect(prefixOfNamespace(nsName.internet(p))).toBe(p)
+    for (const other of ['natA', 'inet', 'p2l-foo', 'p2lABCDEF-ra', 'xp2labc123-ra', 'p2labc123-'])
+      expect(prefixOfNamespace(other)).toBeUndefined()
+  })
+  it('keeps interface-independent names short', () => {
+    expect(nsName.host2('p2labc123-', 'Z1').length).toBeLessThan(20)
+  })
+})
+
+describe('profiles', () => {
+  it('parses every default profile and round-trips the name', () => {
+    expect(ALL_PROFILES).toHaveLength(16)
+    for (const n of ALL_PROFILES) expect(parseProfile(parseProfile(n).name).name).toBe(n)
+  })
+  it('reads options and defaults the SYN policy to drop', () => {
+    const p = parseProfile('Full-Cone+hairpin+cgnat')
+    expect(p).toMatchObject({
+      kind: 'full-cone',
+      syn: 'drop',
+      hairpin: true,
+      cgnat: true,
+      lan2: true,
+    })
+    expect(p.filtering).toBe('APDF') // a CGNAT upstream filters whatever the home router does
+    expect(parseProfile('sym-seq').ports).toEqual({ kind: 'sequential', delta: 1, base: 50000 })
+    expect(parseProfile('sym-seq7-rst').ports).toMatchObject({ delta: 7 })
+  })
+  it('rejects bad names with a typed error', () => {
+    for (const bad of ['cone', 'open+cgnat', 'full-cone-reject', 'sym-seq0', 'restricted+wifi', ''])
+      expect(() => parseProfile(bad)).toThrow(NatlabError)
+    expect(parseProfileList('all')).toHaveLength(16)
+  })
+  it('expects what the table says', () => {
+    expect(expectedBehaviour(parseProfile('restricted-rst')).udp).toEqual({
+      mapping: 'EIM',
+      ports: 'preserving',
+      filtering: 'ADF',
+    })
+    expect(expectedBehaviour(parseProfile('sym-seq2-drop')).tcp.ports).toBe('seq+2')
+    expect(expectedBehaviour(parseProfile('open-drop')).hairpin).toBeNull()
+  })
+})
+
+describe('nftables rulesets', () => {
+  const rs = (name: string) =>
+    routerRuleset({ profile: parseProfile(name), wanIp: '198.18.1.1', lanPrefix: '10.1.0.0/24' })
+  it('port-restricted: plain SNAT, drop tail, silent SYN in input', () => {
+    const r = rs('port-restricted-drop')
+    expect(r).toContain('oifname "wan" snat ip to 198.18.1.1\n')
+    expect(r).not.toContain('dnat ip to meta l4proto . th dport map @cone')
+    expect(r).toContain('iifname "wan" tcp flags & (syn | ack) == syn ct state new drop')
+    expect(r).not.toContain('reject with tcp reset')
+  })
+  it('full cone learns after SNAT and DNATs through the cone map; RST policy rejects', () => {
+    const r = rs('full-cone-rst')
+    expect(r).toContain('priority 110')
+    expect(r).toContain('ct original ip saddr . ct original proto-src')
+    expect(r).toContain(
+      'iifname "wan" meta l4proto { tcp, udp } dnat ip to meta l4proto . th dport map @cone',
+    )
+    expect(r).toContain('iifname "wan" ct status dnat accept')
+    expect(r).toContain('reject with tcp reset')
+    expect(r).not.toContain('ct state new drop')
+  })
+  it('restricted cone filters on the contacted set', () => {
+    expect(rs('restricted-drop')).toContain('ip daddr . th dport . ip saddr @contacted accept')
+  })
+  it('sequential uses the numgen map form, one rule per protocol', () => {
+    const r = rs('sym-seq3-drop')
+    expect(r).toContain(
+      'meta l4proto tcp snat ip to 198.18.1.1 : numgen inc mod 64 map { 0 : 50000, 1 : 50003, 2 : 50006',
+    )
+    expect(r).toContain('meta l4proto udp snat ip to 198.18.1.1 : numgen inc mod 64 map')
+    expect(sequentialPortMap(1, 50000, 3)).toBe(
+      'numgen inc mod 3 map { 0 : 50000, 1 : 50001, 2 : 50002 }',
+    )
+  })
+  it('random, range and hairpin variants', () => {
+    expect(rs('sym-random-rst')).toContain('snat ip to 198.18.1.1 fully-random')
+    expect(rs('eim-range-drop')).toContain('snat ip to 198.18.1.1:20000-29999')
+    const h = rs('port-restricted-drop+hairpin')
+    expect(h).toContain('iifname "lan" ip daddr 198.18.1.1 meta l4proto { tcp, udp } dnat')
+    expect(h).toContain('oifname "lan" ip saddr 10.1.0.0/24 ct status dnat snat ip to 198.18.1.1')
+  })
+  it('puts one statement per line (this nft rejects "rule }")', () => {
+    for (const n of ALL_PROFILES.filter((x) => !x.startsWith('open')))
+      for (const line of rs(n).split('\n'))
+        expect(line.trim() === '}' || !line.trim().endsWith(' }') || line.includes('{')).toBe(true)
+  })
+  it('host rules record SYNs; open+drop silences unsolicited SYNs on the host', () => {
+    expect(hostRuleset({ silentSyn: false })).not.toContain('socket transparent')
+    expect(hostRuleset({ silentSyn: true })).toContain('socket transparent 0 accept')
+  })
+})
+
+describe('addressing', () => {
+  it('keeps peers apart and inside the lab ranges', () => {
+    const a = peerAddresses(0)
+    const b = peerAddresses(1)
+    expect(a.publicIp).toBe('198.18.1.1')
+    expect(b.hostIp).toBe('10.2.0.2')
+    expect(a.cgnatLink.prefix).toBe('100.64.1.0/24')
+    expect(() => peerAddresses(251)).toThrow(RangeError)
+  })
+})
+
+describe('self-check classifiers', () => {
+  const hp = (port: number, host = '198.18.1.1') => ({ host, port })
+  it('mapping', () => {
+    expect(classifyMapping('10.1.0.2', 4000, [hp(4000), hp(4000), hp(4000), hp(4000)])).toEqual({
+      mapping: 'EIM',
+      ports: 'preserving',
+    })
+    expect(
+      classifyMapping('10.1.0.2', 4000, [hp(20001), hp(20001), hp(20001), hp(20001)]).ports,
+    ).toBe('non-preserving')
+    expect(classifyMapping('10.1.0.2', 4000, [hp(50000), hp(50001), hp(50002), hp(50003)])).toEqual(
+      { mapping: 'APDM', ports: 'seq+1' },
+    )
+    expect(classifyMapping('10.1.0.2', 4000, [hp(9), hp(7), hp(1000), hp(3)]).ports).toBe('random')
+    expect(classifyMapping('10.1.0.2', 4000, [hp(5), hp(5), hp(6), hp(6)]).mapping).toBe('ADM')
+    expect(
+      classifyMapping('198.18.1.1', 4000, [hp(4000), hp(4000), hp(4000), hp(4000)]).mapping,
+    ).toBe('none')
+  })
+  it('filtering', () => {
+    expect(classifyFiltering(true, true)).toBe('EIF')
+    expect(classifyFiltering(true, false)).toBe('ADF')
+    expect(classifyFiltering(false, false)).toBe('APDF')
+  })
+})
+
+function sampleResults(): MatrixResults {
+  const side = { peer: 'A', profile: 'open-drop', conntrack: null }
+  const run = (ok: boolean, direct: boolean, i: number) => ({
+    index: i,
+    ok,
+    direct,
+    path: ok ? ('direct' as const) : null,
+    timeToConnectMs: ok ? 12 : null,
+    winningStrategy: ok ? 'tcp-simopen' : null,
+    failureReason: ok ? null : 'A: ECONNREFUSED; B: timeout',
+    skewMs: 0,
+    durationMs: 900,
+    a: side,
+    b: { ...side, peer: 'B' },
+  })
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    generator: 'p2pd-natlab',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    finishedAt: '2026-01-01T00:01:00.000Z',
+    durationMs: 60000,
+    lab: {
+      prefix: 'p2labc123-',
+      shape: { upMs: 5, downMs: 5, jitterMs: 0, loss: 0 },
+      kernel: '6.18',
+      node: 'v20',
+    },
+    profiles: ['open-drop', 'sym-random-drop'],
+    strategies: ['tcp-simopen'],
+    trialsPerCell: 2,
+    options: {},
+    selfCheck: { ok: true, peers: [] },
+    cells: [
+      {
+        a: 'open-drop',
+        b: 'open-drop',
+        strategy: 'tcp-simopen',
+        outcome: 'direct',
+        trials: 2,
+        successes: 2,
+        directSuccesses: 2,
+        medianTimeToConnectMs: 12,
+        runs: [run(true, true, 0), run(true, true, 1)],
+      },
+      {
+        a: 'open-drop',
+        b: 'sym-random-drop',
+        strategy: 'tcp-simopen',
+        outcome: 'fail',
+        trials: 2,
+        successes: 0,
+        directSuccesses: 0,
+        medianTimeToConnectMs: null,
+        runs: [run(false, false, 0), run(false, false, 1)],
+      },
+    ],
+  }
+}
+
+describe('results schema and reports', () => {
+  it('validates and rejects', () => {
+    const r = sampleResults()
+    expect(validateResults(JSON.parse(JSON.stringify(r)))).toEqual(r)
+    expect(() => validateResults({ ...r, schemaVersion: 2 })).toThrow(/schemaVersion/)
+    expect(() => validateResults({ ...r, cells: [{ ...r.cells[0], successes: 1 }] })).toThrow(
+      /successes/,
+    )
+  })
+  it('derives the cell outcome', () => {
+    expect(cellOutcome([{ ok: true, direct: true, path: 'direct' }])).toBe('direct')
+    expect(cellOutcome([{ ok: true, direct: false, path: 'relayed' }])).toBe('relayed')
+    expect(cellOutcome([{ ok: true, direct: false, path: 'unknown' }])).toBe('unverified')
+    expect(
+      cellOutcome([
+        { ok: true, direct: true, path: 'direct' },
+        { ok: false, direct: false, path: null },
+      ]),
+    ).toBe('partial')
+    expect(cellOutcome([{ ok: false, direct: false, path: null }])).toBe('fail')
+  })
+  it('renders Markdown and self-contained HTML', () => {
+    const r = sampleResults()
+    const md = renderMarkdown(r)
+    expect(md).toContain('| A \\ B | open-drop | sym-random-drop |')
+    expect(md).toContain('✅ 2/2 12ms')
+    expect(md).toContain('A: ECONNREFUSED; B: timeout')
+    const html = renderHtml(r)
+    expect(html.startsWith('<!doctype html>')).toBe(true)
+    expect(html).toContain('#2e9d4f')
+    expect(html).toContain('#c7372f')
+    expect(html).not.toMatch(/<script|<link|src=/)
+  })
+})
