@@ -26,7 +26,9 @@ function nextMessage(s: Signaling, timeoutMs = 5000): Promise<InboundSignal> {
 
 /**
  * The behaviour every `Signaling` implementation must have. Call it inside a test file with a
- * factory that returns two connected, started endpoints.
+ * factory that returns two connected, started endpoints. Messages use `app/…` types: the
+ * namespace every backend must carry for user messages (a backend may refuse unknown types
+ * outside the built-in strategy namespaces).
  */
 export function signalingCompliance(name: string, makePair: () => Promise<SignalingPair>): void {
   describe(`Signaling compliance: ${name}`, () => {
@@ -41,11 +43,11 @@ export function signalingCompliance(name: string, makePair: () => Promise<Signal
       const got = nextMessage(pair.b)
       await pair.a.publish(
         { nodeId: pair.bId, signal: pair.b.offsets },
-        { type: 'test', body: { n: 1 } },
+        { type: 'app/test', body: { n: 1 } },
       )
       const m = await got
       expect(m.from).toBe(pair.aId)
-      expect(m.message).toEqual({ type: 'test', body: { n: 1 } })
+      expect(m.message).toEqual({ type: 'app/test', body: { n: 1 } })
       expect(typeof m.receivedAt).toBe('number')
     })
 
@@ -60,12 +62,12 @@ export function signalingCompliance(name: string, makePair: () => Promise<Signal
         })
       })
       for (let i = 0; i < 5; i++) {
-        await a.publish({ nodeId: pair.bId, signal: b.offsets }, { type: 'seq', body: { i } })
+        await a.publish({ nodeId: pair.bId, signal: b.offsets }, { type: 'app/seq', body: { i } })
       }
       await done
       expect(seen).toEqual([0, 1, 2, 3, 4])
       const back = nextMessage(a)
-      await b.publish({ nodeId: pair.aId, signal: a.offsets }, { type: 'back', body: null })
+      await b.publish({ nodeId: pair.aId, signal: a.offsets }, { type: 'app/back', body: null })
       expect((await back).from).toBe(pair.bId)
     })
 
@@ -75,7 +77,7 @@ export function signalingCompliance(name: string, makePair: () => Promise<Signal
       const off = pair.b.subscribe(() => calls++)
       off()
       const got = nextMessage(pair.b)
-      await pair.a.publish({ nodeId: pair.bId, signal: pair.b.offsets }, { type: 'x', body: 1 })
+      await pair.a.publish({ nodeId: pair.bId, signal: pair.b.offsets }, { type: 'app/x', body: 1 })
       await got
       expect(calls).toBe(0)
     })
@@ -87,9 +89,28 @@ export function signalingCompliance(name: string, makePair: () => Promise<Signal
       await expect(
         pair.a.publish(
           { nodeId: pair.bId, signal: pair.b.offsets },
-          { type: 'x', body: 1 },
+          { type: 'app/x', body: 1 },
           { signal: ctrl.signal },
         ),
+      ).rejects.toThrow()
+    })
+
+    it('keeps delivering to the other handlers when one throws', async () => {
+      pair = await makePair()
+      pair.b.subscribe(() => {
+        throw new Error('handler bug')
+      })
+      const got = nextMessage(pair.b)
+      await pair.a.publish({ nodeId: pair.bId, signal: pair.b.offsets }, { type: 'app/x', body: 2 })
+      expect((await got).message.body).toBe(2)
+    })
+
+    it('rejects publish after close, and close is idempotent', async () => {
+      pair = await makePair()
+      await pair.a.close()
+      await pair.a.close()
+      await expect(
+        pair.a.publish({ nodeId: pair.bId, signal: pair.b.offsets }, { type: 'app/x', body: 1 }),
       ).rejects.toThrow()
     })
 
