@@ -1,0 +1,141 @@
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto'
+import { ChannelError } from '../errors.js'
+
+/** ChaCha20-Poly1305 tag length. */
+export const TAG_LENGTH = 16
+
+const EMPTY = Buffer.alloc(0)
+const ZEROS_32 = Buffer.alloc(32)
+// The Noise spec reserves nonce 2^64−1 for rekey; we stop long before, at 2^53 − 1 (JS safe int).
+const LAST_NONCE = Number.MAX_SAFE_INTEGER - 1
+const TWO_32 = 2 ** 32
+
+/**
+ * Noise `CipherState` (spec §5.1) for ChaChaPoly: key `k` and 64-bit counter `n`. The nonce is
+ * 4 zero bytes then `n` little-endian. The key lives in a cached `KeyObject`; one preallocated
+ * nonce buffer is reused.
+ */
+export class CipherState {
+  #key: KeyObject | undefined
+  #n = 0
+  readonly #iv = Buffer.alloc(12)
+
+  /** `InitializeKey(k)`: sets the key (or none) and resets the nonce to 0. */
+  initializeKey(key: Uint8Array | undefined): void {
+    this.#key = key ? createSecretKey(Buffer.from(key)) : undefined
+    this.#n = 0
+  }
+
+  hasKey(): boolean {
+    return this.#key !== undefined
+  }
+
+  /** The next nonce: also the number of messages processed under this state. */
+  get nonce(): number {
+    return this.#n
+  }
+
+  setNonce(n: number): void {
+    this.#n = n
+  }
+
+  #ivFor(n: number): Buffer {
+    this.#iv.writeUInt32LE(n % TWO_32, 4)
+    this.#iv.writeUInt32LE(Math.floor(n / TWO_32), 8)
+    return this.#iv
+  }
+
+  #nextIv(): Buffer {
+    if (this.#n > LAST_NONCE) {
+      throw new ChannelError('CHANNEL_NONCE_EXHAUSTED', 'nonce space exhausted')
+    }
+    return this.#ivFor(this.#n)
+  }
+
+  /** `EncryptWithAd(ad, plaintext)`: ciphertext ‖ tag, or a copy of the plaintext without a key. */
+  encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Buffer {
+    if (!this.#key) return Buffer.from(plaintext)
+    const out = Buffer.allocUnsafe(plaintext.length + TAG_LENGTH)
+    this.encryptInto(ad, plaintext, out, 0)
+    return out
+  }
+
+  /**
+   * Encrypts into `out` at `offset` (ciphertext then tag, `plaintext.length + 16` bytes): the
+   * transport writes the length prefix and the ciphertext into one buffer this way.
+   */
+  encryptInto(ad: Uint8Array, plaintext: Uint8Array, out: Buffer, offset: number): void {
+    const key = this.#key
+    if (!key) throw new Error('encryptInto needs a key')
+    const cipher = createCipheriv('chacha20-poly1305', key, this.#nextIv(), {
+      authTagLength: TAG_LENGTH,
+    })
+    if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: plaintext.length })
+    const ct = cipher.update(plaintext)
+    ct.copy(out, offset)
+    cipher.final()
+    cipher.getAuthTag().copy(out, offset + plaintext.length)
+    this.#n++
+  }
+
+  /**
+   * Encrypts without associated data and without copying the ciphertext: returns the
+   * ciphertext (as node:crypto produced it) and the tag separately, for a vectored write.
+   */
+  encryptParts(plaintext: Uint8Array): [ciphertext: Buffer, tag: Buffer] {
+    const key = this.#key
+    if (!key) throw new Error('encryptParts needs a key')
+    const cipher = createCipheriv('chacha20-poly1305', key, this.#nextIv(), {
+      authTagLength: TAG_LENGTH,
+    })
+    const ct = cipher.update(plaintext)
+    cipher.final()
+    this.#n++
+    return [ct, cipher.getAuthTag()]
+  }
+
+  /**
+   * `DecryptWithAd(ad, ciphertext)`. On authentication failure the nonce does not advance and a
+   * `ChannelError` `CHANNEL_DECRYPT` is thrown.
+   */
+  decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Buffer {
+    const key = this.#key
+    if (!key) return Buffer.from(ciphertext)
+    if (ciphertext.length < TAG_LENGTH) {
+      throw new ChannelError('CHANNEL_DECRYPT', 'ciphertext shorter than a tag')
+    }
+    const bodyLength = ciphertext.length - TAG_LENGTH
+    let plaintext: Buffer
+    try {
+      const decipher = createDecipheriv('chacha20-poly1305', key, this.#nextIv(), {
+        authTagLength: TAG_LENGTH,
+      })
+      if (ad.length > 0) decipher.setAAD(ad, { plaintextLength: bodyLength })
+      decipher.setAuthTag(ciphertext.subarray(bodyLength))
+      plaintext = decipher.update(ciphertext.subarray(0, bodyLength))
+      decipher.final()
+    } catch (err) {
+      if (err instanceof ChannelError) throw err
+      throw new ChannelError('CHANNEL_DECRYPT', 'frame failed authentication', { cause: err })
+    }
+    this.#n++
+    return plaintext
+  }
+
+  /**
+   * `Rekey()` (spec §4.2): `k = ENCRYPT(k, 2^64−1, zerolen, zeros)[0:32]`. The nonce is kept.
+   */
+  rekey(): void {
+    const key = this.#key
+    if (!key) return
+    const iv = Buffer.alloc(12, 0xff)
+    iv.fill(0, 0, 4)
+    const cipher = createCipheriv('chacha20-poly1305', key, iv, { authTagLength: TAG_LENGTH })
+    const next = cipher.update(ZEROS_32)
+    cipher.final()
+    this.#key = createSecretKey(next.subarray(0, 32))
+  }
+}
+
+/** For callers needing an empty associated-data buffer. */
+export const NO_AD = EMPTY

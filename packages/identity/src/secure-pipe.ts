@@ -1,0 +1,314 @@
+import { Duplex } from 'node:stream'
+import type { Pipe, PipePath, StrategyName } from '@p2pd/interface'
+import { ChannelError } from './errors.js'
+import { FrameDecoder, MAX_FRAME_PLAINTEXT } from './framing.js'
+import { type CipherState, TAG_LENGTH } from './noise/cipher-state.js'
+import { openFrame, sealFrame, sealFrameParts } from './transport-frame.js'
+
+/** What {@link SecurePipe} needs from a finished handshake. */
+export interface SecurePipeInit {
+  readonly stream: Duplex
+  readonly send: CipherState
+  readonly receive: CipherState
+  readonly remotePeer: string
+  readonly strategy: StrategyName
+  readonly path: PipePath
+  readonly handshakeHash: Buffer
+  readonly rekeyInterval: number
+  /** Bytes that arrived after the handshake, in order. */
+  readonly leftover: readonly Buffer[]
+  readonly allowHalfOpen: boolean
+  readonly closeTimeoutMs: number
+}
+
+/** Most ciphertext queued on the stream per write batch (bounds buffering beyond its HWM). */
+const WRITE_BATCH = 1024 * 1024
+
+/** Frames a list of chunks into plaintext pieces of at most one frame, merging small chunks. */
+function* framePieces(chunks: readonly Buffer[]): Generator<Buffer> {
+  let pending: Buffer[] = []
+  let pendingLength = 0
+  for (const chunk of chunks) {
+    let offset = 0
+    while (offset < chunk.length) {
+      const rest = chunk.length - offset
+      if (pendingLength === 0 && rest >= MAX_FRAME_PLAINTEXT) {
+        yield chunk.subarray(offset, offset + MAX_FRAME_PLAINTEXT) // no copy for bulk data
+        offset += MAX_FRAME_PLAINTEXT
+        continue
+      }
+      const take = Math.min(MAX_FRAME_PLAINTEXT - pendingLength, rest)
+      pending.push(chunk.subarray(offset, offset + take))
+      pendingLength += take
+      offset += take
+      if (pendingLength === MAX_FRAME_PLAINTEXT) {
+        yield Buffer.concat(pending, pendingLength)
+        pending = []
+        pendingLength = 0
+      }
+    }
+  }
+  if (pendingLength > 0)
+    yield pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending)
+}
+
+/**
+ * The authenticated, encrypted {@link Pipe} over a byte stream, after the handshake.
+ *
+ * Wire format: frames of `uint16be length ‖ ChaCha20-Poly1305(plaintext) ‖ tag`, nonce = the
+ * frame's index in its direction. A zero-length plaintext is the authenticated close ("end of
+ * stream"); a stream that ends without it is a truncation. Both sides rekey (Noise `Rekey()`)
+ * after every `rekeyInterval` frames in each direction, in lockstep by the nonce.
+ *
+ * Any bad frame destroys the pipe and the stream with a `ChannelError`. Backpressure runs both
+ * ways: writes wait for the stream's `drain`, and a full readable pauses the stream.
+ */
+export class SecurePipe extends Duplex implements Pipe {
+  readonly remotePeer: string
+  readonly strategy: StrategyName
+  readonly path: PipePath
+  /** The Noise handshake hash, identical on both ends: a channel binding. */
+  readonly handshakeHash: Buffer
+
+  readonly #stream: Duplex
+  readonly #send: CipherState
+  readonly #receive: CipherState
+  readonly #rekeyInterval: number
+  readonly #closeTimeoutMs: number
+  readonly #decoder = new FrameDecoder({ minLength: TAG_LENGTH })
+  #closeReceived = false
+  #paused = false
+  readonly #onData = (chunk: Buffer) => this.#receiveChunk(chunk)
+  readonly #onEnd = () => this.#streamEnded()
+  readonly #onError = (err: Error) =>
+    this.destroy(
+      new ChannelError('CHANNEL_CLOSED', `stream failed: ${err.message}`, { cause: err }),
+    )
+  readonly #onClose = () => {
+    if (!this.#closeReceived) {
+      this.destroy(new ChannelError('CHANNEL_TRUNCATED', 'stream closed without a close frame'))
+    } else if (!this.writableFinished) {
+      this.destroy()
+    }
+  }
+
+  constructor(init: SecurePipeInit) {
+    super({ allowHalfOpen: init.allowHalfOpen, readableHighWaterMark: 64 * 1024 })
+    this.remotePeer = init.remotePeer
+    this.strategy = init.strategy
+    this.path = init.path
+    this.handshakeHash = init.handshakeHash
+    this.#stream = init.stream
+    this.#send = init.send
+    this.#receive = init.receive
+    this.#rekeyInterval = init.rekeyInterval
+    this.#closeTimeoutMs = init.closeTimeoutMs
+    // The pipe decides when the stream's write side ends (after the close frame), not a FIN.
+    this.#stream.allowHalfOpen = true
+    this.#stream.on('error', this.#onError)
+    // Start on the next turn of the event loop, after the caller's `await` has resumed and had
+    // the chance to attach its 'error' listener: a bad leftover frame must not crash it.
+    const leftover = init.leftover
+    setImmediate(() => this.#start(leftover))
+  }
+
+  #start(leftover: readonly Buffer[]): void {
+    if (this.destroyed) return
+    this.#stream.on('data', this.#onData)
+    this.#stream.on('end', this.#onEnd)
+    this.#stream.on('close', this.#onClose)
+    for (const chunk of leftover) this.#receiveChunk(chunk)
+    if (this.#stream.readableEnded) this.#streamEnded()
+    else if (this.#stream.destroyed) this.#onClose()
+    else if (!this.#paused) this.#stream.resume()
+  }
+
+  #receiveChunk(chunk: Buffer): void {
+    if (this.destroyed) return
+    this.#decoder.push(chunk)
+    try {
+      for (;;) {
+        const frame = this.#decoder.next()
+        if (!frame) break
+        if (this.#closeReceived) {
+          throw new ChannelError('CHANNEL_FRAME_MALFORMED', 'frame after the close frame')
+        }
+        const plaintext = openFrame(this.#receive, frame, this.#rekeyInterval)
+        if (plaintext.length === 0) {
+          this.#closeReceived = true
+          this.push(null)
+        } else if (!this.push(plaintext) && !this.#paused) {
+          this.#paused = true
+          this.#stream.pause()
+        }
+      }
+    } catch (err) {
+      this.destroy(err as Error)
+    }
+  }
+
+  #streamEnded(): void {
+    if (this.#closeReceived) {
+      if (this.#decoder.buffered > 0) {
+        this.destroy(new ChannelError('CHANNEL_FRAME_MALFORMED', 'bytes after the close frame'))
+      }
+      return
+    }
+    const midFrame = this.#decoder.buffered > 0
+    this.destroy(
+      new ChannelError(
+        'CHANNEL_TRUNCATED',
+        midFrame ? 'stream ended in the middle of a frame' : 'stream ended without a close frame',
+      ),
+    )
+  }
+
+  override _read(): void {
+    if (this.#paused) {
+      this.#paused = false
+      this.#stream.resume()
+    }
+  }
+
+  #seal(plaintext: Buffer): Buffer {
+    return sealFrame(this.#send, plaintext, this.#rekeyInterval)
+  }
+
+  #writable(): boolean {
+    return !this.#stream.destroyed && !this.#stream.writableEnded
+  }
+
+  /** Encrypts and writes, pausing on the stream's `write() === false` until `drain`. */
+  #sendChunks(chunks: readonly Buffer[], callback: (error?: Error | null) => void): void {
+    const pieces = framePieces(chunks)
+    const pump = (): void => {
+      if (!this.#writable()) {
+        callback(new ChannelError('CHANNEL_CLOSED', 'stream is closed'))
+        return
+      }
+      let ok = true
+      let done = false
+      const stream = this.#stream
+      stream.cork()
+      try {
+        // Batch up to WRITE_BATCH bytes into one corked writev even though a 64 KiB frame is
+        // already over a socket's 16 KiB high-water mark: waiting for 'drain' after every frame
+        // costs a syscall and an event-loop turn per frame. Beyond the batch, `false` stops us.
+        while (ok || stream.writableLength < WRITE_BATCH) {
+          const next = pieces.next()
+          if (next.done) {
+            done = true
+            break
+          }
+          const [prefix, ciphertext, tag] = sealFrameParts(
+            this.#send,
+            next.value,
+            this.#rekeyInterval,
+          )
+          stream.write(prefix)
+          stream.write(ciphertext)
+          ok = stream.write(tag)
+        }
+      } catch (err) {
+        this.#stream.uncork()
+        callback(err as Error)
+        return
+      }
+      this.#stream.uncork()
+      if (ok || (done && stream.writableLength < WRITE_BATCH)) {
+        callback()
+        return
+      }
+      this.#whenDrained((err) => {
+        if (err) callback(err)
+        else if (done) callback()
+        else pump()
+      })
+    }
+    pump()
+  }
+
+  #whenDrained(then: (err?: Error) => void): void {
+    const stream = this.#stream
+    const cleanup = () => {
+      stream.off('drain', onDrain)
+      stream.off('close', onClose)
+    }
+    const onDrain = () => {
+      cleanup()
+      then()
+    }
+    const onClose = () => {
+      cleanup()
+      then(new ChannelError('CHANNEL_CLOSED', 'stream closed while writing'))
+    }
+    stream.on('drain', onDrain)
+    stream.on('close', onClose)
+  }
+
+  override _write(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    callback: (error?: Error | null) => void,
+  ): void {
+    this.#sendChunks([chunk], callback)
+  }
+
+  override _writev(
+    chunks: { chunk: Buffer; encoding: BufferEncoding }[],
+    callback: (error?: Error | null) => void,
+  ): void {
+    this.#sendChunks(
+      chunks.map((c) => c.chunk),
+      callback,
+    )
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    if (!this.#writable()) {
+      callback()
+      return
+    }
+    try {
+      this.#stream.write(this.#seal(Buffer.alloc(0)))
+    } catch (err) {
+      callback(err as Error)
+      return
+    }
+    this.#stream.end(callback)
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#stream.off('data', this.#onData)
+    this.#stream.off('end', this.#onEnd)
+    this.#stream.off('error', this.#onError)
+    this.#stream.off('close', this.#onClose)
+    this.#stream.on('error', () => {}) // late socket errors after we are gone are not news
+    this.#stream.destroy()
+    callback(error)
+  }
+
+  /**
+   * Ends the pipe gracefully (authenticated close frame) and resolves once the underlying
+   * stream has closed; after `closeTimeoutMs` (default 2 s) without the peer's close, destroys it.
+   */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      const stream = this.#stream
+      if (stream.destroyed && this.destroyed) {
+        resolve()
+        return
+      }
+      const timer = setTimeout(() => this.destroy(), this.#closeTimeoutMs)
+      const done = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+      stream.once('close', done)
+      if (stream.destroyed) done()
+      // Keep reading so the peer's close frame and FIN are seen even if nobody consumes us.
+      this.resume()
+      this.end()
+    })
+  }
+}
