@@ -1,0 +1,651 @@
+import { createSocket, type Socket } from 'node:dgram'
+import { type Endpoint, throwIfAborted } from '@p2pd/interface'
+import {
+  AttrType,
+  attr,
+  createMessage,
+  type DecodedStunMessage,
+  decodeMessage,
+  decodeUint32,
+  decodeXorAddress,
+  type EncodeOptions,
+  encodeMessage,
+  findAttribute,
+  isComprehensionRequired,
+  longTermKey,
+  newTransactionId,
+  readAttributes,
+  type StunAttribute,
+  StunClass,
+  StunError,
+  StunMethod,
+  verifyIntegrity,
+} from '@p2pd/stun'
+import { PasswordAlgorithm } from '../client/auth.js'
+import { TurnError } from '../errors.js'
+import { NonceIssuer } from './nonce.js'
+import { type PeerPolicy, peerAllowed } from './peer-policy.js'
+
+/** Options of {@link TurnServer}. Defaults: loopback only, nothing relayed to loopback peers. */
+export interface TurnServerOptions extends PeerPolicy {
+  /** Listen IP (default `127.0.0.1`). */
+  readonly host?: string
+  /** Listen port (default 0: any free port). */
+  readonly port?: number
+  /** IP of the relayed addresses (default `host`). */
+  readonly relayHost?: string
+  /** Relay ports are taken from this range (default: any free port). */
+  readonly relayPortRange?: readonly [number, number]
+  readonly realm?: string
+  /** Long-term credentials: user → password, or a lookup function. */
+  readonly users: Readonly<Record<string, string>> | ((username: string) => string | undefined)
+  /** Nonce validity (default 10 min); an expired nonce is answered with 438. */
+  readonly nonceTtlMs?: number
+  /** Lifetime granted when the client asks for none (default 600 s). */
+  readonly defaultLifetimeSec?: number
+  /** Largest lifetime granted (default 3,600 s). */
+  readonly maxLifetimeSec?: number
+  /** Permission lifetime (default 300 s, RFC 8656). */
+  readonly permissionLifetimeMs?: number
+  /** Channel binding lifetime (default 600 s, RFC 8656). */
+  readonly channelLifetimeMs?: number
+  /** Allocations in total (default 1,000); beyond: 508 Insufficient Capacity. */
+  readonly maxAllocations?: number
+  /** Allocations per user (default 10); beyond: 486 Allocation Quota Reached. */
+  readonly maxAllocationsPerUser?: number
+  /** Offer SHA-256 long-term keys and MESSAGE-INTEGRITY-SHA256 (PASSWORD-ALGORITHMS). */
+  readonly offerSha256?: boolean
+  /** SOFTWARE attribute in responses (default none). */
+  readonly software?: string
+}
+
+/** Counters of a {@link TurnServer}. */
+export interface TurnServerStats {
+  allocations: number
+  requests: number
+  relayedToPeers: number
+  relayedToClients: number
+  refusedPeers: number
+  dropped: number
+}
+
+interface Allocation {
+  readonly key: string
+  readonly client: Endpoint
+  readonly username: string
+  readonly relay: Socket
+  readonly relayed: Endpoint
+  expiresAt: number
+  /** peer IP → expiry */
+  readonly permissions: Map<string, number>
+  readonly channels: Map<number, { peer: Endpoint; expiresAt: number }>
+  readonly channelByPeer: Map<string, number>
+  /** The Allocate transaction that created it, to answer its retransmissions. */
+  readonly allocateTid: string
+  allocateResponse: Buffer
+}
+
+const UDP = 17
+const KNOWN_ATTRIBUTES = new Set<number>([
+  AttrType.Username,
+  AttrType.MessageIntegrity,
+  AttrType.MessageIntegritySha256,
+  AttrType.ErrorCode,
+  AttrType.Realm,
+  AttrType.Nonce,
+  AttrType.ChannelNumber,
+  AttrType.Lifetime,
+  AttrType.XorPeerAddress,
+  AttrType.Data,
+  AttrType.RequestedTransport,
+  AttrType.RequestedAddressFamily,
+  AttrType.DontFragment,
+  AttrType.EvenPort,
+  AttrType.ReservationToken,
+  AttrType.PasswordAlgorithm,
+  AttrType.Fingerprint,
+])
+
+const endpointKey = (e: Endpoint) => `${e.host}|${e.port}`
+
+/**
+ * A small TURN server (RFC 8656, UDP only): long-term credentials with expiring stateless
+ * nonces (438), allocations with lifetime/refresh/deallocation, permissions, channels, Send /
+ * Data indications and ChannelData, quotas per user and in total, and a peer policy that
+ * refuses loopback and private peers unless allowed. Meant for tests, demos and small
+ * deployments — **not a coturn replacement** (no TCP/TLS/DTLS listeners, no TCP relays
+ * (RFC 6062), no IPv6 relays, no bandwidth shaping, no database, no ALTERNATE-SERVER).
+ */
+export class TurnServer {
+  readonly #opts: TurnServerOptions
+  readonly #nonces: NonceIssuer
+  readonly #realm: string
+  #socket: Socket | undefined
+  readonly #allocations = new Map<string, Allocation>()
+  readonly #perUser = new Map<string, number>()
+  #sweeper: NodeJS.Timeout | undefined
+  #address: Endpoint | undefined
+  readonly stats: TurnServerStats = {
+    allocations: 0,
+    requests: 0,
+    relayedToPeers: 0,
+    relayedToClients: 0,
+    refusedPeers: 0,
+    dropped: 0,
+  }
+
+  constructor(opts: TurnServerOptions) {
+    this.#opts = opts
+    this.#realm = opts.realm ?? 'p2pd'
+    this.#nonces = new NonceIssuer(opts.nonceTtlMs ?? 600_000, opts.offerSha256 ?? false)
+  }
+
+  /** Where clients reach the server (after `start()`). */
+  get address(): Endpoint {
+    if (!this.#address) throw new TurnError('TURN_CLOSED', 'server not started')
+    return this.#address
+  }
+
+  get realm(): string {
+    return this.#realm
+  }
+
+  /** Number of live allocations. */
+  get allocationCount(): number {
+    return this.#allocations.size
+  }
+
+  /** Binds the listening socket. Throws `TURN_SOCKET` when the port is taken. */
+  async start(options: { signal?: AbortSignal } = {}): Promise<Endpoint> {
+    throwIfAborted(options.signal)
+    const host = this.#opts.host ?? '127.0.0.1'
+    const socket = await bindUdp(host, this.#opts.port ?? 0)
+    this.#socket = socket
+    socket.on('message', (msg, rinfo) =>
+      this.#onClientDatagram(msg, { host: rinfo.address, port: rinfo.port }),
+    )
+    socket.on('error', () => {})
+    this.#sweeper = setInterval(() => this.#sweep(), 1000)
+    this.#sweeper.unref()
+    this.#address = { host, port: socket.address().port }
+    return this.#address
+  }
+
+  /** Closes every relay socket and the listener. */
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper)
+    for (const a of [...this.#allocations.values()]) this.#remove(a)
+    const s = this.#socket
+    this.#socket = undefined
+    if (s) await new Promise<void>((r) => s.close(() => r()))
+  }
+
+  #password(username: string): string | undefined {
+    const users = this.#opts.users
+    return typeof users === 'function' ? users(username) : users[username]
+  }
+
+  #send(bytes: Buffer, to: Endpoint): void {
+    this.#socket?.send(bytes, to.port, to.host, () => {})
+  }
+
+  #onClientDatagram(msg: Buffer, from: Endpoint): void {
+    if (msg.length >= 4 && ((msg[0] as number) & 0xc0) === 0x40) {
+      this.#onChannelData(msg, from)
+      return
+    }
+    let req: DecodedStunMessage
+    try {
+      req = decodeMessage(msg)
+    } catch (err) {
+      if (!(err instanceof StunError)) throw err
+      this.stats.dropped++
+      return
+    }
+    if (req.cls === StunClass.Indication) {
+      if (req.method === StunMethod.Send) this.#onSend(req, from)
+      return
+    }
+    if (req.cls !== StunClass.Request) return
+    this.stats.requests++
+    try {
+      this.#onRequest(req, from)
+    } catch (err) {
+      if (!(err instanceof StunError)) throw err
+      this.#reply(req, from, undefined, [attr.errorCode(400, 'Bad Request')], true)
+    }
+  }
+
+  #onRequest(req: DecodedStunMessage, from: Endpoint): void {
+    if (req.method === StunMethod.Binding) {
+      this.#reply(req, from, undefined, [attr.xorMappedAddress(from, req.transactionId)])
+      return
+    }
+    const unknown = req.attributes
+      .map((a) => a.type)
+      .filter((t) => isComprehensionRequired(t) && !KNOWN_ATTRIBUTES.has(t))
+    if (unknown.length > 0) {
+      this.#reply(
+        req,
+        from,
+        undefined,
+        [attr.errorCode(420, 'Unknown Attribute'), attr.unknownAttributes(unknown)],
+        true,
+      )
+      return
+    }
+    const auth = this.#authenticate(req, from)
+    if (!auth) return
+    const key = endpointKey(from)
+    const existing = this.#allocations.get(key)
+    switch (req.method) {
+      case StunMethod.Allocate:
+        this.#allocate(req, from, auth, existing)
+        return
+      case StunMethod.Refresh:
+      case StunMethod.CreatePermission:
+      case StunMethod.ChannelBind: {
+        if (!existing) {
+          this.#reply(req, from, auth, [attr.errorCode(437, 'Allocation Mismatch')], true)
+          return
+        }
+        if (existing.username !== auth.username) {
+          this.#reply(req, from, auth, [attr.errorCode(441, 'Wrong Credentials')], true)
+          return
+        }
+        if (req.method === StunMethod.Refresh) this.#refresh(req, from, auth, existing)
+        else if (req.method === StunMethod.CreatePermission) {
+          this.#createPermission(req, from, auth, existing)
+        } else this.#channelBind(req, from, auth, existing)
+        return
+      }
+      default:
+        this.#reply(req, from, auth, [attr.errorCode(400, 'Bad Request')], true)
+    }
+  }
+
+  /** Long-term credential check; answers 401/438 itself and returns undefined on failure. */
+  #authenticate(
+    req: DecodedStunMessage,
+    from: Endpoint,
+  ): { username: string; encode: EncodeOptions } | undefined {
+    const a = readAttributes(req)
+    const hasMi =
+      findAttribute(req, AttrType.MessageIntegrity) ??
+      findAttribute(req, AttrType.MessageIntegritySha256)
+    const challenge = (code: number, reason: string) => {
+      const attrs: StunAttribute[] = [
+        attr.errorCode(code, reason),
+        attr.realm(this.#realm),
+        attr.nonce(this.#nonces.issue()),
+      ]
+      if (this.#opts.offerSha256) attrs.push(attr.raw(AttrType.PasswordAlgorithms, algorithmsValue))
+      this.#reply(req, from, undefined, attrs, true)
+      return undefined
+    }
+    if (!hasMi || !a.username || !a.realm || !a.nonce) {
+      if (hasMi) return challenge(400, 'Bad Request')
+      return challenge(401, 'Unauthorized')
+    }
+    const password = this.#password(a.username)
+    if (password === undefined || a.realm !== this.#realm) return challenge(401, 'Unauthorized')
+    let algorithm: 'md5' | 'sha256' = 'md5'
+    const alg = findAttribute(req, AttrType.PasswordAlgorithm)
+    if (alg && alg.value.length >= 2 && alg.value.readUInt16BE(0) === PasswordAlgorithm.Sha256) {
+      const offered = findAttribute(req, AttrType.PasswordAlgorithms)
+      // RFC 8489 §9.2.4: the echoed list must be the one we sent (downgrade protection).
+      if (!this.#opts.offerSha256 || !offered?.value.equals(algorithmsValue)) {
+        return challenge(400, 'Bad Request')
+      }
+      algorithm = 'sha256'
+    }
+    const key = longTermKey(a.username, this.#realm, password, algorithm)
+    if (!verifyIntegrity(req, key)) return challenge(401, 'Unauthorized')
+    if (!this.#nonces.valid(a.nonce)) return challenge(438, 'Stale Nonce')
+    const sha256Mi = findAttribute(req, AttrType.MessageIntegritySha256) !== undefined
+    return {
+      username: a.username,
+      encode: { integrity: { key, algorithm: sha256Mi ? 'sha256' : 'sha1' }, fingerprint: true },
+    }
+  }
+
+  #reply(
+    req: DecodedStunMessage,
+    to: Endpoint,
+    auth: { encode: EncodeOptions } | undefined,
+    attributes: StunAttribute[],
+    error = false,
+  ): Buffer {
+    if (this.#opts.software) attributes.push(attr.software(this.#opts.software))
+    const res = createMessage({
+      method: req.method,
+      cls: error ? StunClass.ErrorResponse : StunClass.SuccessResponse,
+      transactionId: req.transactionId,
+      attributes,
+    })
+    const bytes = encodeMessage(res, auth?.encode ?? { fingerprint: true })
+    this.#send(bytes, to)
+    return bytes
+  }
+
+  #lifetime(req: DecodedStunMessage): number {
+    const lt = findAttribute(req, AttrType.Lifetime)
+    const asked = lt && lt.value.length === 4 ? decodeUint32(lt.value) : undefined
+    const def = this.#opts.defaultLifetimeSec ?? 600
+    if (asked === 0) return 0
+    return Math.min(this.#opts.maxLifetimeSec ?? 3600, asked ?? def)
+  }
+
+  #allocate(
+    req: DecodedStunMessage,
+    from: Endpoint,
+    auth: { username: string; encode: EncodeOptions },
+    existing: Allocation | undefined,
+  ): void {
+    const tid = req.transactionId.toString('hex')
+    if (existing) {
+      if (existing.allocateTid === tid) {
+        // A retransmission: repeat the answer (none yet while the relay is being bound).
+        if (existing.allocateResponse) this.#send(existing.allocateResponse, from)
+      } else this.#reply(req, from, auth, [attr.errorCode(437, 'Allocation Mismatch')], true)
+      return
+    }
+    const rt = findAttribute(req, AttrType.RequestedTransport)
+    if (rt?.value.length !== 4) {
+      return void this.#reply(req, from, auth, [attr.errorCode(400, 'Bad Request')], true)
+    }
+    if (rt.value[0] !== UDP) {
+      return void this.#reply(
+        req,
+        from,
+        auth,
+        [attr.errorCode(442, 'Unsupported Transport Protocol')],
+        true,
+      )
+    }
+    if (this.#allocations.size >= (this.#opts.maxAllocations ?? 1000)) {
+      return void this.#reply(req, from, auth, [attr.errorCode(508, 'Insufficient Capacity')], true)
+    }
+    if ((this.#perUser.get(auth.username) ?? 0) >= (this.#opts.maxAllocationsPerUser ?? 10)) {
+      return void this.#reply(
+        req,
+        from,
+        auth,
+        [attr.errorCode(486, 'Allocation Quota Reached')],
+        true,
+      )
+    }
+    const key = endpointKey(from)
+    // Reserve the slot before the asynchronous bind, so a retransmission does not double it.
+    const placeholder = { allocateTid: tid } as Allocation
+    this.#allocations.set(key, placeholder)
+    this.#perUser.set(auth.username, (this.#perUser.get(auth.username) ?? 0) + 1)
+    void this.#bindRelay().then(
+      (relay) => {
+        if (this.#allocations.get(key) !== placeholder || !this.#socket) {
+          relay.close()
+          return
+        }
+        const lifetime = Math.max(1, this.#lifetime(req) || (this.#opts.defaultLifetimeSec ?? 600))
+        const relayed = {
+          host: this.#opts.relayHost ?? this.#opts.host ?? '127.0.0.1',
+          port: relay.address().port,
+        }
+        const alloc: Allocation = {
+          key,
+          client: from,
+          username: auth.username,
+          relay,
+          relayed,
+          expiresAt: Date.now() + lifetime * 1000,
+          permissions: new Map(),
+          channels: new Map(),
+          channelByPeer: new Map(),
+          allocateTid: tid,
+          allocateResponse: Buffer.alloc(0),
+        }
+        relay.on('message', (msg, rinfo) =>
+          this.#onPeerDatagram(alloc, msg, { host: rinfo.address, port: rinfo.port }),
+        )
+        relay.on('error', () => {})
+        this.#allocations.set(key, alloc)
+        this.stats.allocations++
+        alloc.allocateResponse = this.#reply(req, from, auth, [
+          attr.xorAddress(AttrType.XorRelayedAddress, relayed, req.transactionId),
+          attr.uint32(AttrType.Lifetime, lifetime),
+          attr.xorMappedAddress(from, req.transactionId),
+        ])
+      },
+      () => {
+        if (this.#allocations.get(key) === placeholder) this.#allocations.delete(key)
+        this.#decUser(auth.username)
+        this.#reply(req, from, auth, [attr.errorCode(508, 'Insufficient Capacity')], true)
+      },
+    )
+  }
+
+  async #bindRelay(): Promise<Socket> {
+    const host = this.#opts.relayHost ?? this.#opts.host ?? '127.0.0.1'
+    const range = this.#opts.relayPortRange
+    if (!range) return bindUdp(host, 0)
+    const [min, max] = range
+    const span = max - min + 1
+    const start = Math.floor(Math.random() * span)
+    for (let i = 0; i < span; i++) {
+      try {
+        return await bindUdp(host, min + ((start + i) % span))
+      } catch {
+        // taken: try the next port of the range
+      }
+    }
+    throw new TurnError('TURN_CAPACITY', 'relay port range exhausted')
+  }
+
+  #refresh(
+    req: DecodedStunMessage,
+    from: Endpoint,
+    auth: { encode: EncodeOptions },
+    alloc: Allocation,
+  ): void {
+    const lifetime = this.#lifetime(req)
+    if (lifetime === 0) this.#remove(alloc)
+    else alloc.expiresAt = Date.now() + lifetime * 1000
+    this.#reply(req, from, auth, [attr.uint32(AttrType.Lifetime, lifetime)])
+  }
+
+  #peers(req: DecodedStunMessage): Endpoint[] {
+    const out: Endpoint[] = []
+    for (const a of req.attributes) {
+      if (a.type !== AttrType.XorPeerAddress) continue
+      const p = decodeXorAddress(a.value, req.transactionId)
+      out.push({ host: p.host, port: p.port })
+    }
+    return out
+  }
+
+  #createPermission(
+    req: DecodedStunMessage,
+    from: Endpoint,
+    auth: { encode: EncodeOptions },
+    alloc: Allocation,
+  ): void {
+    const peers = this.#peers(req)
+    if (peers.length === 0) {
+      return void this.#reply(req, from, auth, [attr.errorCode(400, 'Bad Request')], true)
+    }
+    if (!peers.every((p) => peerAllowed(p.host, this.#opts))) {
+      this.stats.refusedPeers++
+      return void this.#reply(req, from, auth, [attr.errorCode(403, 'Forbidden')], true)
+    }
+    const expires = Date.now() + (this.#opts.permissionLifetimeMs ?? 300_000)
+    for (const p of peers) alloc.permissions.set(p.host, expires)
+    this.#reply(req, from, auth, [])
+  }
+
+  #channelBind(
+    req: DecodedStunMessage,
+    from: Endpoint,
+    auth: { encode: EncodeOptions },
+    alloc: Allocation,
+  ): void {
+    const ch = findAttribute(req, AttrType.ChannelNumber)
+    const peer = this.#peers(req)[0]
+    const number = ch && ch.value.length === 4 ? ch.value.readUInt16BE(0) : 0
+    // RFC 8656 narrowed channels to 0x4000–0x4FFF; RFC 5766 clients (turnutils_uclient among
+    // them) still pick up to 0x7FFF, so those are accepted too.
+    if (!peer || number < 0x4000 || number > 0x7fff) {
+      return void this.#reply(req, from, auth, [attr.errorCode(400, 'Bad Request')], true)
+    }
+    const bound = alloc.channels.get(number)
+    const byPeer = alloc.channelByPeer.get(endpointKey(peer))
+    if (
+      (bound && endpointKey(bound.peer) !== endpointKey(peer)) ||
+      (byPeer !== undefined && byPeer !== number)
+    ) {
+      return void this.#reply(req, from, auth, [attr.errorCode(400, 'Bad Request')], true)
+    }
+    if (!peerAllowed(peer.host, this.#opts)) {
+      this.stats.refusedPeers++
+      return void this.#reply(req, from, auth, [attr.errorCode(403, 'Forbidden')], true)
+    }
+    const now = Date.now()
+    alloc.channels.set(number, { peer, expiresAt: now + (this.#opts.channelLifetimeMs ?? 600_000) })
+    alloc.channelByPeer.set(endpointKey(peer), number)
+    alloc.permissions.set(peer.host, now + (this.#opts.permissionLifetimeMs ?? 300_000))
+    this.#reply(req, from, auth, [])
+  }
+
+  #permitted(alloc: Allocation, host: string): boolean {
+    const until = alloc.permissions.get(host)
+    return until !== undefined && until > Date.now()
+  }
+
+  #onSend(ind: DecodedStunMessage, from: Endpoint): void {
+    const alloc = this.#allocations.get(endpointKey(from))
+    if (!alloc?.relay) return
+    try {
+      const peer = this.#peers(ind)[0]
+      const data = findAttribute(ind, AttrType.Data)
+      if (!peer || !data || !this.#permitted(alloc, peer.host)) {
+        this.stats.dropped++
+        return
+      }
+      this.stats.relayedToPeers++
+      alloc.relay.send(data.value, peer.port, peer.host, () => {})
+    } catch (err) {
+      if (!(err instanceof StunError)) throw err
+    }
+  }
+
+  #onChannelData(msg: Buffer, from: Endpoint): void {
+    const alloc = this.#allocations.get(endpointKey(from))
+    const channel = alloc?.channels.get(msg.readUInt16BE(0))
+    const length = msg.readUInt16BE(2)
+    if (!alloc?.relay || !channel || length > msg.length - 4 || channel.expiresAt < Date.now()) {
+      this.stats.dropped++
+      return
+    }
+    if (!this.#permitted(alloc, channel.peer.host)) {
+      this.stats.dropped++
+      return
+    }
+    this.stats.relayedToPeers++
+    alloc.relay.send(msg.subarray(4, 4 + length), channel.peer.port, channel.peer.host, () => {})
+  }
+
+  #onPeerDatagram(alloc: Allocation, data: Buffer, peer: Endpoint): void {
+    if (!this.#permitted(alloc, peer.host)) {
+      this.stats.dropped++
+      return
+    }
+    this.stats.relayedToClients++
+    const number = alloc.channelByPeer.get(endpointKey(peer))
+    const channel = number === undefined ? undefined : alloc.channels.get(number)
+    if (number !== undefined && channel && channel.expiresAt > Date.now()) {
+      const frame = Buffer.allocUnsafe(4 + data.length)
+      frame.writeUInt16BE(number, 0)
+      frame.writeUInt16BE(data.length, 2)
+      data.copy(frame, 4)
+      this.#send(frame, alloc.client)
+      return
+    }
+    const tid = newTransactionId()
+    const ind = createMessage({
+      method: StunMethod.Data,
+      cls: StunClass.Indication,
+      transactionId: tid,
+      attributes: [
+        attr.xorAddress(AttrType.XorPeerAddress, peer, tid),
+        attr.raw(AttrType.Data, data),
+      ],
+    })
+    this.#send(encodeMessage(ind), alloc.client)
+  }
+
+  #sweep(): void {
+    const now = Date.now()
+    for (const a of [...this.#allocations.values()]) {
+      if (!a.relay) continue
+      if (a.expiresAt <= now) {
+        this.#remove(a)
+        continue
+      }
+      for (const [ip, until] of a.permissions) if (until <= now) a.permissions.delete(ip)
+      for (const [n, c] of a.channels) {
+        if (c.expiresAt <= now) {
+          a.channels.delete(n)
+          a.channelByPeer.delete(endpointKey(c.peer))
+        }
+      }
+    }
+  }
+
+  #remove(a: Allocation): void {
+    if (this.#allocations.get(a.key) === a) this.#allocations.delete(a.key)
+    if (a.relay) {
+      a.relay.close()
+      this.#decUser(a.username)
+    }
+  }
+
+  #decUser(username: string): void {
+    const n = (this.#perUser.get(username) ?? 1) - 1
+    if (n <= 0) this.#perUser.delete(username)
+    else this.#perUser.set(username, n)
+  }
+}
+
+/** PASSWORD-ALGORITHMS we offer: SHA-256 first, MD5 for older clients. */
+const algorithmsValue = Buffer.from([
+  0,
+  PasswordAlgorithm.Sha256,
+  0,
+  0,
+  0,
+  PasswordAlgorithm.Md5,
+  0,
+  0,
+])
+
+function bindUdp(host: string, port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' })
+    const onError = (err: Error) => {
+      s.close()
+      reject(
+        new TurnError('TURN_SOCKET', `cannot bind ${host}:${port}: ${err.message}`, { cause: err }),
+      )
+    }
+    s.once('error', onError)
+    s.bind({ port, address: host, exclusive: true }, () => {
+      s.off('error', onError)
+      try {
+        s.setRecvBufferSize(4 * 1024 * 1024)
+        s.setSendBufferSize(4 * 1024 * 1024)
+      } catch {
+        // capped by the kernel: fine
+      }
+      resolve(s)
+    })
+  })
+}

@@ -1,0 +1,196 @@
+import { randomBytes } from 'node:crypto'
+import {
+  type Endpoint,
+  type InboundSignal,
+  type RawConnection,
+  type Strategy,
+  type StrategyContext,
+  waitForSignal,
+} from '@p2pd/interface'
+import { ipFamily } from '@p2pd/stun'
+import { TurnClient, type TurnClientOptions, type TurnServerConfig } from './client/turn-client.js'
+import { TurnError } from './errors.js'
+import { ReliableStream, type ReliableStreamOptions } from './stream/reliable-stream.js'
+
+/** Body of `turn/offer`: "I am relayed here; talk to me through your relay". */
+export interface TurnOffer {
+  /** The offerer's peer-address text (checked by the node against the verified sender). */
+  readonly address: string
+  readonly relayed: Endpoint
+  /** 32-bit conversation id of the reliable stream. */
+  readonly id: number
+}
+
+/** Body of `turn/answer`: the answerer's relayed address, or why it could not relay. */
+export interface TurnAnswer {
+  readonly id: number
+  readonly relayed?: Endpoint
+  readonly error?: string
+}
+
+/** Options of {@link turn}. */
+export interface TurnInit {
+  /** TURN servers, tried in order; the first one that allocates is used. Nothing is built in. */
+  readonly servers: readonly TurnServerConfig[]
+  /** Client options (deadlines, refresh periods) for every allocation. */
+  readonly client?: Omit<TurnClientOptions, 'signal'>
+  /** Reliable-stream tuning (segment size, buffers, RTO bounds…). */
+  readonly stream?: Omit<ReliableStreamOptions, 'conv'>
+}
+
+function parseEndpoint(v: unknown): Endpoint {
+  const e = v as { host?: unknown; port?: unknown } | null
+  if (
+    typeof e?.host !== 'string' ||
+    ipFamily(e.host) === 0 ||
+    typeof e.port !== 'number' ||
+    !Number.isInteger(e.port) ||
+    e.port < 1 ||
+    e.port > 65535
+  ) {
+    throw new TurnError('TURN_SIGNALING', 'relayed address must be an IP literal and a port')
+  }
+  return { host: e.host, port: e.port }
+}
+
+function parseId(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+    throw new TurnError('TURN_SIGNALING', 'turn message needs a 32-bit id')
+  }
+  return v
+}
+
+async function allocateFirst(init: TurnInit, signal: AbortSignal): Promise<TurnClient> {
+  let last: unknown
+  for (const server of init.servers) {
+    try {
+      return await TurnClient.allocate(server, { ...init.client, signal })
+    } catch (err) {
+      if (signal.aborted) throw err
+      last = err
+    }
+  }
+  throw last ?? new TurnError('TURN_BAD_INPUT', 'no TURN server configured')
+}
+
+/** The reliable stream over `client`'s allocation to `peer`; closing it deallocates. */
+function relayStream(
+  client: TurnClient,
+  peer: Endpoint,
+  id: number,
+  init: TurnInit,
+): ReliableStream {
+  const stream = new ReliableStream(client.link(peer, { closeClient: true }), {
+    ...init.stream,
+    conv: id,
+  })
+  client.once('lost', (err) => stream.destroy(err))
+  return stream
+}
+
+/**
+ * TURN relay strategy: both peers allocate (each on its own configured server, or a shared
+ * one), exchange relayed addresses over signaling (`turn/offer`, `turn/answer`), bind a
+ * channel to each other's relayed address, and run the {@link ReliableStream} between the two
+ * relays. The node then runs the secure channel over it, so the relay only sees ciphertext
+ * and the result is the same authenticated `Pipe` as every other strategy.
+ */
+export function turn(init: TurnInit): Strategy {
+  return {
+    name: 'turn',
+    accepts: ['turn/offer'],
+    canTry(_local, remote) {
+      if (init.servers.length === 0) return 'no TURN server configured'
+      if (remote.legacy) return 'peer id is not a key'
+      return true
+    },
+    async connect(ctx: StrategyContext, signal: AbortSignal): Promise<RawConnection> {
+      const client = await allocateFirst(init, signal)
+      try {
+        const id = randomBytes(4).readUInt32BE(0)
+        const answered = waitForSignal(
+          ctx.signaling,
+          (m) =>
+            m.from === ctx.remote.nodeId &&
+            m.message.type === 'turn/answer' &&
+            (m.message.body as { id?: unknown } | null)?.id === id,
+          signal,
+        )
+        await ctx.signaling.publish(
+          { nodeId: ctx.remote.nodeId, signal: ctx.remote.signal },
+          {
+            type: 'turn/offer',
+            body: {
+              address: ctx.localText,
+              relayed: { host: client.relayed.host, port: client.relayed.port },
+              id,
+            } satisfies TurnOffer,
+          },
+          { signal },
+        )
+        ctx.log(`turn: offered relay ${client.relayed.host}:${client.relayed.port}`)
+        const body = (await answered).message.body as TurnAnswer
+        if (body.error !== undefined) {
+          throw new TurnError('TURN_SIGNALING', `peer could not relay: ${String(body.error)}`)
+        }
+        const peer = parseEndpoint(body.relayed)
+        await client.bindChannel(peer, { signal })
+        ctx.log(`turn: relaying to ${peer.host}:${peer.port}`)
+        return {
+          stream: relayStream(client, peer, id, init),
+          local: { host: client.relayed.host, port: client.relayed.port },
+          remote: peer,
+          relayed: true,
+          initiator: true,
+        }
+      } catch (err) {
+        await client.close()
+        throw err
+      }
+    },
+    async accept(ctx: StrategyContext, inbound: InboundSignal, signal: AbortSignal) {
+      const offer = inbound.message.body as Partial<TurnOffer> | null
+      const id = parseId(offer?.id)
+      const peer = parseEndpoint(offer?.relayed)
+      const to = { nodeId: ctx.remote.nodeId, signal: ctx.remote.signal }
+      let client: TurnClient | undefined
+      let stream: ReliableStream | undefined
+      try {
+        client = await allocateFirst(init, signal)
+        await client.bindChannel(peer, { signal })
+        // The stream listens before the answer goes out: the offerer may send at once.
+        stream = relayStream(client, peer, id, init)
+        await ctx.signaling.publish(
+          to,
+          {
+            type: 'turn/answer',
+            body: {
+              id,
+              relayed: { host: client.relayed.host, port: client.relayed.port },
+            } satisfies TurnAnswer,
+          },
+          { signal },
+        )
+        ctx.log(`turn: answered with relay ${client.relayed.host}:${client.relayed.port}`)
+        return {
+          stream,
+          local: { host: client.relayed.host, port: client.relayed.port },
+          remote: peer,
+          relayed: true,
+          initiator: false,
+        }
+      } catch (err) {
+        stream?.destroy(err as Error)
+        stream?.on('error', () => {})
+        await client?.close()
+        await ctx.signaling
+          .publish(to, {
+            type: 'turn/answer',
+            body: { id, error: (err as Error).message } satisfies TurnAnswer,
+          })
+          .catch(() => {})
+        throw err
+      }
+    },
+  }
+}

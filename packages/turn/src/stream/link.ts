@@ -1,0 +1,13 @@
+/**
+ * What the reliable stream runs over: an unreliable, unordered datagram path to one peer
+ * (a TURN channel, a UDP socket, or the in-memory lossy link of the tests). Datagrams may be
+ * lost, duplicated or reordered; the stream copes.
+ */
+export interface DatagramLink {
+  /** Sends one datagram, best effort (errors are losses, never exceptions). */
+  send(packet: Buffer): void
+  /** Installs the receiver of inbound datagrams (one at a time; replaces the previous one). */
+  onReceive(handler: (packet: Buffer) => void): void
+  /** Releases the path (idempotent). The stream calls it once it is done with the link. */
+  close(): void | Promise<void>
+}

@@ -1,0 +1,394 @@
+import { Duplex } from 'node:stream'
+import { StreamError } from '../errors.js'
+import type { DatagramLink } from './link.js'
+import {
+  type AckPacket,
+  decodePacket,
+  encodeAck,
+  encodeData,
+  encodeRst,
+  PacketType,
+  RstReason,
+} from './packet.js'
+import { Receiver } from './receiver.js'
+import type { RttOptions } from './rtt.js'
+import { Sender } from './sender.js'
+
+/** Options of {@link ReliableStream}. */
+export interface ReliableStreamOptions extends RttOptions {
+  /** Conversation id both peers agreed on (32 bits); packets of other ids are ignored. */
+  readonly conv: number
+  /** Payload bytes per packet (default 1,200: fits a 1,280-byte path MTU with TURN headers). */
+  readonly segmentSize?: number
+  /** Unacknowledged bytes we accept from the writer before applying backpressure (1 MiB). */
+  readonly sendBufferBytes?: number
+  /** Bytes we hold for the reader, unread + out of order; sets the advertised window (4 MiB). */
+  readonly receiveBufferBytes?: number
+  /** Congestion window at the start (packets, default 16). */
+  readonly initialCwnd?: number
+  /** Largest congestion window (packets, default 512). */
+  readonly maxCwnd?: number
+  /** Transmissions of one segment before the link is declared dead (default 20). */
+  readonly maxTransmits?: number
+  /** Send a keep-alive after this long without sending anything (default 5 s). */
+  readonly keepAliveMs?: number
+  /** Fail with `STREAM_IDLE_TIMEOUT` after this long without hearing the peer (default 30 s). */
+  readonly idleTimeoutMs?: number
+  /** Retransmission timer granularity (default 10 ms). */
+  readonly tickMs?: number
+  /** After a clean close, keep answering the peer's retransmitted FIN this long (1 s). */
+  readonly lingerMs?: number
+  /**
+   * `destroy()` without an error closes in the background, like a kernel socket: FIN after
+   * the data already written, then the peer's FIN, for at most this long (default 5 s).
+   */
+  readonly closeTimeoutMs?: number
+}
+
+/** Live counters of a {@link ReliableStream}. */
+export interface ReliableStreamStats {
+  readonly packetsSent: number
+  readonly packetsReceived: number
+  readonly retransmits: number
+  readonly timeouts: number
+  readonly duplicates: number
+  readonly badPackets: number
+  readonly srttMs: number | undefined
+  readonly rtoMs: number
+  readonly cwnd: number
+}
+
+const reasonCode: Record<number, string> = {
+  [RstReason.Closed]: 'closed',
+  [RstReason.Error]: 'error',
+  [RstReason.IdleTimeout]: 'idle timeout',
+  [RstReason.DeadLink]: 'dead link',
+}
+
+/**
+ * An ordered, reliable, flow- and congestion-controlled byte stream over a lossy datagram
+ * link (a TURN relay), as a Node `Duplex` with backpressure both ways.
+ *
+ * - Writes are cut into numbered segments ({@link Sender}); the peer acks cumulatively and
+ *   selectively; losses are repaired by SACK-driven fast retransmit and an RFC 6298 timer.
+ * - Reads come out in order, once ({@link Receiver}); the advertised window is what is left of
+ *   `receiveBufferBytes`, so a slow reader slows the writer down instead of growing memory.
+ * - `end()` sends a FIN that takes a sequence number (so it arrives after all data); the
+ *   write side finishes once it is acked. Both FINs done: the stream closes and the link is
+ *   released after a short linger.
+ * - `destroy()` (or an error) sends RST. Keep-alives every `keepAliveMs`; nothing heard for
+ *   `idleTimeoutMs` is an error.
+ */
+export class ReliableStream extends Duplex {
+  readonly conv: number
+  readonly #link: DatagramLink
+  readonly #sender: Sender
+  readonly #receiver: Receiver
+  readonly #sendBufferBytes: number
+  readonly #keepAliveMs: number
+  readonly #idleTimeoutMs: number
+  readonly #tickMs: number
+  readonly #lingerMs: number
+  readonly #closeTimeoutMs: number
+  /** The protocol engine outlives the Duplex while a background close completes. */
+  #state: 'open' | 'closing' | 'lingering' | 'released' = 'open'
+  #tick: NodeJS.Timeout | undefined
+  #housekeeping: NodeJS.Timeout
+  #ackScheduled = false
+  #echoTs: number | undefined
+  #lastSent = performance.now()
+  #lastHeard = performance.now()
+  #lastProbe = 0
+  #advertised = 0
+  #writeCallback: ((err?: Error | null) => void) | undefined
+  #finalCallback: ((err?: Error | null) => void) | undefined
+  #resolveReleased!: () => void
+  /** Resolves once the datagram link is released (after the linger of a clean close). */
+  readonly released: Promise<void>
+  #packetsSent = 0
+  #packetsReceived = 0
+  #badPackets = 0
+
+  constructor(link: DatagramLink, opts: ReliableStreamOptions) {
+    super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024 })
+    const segmentSize = opts.segmentSize ?? 1200
+    this.conv = opts.conv >>> 0
+    this.#link = link
+    this.#sendBufferBytes = opts.sendBufferBytes ?? 1024 * 1024
+    this.#keepAliveMs = opts.keepAliveMs ?? 5000
+    this.#idleTimeoutMs = opts.idleTimeoutMs ?? 30_000
+    this.#tickMs = opts.tickMs ?? 10
+    this.#lingerMs = opts.lingerMs ?? 1000
+    this.#closeTimeoutMs = opts.closeTimeoutMs ?? 5000
+    this.#sender = new Sender({ ...opts, segmentSize })
+    this.#receiver = new Receiver({
+      segmentSize,
+      bufferBytes: opts.receiveBufferBytes ?? 4 * 1024 * 1024,
+    })
+    this.#advertised = this.#receiver.window(0)
+    this.released = new Promise((resolve) => {
+      this.#resolveReleased = resolve
+    })
+    link.onReceive((packet) => this.#onPacket(packet))
+    const every = Math.max(10, Math.min(this.#keepAliveMs, this.#idleTimeoutMs) / 4)
+    this.#housekeeping = setInterval(() => this.#housekeep(), every)
+    this.#housekeeping.unref()
+  }
+
+  get stats(): ReliableStreamStats {
+    return {
+      packetsSent: this.#packetsSent,
+      packetsReceived: this.#packetsReceived,
+      retransmits: this.#sender.retransmits,
+      timeouts: this.#sender.timeouts,
+      duplicates: this.#receiver.duplicates,
+      badPackets: this.#badPackets,
+      srttMs: this.#sender.rtt.srtt,
+      rtoMs: this.#sender.rtt.rto,
+      cwnd: this.#sender.cwnd,
+    }
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.#sender.enqueue(chunk)
+    this.#flush()
+    this.#admit(cb)
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    for (const c of chunks) this.#sender.enqueue(c.chunk)
+    this.#flush()
+    this.#admit(cb)
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.#sender.enqueueFin()
+    this.#finalCallback = cb
+    this.#flush()
+  }
+
+  override _read(): void {
+    // The reader made room: if the peer may be stalled on a small window, reopen it now.
+    const window = this.#receiver.window(this.readableLength)
+    if (window > this.#advertised && this.#advertised < 16) this.#sendAck(false)
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const pending = this.#writeCallback ?? this.#finalCallback
+    this.#writeCallback = undefined
+    this.#finalCallback = undefined
+    pending?.(err ?? new StreamError('STREAM_CLOSED', 'stream destroyed'))
+    if (this.#state === 'open') {
+      if (err) {
+        this.#reset(err)
+      } else {
+        // Like closing a kernel socket: the FIN still goes out after the data written so far.
+        this.#state = 'closing'
+        this.#sender.enqueueFin()
+        this.#flush()
+        setTimeout(() => {
+          if (this.#state !== 'closing') return
+          this.#transmit(encodeRst(this.conv, this.#ts(), RstReason.Closed))
+          this.#release()
+        }, this.#closeTimeoutMs).unref()
+        this.#checkClosed()
+      }
+    }
+    cb(err)
+  }
+
+  /** Sends RST (unless the peer sent one) and releases the link now. */
+  #reset(err: Error): void {
+    if (!(err instanceof StreamError && err.code === 'STREAM_RESET')) {
+      const reason =
+        err instanceof StreamError && err.code === 'STREAM_IDLE_TIMEOUT'
+          ? RstReason.IdleTimeout
+          : err instanceof StreamError && err.code === 'STREAM_DEAD_LINK'
+            ? RstReason.DeadLink
+            : RstReason.Error
+      this.#transmit(encodeRst(this.conv, this.#ts(), reason))
+    }
+    this.#release()
+  }
+
+  #release(): void {
+    if (this.#state === 'released') return
+    this.#state = 'released'
+    clearInterval(this.#housekeeping)
+    this.#stopTick()
+    Promise.resolve()
+      .then(() => this.#link.close())
+      .catch(() => {})
+      .then(() => this.#resolveReleased())
+  }
+
+  #admit(cb: (err?: Error | null) => void): void {
+    if (this.#sender.bufferedBytes < this.#sendBufferBytes) cb()
+    else this.#writeCallback = cb
+  }
+
+  #ts(): number {
+    return Math.floor(performance.now()) >>> 0
+  }
+
+  #transmit(packet: Buffer): void {
+    this.#packetsSent++
+    this.#lastSent = performance.now()
+    this.#link.send(packet)
+  }
+
+  #onPacket(bytes: Buffer): void {
+    if (this.#state === 'released') return
+    let packet: ReturnType<typeof decodePacket>
+    try {
+      packet = decodePacket(bytes)
+    } catch (err) {
+      if (!(err instanceof StreamError)) throw err
+      this.#badPackets++
+      return
+    }
+    if (packet.conv !== this.conv) {
+      this.#badPackets++
+      return
+    }
+    this.#packetsReceived++
+    this.#lastHeard = performance.now()
+    switch (packet.type) {
+      case PacketType.Data: {
+        // Once the Duplex is gone (closing, lingering) data is acked and dropped.
+        const live = this.#state === 'open' && !this.destroyed
+        const arrival = this.#receiver.onData(
+          packet.seq,
+          packet.payload,
+          packet.fin,
+          live ? this.readableLength : 0,
+        )
+        this.#echoTs = packet.ts
+        if (live) {
+          for (const d of arrival.deliver) this.push(d)
+          if (arrival.fin) this.push(null)
+        }
+        this.#scheduleAck()
+        if (arrival.fin) this.#checkClosed()
+        break
+      }
+      case PacketType.Ack:
+        if (this.#state !== 'lingering') this.#onAck(packet)
+        break
+      case PacketType.Rst:
+        if (this.#state === 'open' && !this.destroyed) {
+          this.destroy(
+            new StreamError(
+              'STREAM_RESET',
+              `peer reset the stream (${reasonCode[packet.reason] ?? packet.reason})`,
+            ),
+          )
+        }
+        this.#release()
+        break
+    }
+  }
+
+  #onAck(ack: AckPacket): void {
+    this.#sender.onAck(ack, this.#ts())
+    if (ack.probe) this.#sendAck(false)
+    this.#flush()
+    if (this.#writeCallback && this.#sender.bufferedBytes < this.#sendBufferBytes) {
+      const cb = this.#writeCallback
+      this.#writeCallback = undefined
+      cb()
+    }
+    if (this.#sender.finAcked) {
+      const cb = this.#finalCallback
+      this.#finalCallback = undefined
+      cb?.()
+      this.#checkClosed()
+    }
+  }
+
+  /**
+   * Both FINs are through: nothing is left to retransmit. Linger a moment (our ACK of the
+   * peer's FIN may be lost) and release the link, whether or not the Duplex is consumed yet.
+   */
+  #checkClosed(): void {
+    if (this.#state === 'lingering' || this.#state === 'released') return
+    if (!this.#sender.finAcked || !this.#receiver.finDelivered) return
+    this.#state = 'lingering'
+    this.#stopTick()
+    clearInterval(this.#housekeeping)
+    setTimeout(() => this.#release(), this.#lingerMs).unref()
+  }
+
+  #scheduleAck(): void {
+    if (this.#ackScheduled) return
+    this.#ackScheduled = true
+    setImmediate(() => {
+      this.#ackScheduled = false
+      if (this.#state !== 'released') this.#sendAck(false)
+    })
+  }
+
+  #sendAck(probe: boolean): void {
+    const window = this.#receiver.window(this.destroyed ? 0 : this.readableLength)
+    this.#advertised = window
+    this.#transmit(
+      encodeAck({
+        conv: this.conv,
+        ts: this.#ts(),
+        cumAck: this.#receiver.expected,
+        window,
+        echoTs: this.#echoTs,
+        probe,
+        ranges: this.#receiver.sackRanges(),
+      }),
+    )
+    this.#echoTs = undefined
+  }
+
+  #flush(): void {
+    if (this.#state !== 'open' && this.#state !== 'closing') return
+    const now = performance.now()
+    const { out, dead } = this.#sender.poll(now)
+    const ts = this.#ts()
+    for (const s of out) this.#transmit(encodeData(this.conv, ts, s.seq, s.data, s.fin))
+    if (dead) {
+      const err = new StreamError('STREAM_DEAD_LINK', 'no acknowledgement after many retries')
+      if (this.destroyed) this.#reset(err)
+      else this.destroy(err)
+      return
+    }
+    if (this.#sender.blockedByPeer && now - this.#lastProbe >= this.#sender.rtt.rto) {
+      this.#lastProbe = now
+      this.#sendAck(true)
+    }
+    if (this.#sender.inflightCount > 0 || this.#sender.blockedByPeer) this.#startTick()
+    else this.#stopTick()
+  }
+
+  #startTick(): void {
+    if (this.#tick) return
+    this.#tick = setInterval(() => this.#flush(), this.#tickMs)
+    this.#tick.unref()
+  }
+
+  #stopTick(): void {
+    if (!this.#tick) return
+    clearInterval(this.#tick)
+    this.#tick = undefined
+  }
+
+  #housekeep(): void {
+    if (this.#state !== 'open' && this.#state !== 'closing') return
+    const now = performance.now()
+    if (now - this.#lastHeard > this.#idleTimeoutMs) {
+      const err = new StreamError(
+        'STREAM_IDLE_TIMEOUT',
+        `nothing heard for ${this.#idleTimeoutMs} ms`,
+      )
+      if (this.destroyed) this.#reset(err)
+      else this.destroy(err)
+      return
+    }
+    if (now - this.#lastSent > this.#keepAliveMs) this.#sendAck(false)
+  }
+}
