@@ -27,8 +27,8 @@ const valid: Record<string, unknown> = {
   'punch/offer': { id, address, mappings: [ep], nat, candidatePorts: [40_001], meetAt: 1.7e12 },
   'punch/answer': { id, mappings: [ep, ep], meetAt: 1.7e12 },
   'punch/ready': { id },
-  'turn/offer': { id, address, relayed: ep, mapped: ep, server: { host: '127.0.0.1', port: 3478 } },
-  'turn/answer': { id, mapped: ep },
+  'turn/offer': { id: 7, address, relayed: ep },
+  'turn/answer': { id: 7, relayed: ep },
   'address/get': { id },
   'address/return': { id, address },
 }
@@ -42,10 +42,11 @@ describe('message schemas', () => {
     expect(parseReverseRequest({ token: id, address, extra: 1 })).toEqual({ token: id, address })
     expect(parsePunchOffer(valid['punch/offer']).nat?.range).toEqual([1024, 65_535])
     expect(parsePunchReady({ id, meetAt: 5 })).toEqual({ id, meetAt: 5 })
-    expect(parseTurnAnswer({ id, mapped: ep, relayed: ep }).relayed).toEqual(ep)
+    expect(parseTurnAnswer({ id: 7, relayed: ep }).relayed).toEqual(ep)
+    expect(parseTurnAnswer({ id: 7, error: 'no relay' }).error).toBe('no relay')
     expect(parseAddressGet({ id, address }).address).toBe(address)
     expect(parseAddressReturn(valid['address/return'])).toEqual({ id, address })
-    expect(parseTurnOffer(valid['turn/offer']).server.port).toBe(3478)
+    expect(parseTurnOffer(valid['turn/offer']).id).toBe(7)
     expect(parsePunchAnswer(valid['punch/answer']).mappings).toHaveLength(2)
   })
 
@@ -65,7 +66,7 @@ describe('message schemas', () => {
       ['punch/offer', { ...(valid['punch/offer'] as object), address: undefined }],
       ['punch/offer', { ...(valid['punch/offer'] as object), nat: { type: 9, delta: {} } }],
       ['punch/answer', { id, mappings: Array(65).fill(ep), meetAt: 1 }],
-      ['turn/offer', { ...(valid['turn/offer'] as object), server: 'turn.example' }],
+      ['turn/offer', { ...(valid['turn/offer'] as object), id: 2 ** 32 }],
       ['address/return', { id }],
       ['address/get', null],
       ['reverse/request', []],

@@ -116,6 +116,8 @@ export function turn(init: TurnInit): Strategy {
             (m.message.body as { id?: unknown } | null)?.id === id,
           signal,
         )
+        // Armed before publishing; if publishing fails we never await it, so mark it handled.
+        answered.catch(() => {})
         await ctx.signaling.publish(
           { nodeId: ctx.remote.nodeId, signal: ctx.remote.signal },
           {

@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+import { isP2pdError } from '@p2pd/interface'
+import { UsageError } from './args.js'
+import { addrCommand } from './commands/addr.js'
+import { demoCommand } from './commands/demo.js'
+import { idCommand } from './commands/id.js'
+
+const usage = `usage: p2pd <command> [options]
+
+commands:
+  demo [--mb N] [--only direct,reverse,…]   two nodes on embedded loopback servers, every strategy
+  addr <peer-address>                       decode and explain a peer address
+  id <keyfile>                              load or create a node key (0600) and print its node ID`
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  const out = (line: string) => console.log(line)
+  switch (command) {
+    case 'demo':
+      return demoCommand(rest, out)
+    case 'addr':
+      addrCommand(rest, out)
+      return 0
+    case 'id':
+      await idCommand(rest, out)
+      return 0
+    case undefined:
+    case 'help':
+    case '--help':
+      console.log(usage)
+      return 0
+    default:
+      throw new UsageError(`unknown command '${command}'`)
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      console.error(`p2pd: ${err.message}\n\n${usage}`)
+      process.exitCode = 2
+    } else {
+      console.error(
+        `p2pd: ${isP2pdError(err) ? `${err.code}: ${err.message}` : (err as Error).stack}`,
+      )
+      process.exitCode = 1
+    }
+  },
+)

@@ -1,0 +1,318 @@
+import { EventEmitter } from 'node:events'
+import { decodePeerAddress, encodePeerAddress } from '@p2pd/address'
+import { generateIdentity, type Identity, secureChannel } from '@p2pd/identity'
+import {
+  type AddressInterface,
+  type Clock,
+  deadlineSignal,
+  type InboundSignal,
+  type NatInfo,
+  type PeerAddress,
+  type Pipe,
+  type RawConnection,
+  type Signaling,
+  type Strategy,
+  type StrategyContext,
+  systemClock,
+} from '@p2pd/interface'
+import { NodeError } from './errors.js'
+import { IncomingPipes } from './incoming.js'
+import { Listener } from './listener.js'
+import { machineId as osMachineId } from './machine-id.js'
+import { awaitNomination, nominate } from './nomination.js'
+import { runPipeline } from './pipeline.js'
+import { type ConnectionReport, formatReport } from './report.js'
+import { direct } from './strategies/direct.js'
+import { reverse } from './strategies/reverse.js'
+
+/** One interface the node announces in its address. */
+export interface InterfaceInit {
+  /** External IP as peers see it (IPv4 dotted quad or IPv6). */
+  readonly ext: string
+  /** LAN-side IP (defaults to `ext`). */
+  readonly nic?: string
+  /** NAT in front of this interface (e.g. from `@p2pd/nat`). */
+  readonly nat: NatInfo
+  /** OS interface index (P2PD's netiface index); defaults to the position in the list. */
+  readonly netifaceIndex?: number
+}
+
+export interface NodeInit {
+  /** Node keys (default: a fresh in-memory identity). Load one with `@p2pd/identity`. */
+  identity?: Identity
+  /** Signaling backend, or a factory given the identity (e.g. `mqttSignaling`). */
+  signaling: Signaling | ((identity: Identity) => Signaling)
+  /** Connect strategies in preference order (default `[direct(), reverse()]`). */
+  strategies?: Strategy[]
+  /** Listener bind address (default `0.0.0.0`) and port (default 0 = any). */
+  listen?: { host?: string; port?: number }
+  /**
+   * Interfaces to announce, or a function that discovers them (e.g. with `@p2pd/nat`).
+   * Default: the loopback interface as an open NAT — a local-only node.
+   */
+  interfaces?:
+    | readonly InterfaceInit[]
+    | ((signal: AbortSignal) => Promise<readonly InterfaceInit[]>)
+  /** Skew-corrected clock (default: the system clock). */
+  clock?: Clock
+  /** Machine ID override (default: derived from the OS machine id, as P2PD does). */
+  machineId?: string
+  /** Refuse peers: return false to drop an inbound connection or request from `nodeId`. */
+  allow?: (nodeId: string) => boolean | Promise<boolean>
+  /** Deadline of a whole `connect()` (default 30 s). */
+  connectTimeoutMs?: number
+  /** Deadline of `start()` (default 10 s). */
+  startTimeoutMs?: number
+  /** Secure-channel handshake deadline (default 5 s). */
+  handshakeTimeoutMs?: number
+  /** Per-strategy stage deadlines and head starts, overriding the defaults. */
+  stageTimeoutMs?: Record<string, number>
+  headStartMs?: Record<string, number>
+  /** Debug log sink (default: silent). */
+  log?: (message: string) => void
+}
+
+export interface ConnectOptions {
+  /** Use these strategies (in this order) instead of the node's list. */
+  strategies?: Strategy[]
+  signal?: AbortSignal
+  timeoutMs?: number
+}
+
+/** A pipe returned by `connect()`, with the story of how it was made. */
+export type ConnectedPipe = Pipe & { readonly report: ConnectionReport }
+
+export interface NodeEvents {
+  pipe: [Pipe]
+  report: [ConnectionReport]
+  error: [Error]
+}
+
+const loopbackInterfaces: readonly InterfaceInit[] = [
+  { ext: '127.0.0.1', nat: { type: 1, delta: { type: 1, value: 0 } } },
+]
+
+/**
+ * A p2pd node: an identity, a listener, a signaling backend and a list of strategies, turned
+ * into authenticated pipes to other nodes. Create with {@link createNode}.
+ */
+export class P2pdNode extends EventEmitter<NodeEvents> {
+  readonly identity: Identity
+  readonly signaling: Signaling
+  readonly strategies: readonly Strategy[]
+  /** Inbound authenticated pipes: `for await (const pipe of node.incoming)`. */
+  readonly incoming = new IncomingPipes()
+  readonly clock: Clock
+  readonly #init: NodeInit
+  readonly #log: (m: string) => void
+  readonly #listener: Listener
+  readonly #lifetime = new AbortController()
+  #address?: PeerAddress
+  #addressText?: string
+  #unsubscribe?: () => void
+  /** Every pipe this node made, so stop() can close them gracefully (with a close frame). */
+  readonly #pipes = new Set<Pipe>()
+
+  constructor(init: NodeInit) {
+    super()
+    this.#init = init
+    this.identity = init.identity ?? generateIdentity()
+    this.signaling =
+      typeof init.signaling === 'function' ? init.signaling(this.identity) : init.signaling
+    this.strategies = init.strategies ?? [direct(), reverse()]
+    this.clock = init.clock ?? systemClock
+    this.#log = init.log ?? (() => {})
+    this.#listener = new Listener({
+      onDirect: (raw) => void this.#acceptRaw(raw, 'direct', undefined),
+      onReject: (reason) => this.#log(`listener: dropped a connection: ${reason}`),
+    })
+  }
+
+  get nodeId(): string {
+    return this.identity.nodeId
+  }
+
+  /** This node's peer address (after `start()`). */
+  get address(): PeerAddress {
+    if (!this.#address) throw new NodeError('NODE_NOT_STARTED', 'call start() first')
+    return this.#address
+  }
+
+  /** The same, as peer-address text to hand to other nodes. */
+  get addressText(): string {
+    if (!this.#addressText) throw new NodeError('NODE_NOT_STARTED', 'call start() first')
+    return this.#addressText
+  }
+
+  /** Starts listening, signaling and interface discovery; resolves with the address text. */
+  async start(options: { signal?: AbortSignal } = {}): Promise<string> {
+    const signal = deadlineSignal(this.#init.startTimeoutMs ?? 10_000, options.signal)
+    const listen = this.#init.listen ?? {}
+    const ifaces = this.#init.interfaces ?? loopbackInterfaces
+    const [bound, interfaces] = await Promise.all([
+      this.#listener.listen(listen.host ?? '0.0.0.0', listen.port ?? 0),
+      typeof ifaces === 'function' ? ifaces(signal) : Promise.resolve(ifaces),
+      this.signaling.start({ signal }),
+    ])
+    this.#unsubscribe = this.signaling.subscribe((m) => void this.#onSignal(m))
+    const toEntry = (i: InterfaceInit, k: number): AddressInterface => ({
+      netifaceIndex: i.netifaceIndex ?? k,
+      ifIndex: k,
+      ext: i.ext,
+      nic: i.nic ?? i.ext,
+      port: bound.port,
+      nat: i.nat,
+    })
+    const v4 = interfaces.filter((i) => !i.ext.includes(':'))
+    const v6 = interfaces.filter((i) => i.ext.includes(':'))
+    this.#addressText = encodePeerAddress({
+      signal: this.signaling.offsets,
+      ip4: v4.map(toEntry),
+      ip6: v6.map(toEntry),
+      nodeId: this.nodeId,
+      legacy: false,
+      machineId: this.#init.machineId ?? osMachineId(),
+    })
+    this.#address = decodePeerAddress(this.#addressText)
+    this.#log(`node ${this.nodeId.slice(0, 16)}… listening on port ${bound.port}`)
+    return this.#addressText
+  }
+
+  /** Connects to a peer (address text or decoded) and returns an authenticated pipe. */
+  async connect(
+    target: string | PeerAddress,
+    options: ConnectOptions = {},
+  ): Promise<ConnectedPipe> {
+    const remote = typeof target === 'string' ? decodePeerAddress(target) : target
+    if (remote.legacy) {
+      throw new NodeError('NODE_LEGACY_PEER', 'a legacy P2PD node id cannot be authenticated')
+    }
+    const signal = deadlineSignal(
+      options.timeoutMs ?? this.#init.connectTimeoutMs ?? 30_000,
+      AbortSignal.any([this.#lifetime.signal, ...(options.signal ? [options.signal] : [])]),
+    )
+    const ctx = this.#context(remote)
+    try {
+      const { pipe, report } = await runPipeline({
+        local: this.address,
+        remote,
+        strategies: options.strategies ?? this.strategies,
+        attempt: (strategy, s) => strategy.connect(ctx, s),
+        secure: async (raw, strategy, s) =>
+          this.#track(await this.#secure(raw, strategy.name, remote.nodeId, s)),
+        signal,
+        stageTimeoutMs: this.#init.stageTimeoutMs,
+        headStartMs: this.#init.headStartMs,
+      })
+      nominate(pipe)
+      this.#log(formatReport(report))
+      this.emit('report', report)
+      return Object.assign(pipe, { report })
+    } catch (err) {
+      const report = (err as { report?: ConnectionReport }).report
+      if (report) {
+        this.#log(formatReport(report))
+        this.emit('report', report)
+      }
+      throw err
+    }
+  }
+
+  /** The next authenticated inbound pipe (cancellable: an aborted wait takes nothing). */
+  accept(options: { signal?: AbortSignal } = {}): Promise<Pipe> {
+    return this.incoming.next(options.signal)
+  }
+
+  /** Stops everything: pipes (closed gracefully), listener, signaling, timers. */
+  async stop(): Promise<void> {
+    this.#lifetime.abort()
+    this.#unsubscribe?.()
+    this.incoming.close()
+    await Promise.allSettled([...this.#pipes].map((p) => p.close()))
+    await Promise.allSettled([this.#listener.close(), this.signaling.close()])
+  }
+
+  #track<P extends Pipe>(pipe: P): P {
+    this.#pipes.add(pipe)
+    pipe.once('close', () => this.#pipes.delete(pipe))
+    return pipe
+  }
+
+  #context(remote: PeerAddress): StrategyContext {
+    return {
+      local: this.address,
+      localText: this.addressText,
+      remote,
+      signaling: this.signaling,
+      clock: this.clock,
+      expectConnection: (token, signal) => this.#listener.expect(token, signal),
+      log: this.#log,
+    }
+  }
+
+  #secure(
+    raw: RawConnection,
+    strategy: string,
+    expectedPeer: string | undefined,
+    signal: AbortSignal,
+  ) {
+    return secureChannel(raw.stream, {
+      identity: this.identity,
+      // The listener accepts anyone here; the allow-list is checked right after.
+      expectedPeer: expectedPeer ?? (() => true),
+      initiator: raw.initiator,
+      signal,
+      timeoutMs: this.#init.handshakeTimeoutMs ?? 5_000,
+      strategy,
+      path: { local: raw.local, remote: raw.remote, relayed: raw.relayed },
+    })
+  }
+
+  async #allowed(nodeId: string): Promise<boolean> {
+    return nodeId !== this.nodeId && (await (this.#init.allow?.(nodeId) ?? true))
+  }
+
+  /** Responder side: authenticate, check the allow-list, wait for nomination, hand over. */
+  async #acceptRaw(raw: RawConnection, strategy: string, expectedPeer: string | undefined) {
+    const signal = AbortSignal.any([this.#lifetime.signal, AbortSignal.timeout(60_000)])
+    try {
+      const pipe = this.#track(await this.#secure(raw, strategy, expectedPeer, signal))
+      if (!(await this.#allowed(pipe.remotePeer))) {
+        this.#log(`refused pipe from ${pipe.remotePeer.slice(0, 16)}… (allow-list)`)
+        return void pipe.close()
+      }
+      await awaitNomination(pipe, signal)
+      this.incoming.push(pipe)
+      this.emit('pipe', pipe)
+    } catch (err) {
+      raw.stream.destroy()
+      this.#log(`inbound ${strategy} connection dropped: ${(err as Error).message}`)
+    }
+  }
+
+  async #onSignal(inbound: InboundSignal): Promise<void> {
+    const strategy = this.strategies.find((s) => s.accepts?.includes(inbound.message.type))
+    if (!strategy?.accept || !this.#address) return
+    try {
+      const text = (inbound.message.body as { address?: unknown } | null)?.address
+      if (typeof text !== 'string') throw new NodeError('NODE_BAD_MESSAGE', 'no address in request')
+      const remote = decodePeerAddress(text)
+      if (remote.nodeId !== inbound.from) {
+        throw new NodeError('NODE_BAD_MESSAGE', 'address does not belong to the sender')
+      }
+      if (!(await this.#allowed(inbound.from))) return
+      const signal = AbortSignal.any([this.#lifetime.signal, AbortSignal.timeout(30_000)])
+      const raw = await strategy.accept(this.#context(remote), inbound, signal)
+      if (raw) await this.#acceptRaw(raw, strategy.name, inbound.from)
+    } catch (err) {
+      this.#log(
+        `${inbound.message.type} from ${inbound.from.slice(0, 16)}… failed: ${(err as Error).message}`,
+      )
+    }
+  }
+}
+
+/** Creates a node; call `start()` on it before connecting. */
+export function createNode(init: NodeInit): P2pdNode {
+  return new P2pdNode(init)
+}

@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto'
+import type { InboundSignal, RawConnection, Strategy, StrategyContext } from '@p2pd/interface'
+import { directCandidates, isReachable } from '../candidates.js'
+import { dialFirst } from '../dial.js'
+import { NodeError } from '../errors.js'
+import { ConnectionKind, encodePreamble } from '../preamble.js'
+
+/** Body of `reverse/request`: "dial me (at `address`) back, and present this token". */
+export interface ReverseRequest {
+  readonly token: string
+  /** The requester's peer address text (checked by the node against the verified sender). */
+  readonly address: string
+}
+
+function parseToken(body: unknown): string {
+  const token = (body as { token?: unknown } | null)?.token
+  if (typeof token !== 'string' || !/^[0-9a-f]{32}$/.test(token)) {
+    throw new NodeError('NODE_BAD_MESSAGE', 'reverse/request needs a 32-hex token')
+  }
+  return token
+}
+
+export interface ReverseInit {
+  /** Delay before racing the next candidate endpoint (default 250 ms). */
+  staggerMs?: number
+}
+
+/**
+ * Reverse connect: we are reachable, the peer may not be — ask it over signaling to dial us.
+ * The peer dials the address we sent inside the signed request; the node has checked that its
+ * node ID is ours, and the secure channel proves it again on the socket.
+ */
+export function reverse(init: ReverseInit = {}): Strategy {
+  return {
+    name: 'reverse',
+    accepts: ['reverse/request'],
+    canTry(local, remote) {
+      if (remote.legacy) return 'peer id is not a key'
+      if (!isReachable(local) && directCandidates(remote, local).length === 0) {
+        return 'we are not reachable either'
+      }
+      return true
+    },
+    async connect(ctx: StrategyContext, signal: AbortSignal): Promise<RawConnection> {
+      const token = randomBytes(16).toString('hex')
+      const arrived = ctx.expectConnection(token, signal)
+      // Armed before publishing; if publishing fails we never await it, so mark it handled.
+      arrived.catch(() => {})
+      await ctx.signaling.publish(
+        { nodeId: ctx.remote.nodeId, signal: ctx.remote.signal },
+        {
+          type: 'reverse/request',
+          body: { token, address: ctx.localText } satisfies ReverseRequest,
+        },
+        { signal },
+      )
+      ctx.log('reverse: asked the peer to dial back')
+      return { ...(await arrived), initiator: false }
+    },
+    async accept(ctx: StrategyContext, inbound: InboundSignal, signal: AbortSignal) {
+      const token = parseToken(inbound.message.body)
+      const candidates = directCandidates(ctx.local, ctx.remote)
+      ctx.log(`reverse: dialling back ${candidates.map((c) => `${c.host}:${c.port}`).join(', ')}`)
+      const { socket, endpoint } = await dialFirst(candidates, signal, init.staggerMs)
+      socket.write(encodePreamble(ConnectionKind.Reverse, token))
+      return {
+        stream: socket,
+        local: { host: socket.localAddress ?? '', port: socket.localPort ?? 0 },
+        remote: endpoint,
+        relayed: false,
+        initiator: true,
+      }
+    },
+  }
+}
