@@ -12,4 +12,10 @@ if [ "$(pnpm -v 2>/dev/null)" != "$PNPM_VERSION" ]; then
   fi
 fi
 echo "› pnpm install"
-CI=true pnpm install --frozen-lockfile --reporter=silent
+install_log=$(mktemp)
+if ! CI=true pnpm install --frozen-lockfile >"$install_log" 2>&1; then
+  cat "$install_log" >&2
+  rm -f "$install_log"
+  exit 1
+fi
+rm -f "$install_log"

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { DeltaType, NatType } from '@p2pd/interface'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   coturnServer,
   expectedBehaviour,
@@ -8,8 +9,7 @@ import {
   Lab,
   type LabPeer,
   runInNamespace,
-} from '@p2pd/natlab'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+} from '../../../tools/natlab/src/index.js'
 
 // Lab validation (issue item 5): inside each lab host namespace, the classifier's verdict
 // must match the profile's ground truth over UDP and TCP, and the first predicted port must

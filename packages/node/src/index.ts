@@ -30,6 +30,7 @@
 export { directCandidates, isReachable, type Vicinity, vicinity } from './candidates.js'
 export { type StunInterfacesInit, stunInterfaces } from './discover.js'
 export { NodeError } from './errors.js'
+export { IncomingPipes } from './incoming.js'
 export {
   type ConnectedPipe,
   type ConnectOptions,

@@ -75,6 +75,7 @@ export {
   PUNCH_ANSWER,
   PUNCH_OFFER,
   PUNCH_READY,
+  PUNCH_READY_KINDS,
   type PunchAnswer,
   type PunchOffer,
   type PunchPlan,

@@ -26,7 +26,7 @@ const valid: Record<string, unknown> = {
   'reverse/request': { token: id, address },
   'punch/offer': { id, address, mappings: [ep], nat, candidatePorts: [40_001], meetAt: 1.7e12 },
   'punch/answer': { id, mappings: [ep, ep], meetAt: 1.7e12 },
-  'punch/ready': { id },
+  'punch/ready': { id, kind: 'go' },
   'turn/offer': { id: 7, address, relayed: ep },
   'turn/answer': { id: 7, relayed: ep },
   'address/get': { id },
@@ -41,7 +41,8 @@ describe('message schemas', () => {
     }
     expect(parseReverseRequest({ token: id, address, extra: 1 })).toEqual({ token: id, address })
     expect(parsePunchOffer(valid['punch/offer']).nat?.range).toEqual([1024, 65_535])
-    expect(parsePunchReady({ id, meetAt: 5 })).toEqual({ id, meetAt: 5 })
+    expect(parsePunchReady({ id, kind: 'go', meetAt: 5 })).toEqual({ id, kind: 'go', meetAt: 5 })
+    expect(() => parsePunchReady({ id, kind: 'later' })).toThrow(/kind/)
     expect(parseTurnAnswer({ id: 7, relayed: ep }).relayed).toEqual(ep)
     expect(parseTurnAnswer({ id: 7, error: 'no relay' }).error).toBe('no relay')
     expect(parseAddressGet({ id, address }).address).toBe(address)

@@ -1,5 +1,6 @@
 import type { Strategy } from '@p2pd/interface'
 import { createNode, direct, type P2pdNode, reverse } from '@p2pd/node'
+import { punch } from '@p2pd/punch'
 import { turn } from '@p2pd/turn'
 import { intFlag, parseFlags, UsageError } from '../args.js'
 import { type Infra, startInfra } from '../infra.js'
@@ -17,11 +18,14 @@ interface Row {
 /** The strategies the demo exercises, each alone, then all together ("auto"). */
 function demoStrategies(infra: Infra): Array<{ name: string; make: () => Strategy[] }> {
   const relay = () => turn({ servers: [infra.turnConfig] })
+  // Same machine: punch runs in its same-machine mode (fresh ports on loopback).
+  const holePunch = () => punch({ stunServers: [infra.stun.primary] })
   return [
     { name: 'direct', make: () => [direct()] },
     { name: 'reverse', make: () => [reverse()] },
+    { name: 'punch', make: () => [holePunch()] },
     { name: 'turn', make: () => [relay()] },
-    { name: 'auto', make: () => [direct(), reverse(), relay()] },
+    { name: 'auto', make: () => [direct(), reverse(), holePunch(), relay()] },
   ]
 }
 

@@ -1,6 +1,7 @@
 import type { Endpoint, NatInfo } from '@p2pd/interface'
 import {
   addressText,
+  bad,
   endpoint,
   epochMs,
   guard,
@@ -38,9 +39,16 @@ export interface PunchOffer extends PunchPlan {
 /** Body of `punch/answer`: the responder's plan; `meetAt` is the time both will use. */
 export type PunchAnswer = PunchPlan
 
-/** Body of `punch/ready`: "I am about to punch" (optionally re-stating the meeting time). */
+/** The three `punch/ready` kinds: the binding meeting instant, its acknowledgement, or abort. */
+export const PUNCH_READY_KINDS = ['go', 'ack', 'abort'] as const
+
+/**
+ * Body of `punch/ready`: `go` fixes the meeting time, `ack` confirms it (both sides armed),
+ * `abort` calls the punch off. `@p2pd/punch` adds its own fields and checks them itself.
+ */
 export interface PunchReady {
   readonly id: string
+  readonly kind: (typeof PUNCH_READY_KINDS)[number]
   readonly meetAt?: number
 }
 
@@ -83,7 +91,11 @@ export function parsePunchAnswer(body: unknown): PunchAnswer {
 export function parsePunchReady(body: unknown): PunchReady {
   const o = objectBody(PUNCH_READY, body)
   const id = hex32(PUNCH_READY, 'id', o.id)
-  return o.meetAt === undefined ? { id } : { id, meetAt: epochMs(PUNCH_READY, 'meetAt', o.meetAt) }
+  const kind = PUNCH_READY_KINDS.find((k) => k === o.kind)
+  if (!kind) bad(PUNCH_READY, 'kind', `must be one of ${PUNCH_READY_KINDS.join(', ')}`)
+  return o.meetAt === undefined
+    ? { id, kind }
+    : { id, kind, meetAt: epochMs(PUNCH_READY, 'meetAt', o.meetAt) }
 }
 
 export const isPunchOffer = guard(parsePunchOffer)

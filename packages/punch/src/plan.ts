@@ -1,0 +1,158 @@
+import { isIP } from 'node:net'
+import {
+  type AddressInterface,
+  DeltaType,
+  type Endpoint,
+  NatType,
+  type PeerAddress,
+} from '@p2pd/interface'
+import { isSequentialSymmetric } from './predict.js'
+import type { Acceptor, NatRecord, PunchMode } from './protocol/messages.js'
+
+/** The interfaces both sides punch over (IPv4 first: NATs are an IPv4 affair). */
+export interface InterfacePair {
+  readonly family: 4 | 6
+  readonly mine: AddressInterface
+  readonly theirs: AddressInterface
+}
+
+export function interfacePair(local: PeerAddress, remote: PeerAddress): InterfacePair | undefined {
+  if (local.ip4[0] && remote.ip4[0]) return { family: 4, mine: local.ip4[0], theirs: remote.ip4[0] }
+  if (local.ip6[0] && remote.ip6[0]) return { family: 6, mine: local.ip6[0], theirs: remote.ip6[0] }
+  return undefined
+}
+
+const PRIVATE_V4 =
+  /^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.|169\.254\.)/
+
+/** True for addresses that only make sense inside a LAN (RFC 1918, CGNAT, link-local, ULA). */
+export function isPrivateIp(ip: string): boolean {
+  if (isIP(ip) === 4) return PRIVATE_V4.test(ip)
+  const v6 = ip.toLowerCase()
+  return v6.startsWith('fc') || v6.startsWith('fd') || v6.startsWith('fe80:')
+}
+
+/**
+ * How the peers see each other. `self`: equal machine IDs (punch over loopback). `lan`: the
+ * same external IP *and* both NIC addresses private — a shared external IP alone (CGNAT) is not
+ * proof of a shared LAN, and a public NIC address is never dialled as a LAN path. Else `remote`.
+ */
+export function punchMode(local: PeerAddress, remote: PeerAddress): PunchMode {
+  if (local.machineId === remote.machineId) return 'self'
+  const pair = interfacePair(local, remote)
+  if (
+    pair &&
+    pair.mine.ext === pair.theirs.ext &&
+    isPrivateIp(pair.mine.nic) &&
+    isPrivateIp(pair.theirs.nic)
+  ) {
+    return 'lan'
+  }
+  return 'remote'
+}
+
+/** The NAT record a mode implies: no NAT between LAN or same-machine peers. */
+export function effectiveNat(mode: PunchMode, nat: NatRecord): NatRecord {
+  if (mode !== 'remote')
+    return { type: NatType.OpenInternet, delta: { type: DeltaType.NotApplicable, value: 0 } }
+  return { type: nat.type, delta: { type: nat.delta.type, value: nat.delta.value } }
+}
+
+/** Accepts any unsolicited inbound SYN on its mapping: no NAT, or a full cone. */
+export const acceptsUnsolicited = (nat: NatRecord) =>
+  nat.type === NatType.OpenInternet || nat.type === NatType.FullCone
+
+const isRandomSymmetric = (nat: NatRecord) =>
+  nat.type === NatType.Symmetric && !isSequentialSymmetric(nat)
+const isSymmetric = (nat: NatRecord) => nat.type === NatType.Symmetric
+
+/**
+ * Whether a punch between these NATs can work, or why not (the fast verdict `canTry` gives).
+ * An endpoint-independent-filtering side (open, full cone) simply accepts, so anything pairs
+ * with it. Otherwise both sides must be predictable and at most one symmetric.
+ */
+export function punchVerdict(a: NatRecord, b: NatRecord): true | string {
+  if (a.type === NatType.Blocked || b.type === NatType.Blocked) return 'a NAT blocks traffic'
+  if (acceptsUnsolicited(a) || acceptsUnsolicited(b)) return true
+  if (isRandomSymmetric(a) && isRandomSymmetric(b)) {
+    return 'not punchable: both NATs are symmetric with random ports'
+  }
+  if (isRandomSymmetric(a) || isRandomSymmetric(b)) {
+    return 'not punchable: a symmetric-random NAT against a filtering NAT (no spraying)'
+  }
+  if (isSymmetric(a) && isSymmetric(b)) return 'not punchable: both NATs are symmetric'
+  return true
+}
+
+/**
+ * Who listens instead of dialling. A side that accepts unsolicited SYNs (and every side on a
+ * LAN or one machine) listens on its held port and the other dials it: a genuine connect, no
+ * timing needed, and retries on the dialling side cost nothing (lab finding: let the EIF side
+ * accept rather than dial). If both could, the answerer listens. Else: simultaneous open.
+ */
+export function chooseAcceptor(mode: PunchMode, offerer: NatRecord, answerer: NatRecord): Acceptor {
+  if (mode !== 'remote') return 'answerer'
+  if (acceptsUnsolicited(answerer)) return 'answerer'
+  if (acceptsUnsolicited(offerer)) return 'offerer'
+  return 'none'
+}
+
+/** What one side announced: where to dial it, its NAT and its predicted ports. */
+export interface SideInfo {
+  readonly nat: NatRecord
+  readonly mappings: readonly Endpoint[]
+  readonly candidatePorts: readonly number[]
+}
+
+/** Our own side: the same, plus the local port behind each mapping. */
+export interface LocalSide extends SideInfo {
+  readonly locals: readonly number[]
+}
+
+/** One local port dialling one remote endpoint, with its place in the schedule. */
+export interface DialPair {
+  readonly localPort: number
+  readonly remote: Endpoint
+  /** Index both sides agree on (pair i ↔ pair i); paces the stagger. */
+  readonly index: number
+  /** Attempts this pair may make (each one costs a predicted port on a sequential NAT). */
+  readonly maxAttempts: number
+}
+
+/**
+ * The pairs this side dials.
+ * - Against a sequential-symmetric peer: from our first held port to each of its predicted
+ *   ports (the peer's k-th attempt arrives from its k-th predicted port).
+ * - When we are the sequential side: one pair to the peer's first mapping, at most as many
+ *   attempts as we announced predicted ports.
+ * - Otherwise: pair i ↔ the peer's mapping i.
+ */
+export function dialPairs(self: LocalSide, peer: SideInfo, unlimited: number): DialPair[] {
+  const first = self.locals[0]
+  const peerFirst = peer.mappings[0]
+  if (first === undefined || !peerFirst) return []
+  if (peer.candidatePorts.length > 0) {
+    return peer.candidatePorts.map((port, index) => ({
+      localPort: first,
+      remote: { host: peerFirst.host, port },
+      index,
+      maxAttempts: unlimited,
+    }))
+  }
+  if (self.candidatePorts.length > 0) {
+    const maxAttempts = self.candidatePorts.length
+    return [{ localPort: first, remote: peerFirst, index: 0, maxAttempts }]
+  }
+  return samePairs(self, peer, unlimited)
+}
+
+/** Pair i ↔ the peer's mapping i (both sides agree on the index). */
+export function samePairs(self: LocalSide, peer: SideInfo, maxAttempts: number): DialPair[] {
+  const n = Math.min(self.locals.length, peer.mappings.length)
+  return Array.from({ length: n }, (_, i) => ({
+    localPort: self.locals[i] as number,
+    remote: peer.mappings[i] as Endpoint,
+    index: i,
+    maxAttempts,
+  }))
+}

@@ -1,0 +1,132 @@
+import { Socket } from 'node:net'
+import type { Clock } from '@p2pd/interface'
+import type { DialPair } from '../plan.js'
+import { defaults, jitter } from '../schedule.js'
+
+export interface ConnectLoopOptions {
+  readonly pairs: readonly DialPair[]
+  /** Local IP every socket binds (with the pair's port). */
+  readonly localAddress: string | undefined
+  /** The meeting instant on `clock` (epoch ms). */
+  readonly startAt: number
+  readonly clock: Clock
+  /** Start offset of each pair after `startAt`, by pair index (stagger). */
+  readonly offsets: readonly number[]
+  /** Stop starting attempts this long after `startAt`. */
+  readonly windowMs: number
+  /** Mean pause before retrying after a RST (jittered ±50 %). */
+  readonly retryMs: number
+  readonly attemptTimeoutMs?: number
+  /** Every connected socket, in order; the caller owns it from then on. */
+  readonly onSocket: (socket: Socket, pair: DialPair) => void
+  /** Attempt log (debugging, benchmarks). */
+  readonly onAttempt?: (pair: DialPair, outcome: string) => void
+  readonly random?: () => number
+}
+
+/** A running connect loop. */
+export interface ConnectLoop {
+  /** Resolves when every pair has stopped (window over, attempts spent, or `stop()`). */
+  readonly done: Promise<void>
+  /** Total connect attempts so far. */
+  readonly attempts: () => number
+  /** Stops every pair: pending connects are destroyed, timers cleared. Idempotent. */
+  stop(): void
+}
+
+/**
+ * Fires the SYNs of a punch. Each pair starts at `startAt + offset` on `clock` and connects
+ * from its fixed local port; every attempt is capped (a silently dropped SYN must not block),
+ * and after a RST (or any other error) the pair retries after a *jittered* interval until the
+ * window closes or its attempts are spent. Sockets that connect go to `onSocket`; the loop
+ * keeps running until `stop()` — the caller decides which socket it keeps.
+ */
+export function connectLoop(opts: ConnectLoopOptions): ConnectLoop {
+  const random = opts.random ?? Math.random
+  const attemptTimeoutMs = opts.attemptTimeoutMs ?? defaults.attemptTimeoutMs
+  const timers = new Set<NodeJS.Timeout>()
+  const pending = new Set<Socket>()
+  let stopped = false
+  let attempts = 0
+  let running = opts.pairs.length
+  let resolveDone: () => void = () => {}
+  const done = new Promise<void>((resolve) => {
+    resolveDone = resolve
+  })
+  const endAt = opts.startAt + opts.windowMs
+  const later = (ms: number, fn: () => void) => {
+    const t = setTimeout(
+      () => {
+        timers.delete(t)
+        fn()
+      },
+      Math.max(0, ms),
+    )
+    timers.add(t)
+  }
+  const pairDone = () => {
+    running--
+    if (running <= 0) resolveDone()
+  }
+
+  const attempt = (pair: DialPair, made: number) => {
+    if (stopped) return pairDone()
+    const left = endAt - opts.clock.now()
+    if (left <= 0 || made >= pair.maxAttempts) return pairDone()
+    attempts++
+    const socket = new Socket()
+    pending.add(socket)
+    let settled = false
+    const settle = (outcome: string, retryIn: number | undefined) => {
+      if (settled) return
+      settled = true
+      clearTimeout(cap)
+      timers.delete(cap)
+      pending.delete(socket)
+      opts.onAttempt?.(pair, outcome)
+      if (outcome !== 'connected') socket.destroy()
+      if (retryIn === undefined) return pairDone()
+      later(retryIn, () => attempt(pair, made + 1))
+    }
+    const cap = setTimeout(() => settle('timeout', 0), Math.min(attemptTimeoutMs, left))
+    timers.add(cap)
+    socket.once('connect', () => {
+      if (stopped) return settle('late', undefined)
+      socket.removeAllListeners('error')
+      socket.on('error', () => {})
+      settle('connected', undefined)
+      opts.onSocket(socket, pair)
+    })
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      // RST (ECONNREFUSED), ICMP errors, or the previous socket of this 4-tuple still closing
+      // (EADDRINUSE/EADDRNOTAVAIL): all worth another try after a jittered pause.
+      settle(err.code ?? 'error', jitter(opts.retryMs, random))
+    })
+    socket.connect({
+      host: pair.remote.host,
+      port: pair.remote.port,
+      localPort: pair.localPort,
+      ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
+    })
+  }
+
+  if (running === 0) resolveDone()
+  for (const pair of opts.pairs) {
+    const offset = opts.offsets[pair.index] ?? 0
+    later(opts.startAt + offset - opts.clock.now(), () => attempt(pair, 0))
+  }
+
+  return {
+    done,
+    attempts: () => attempts,
+    stop() {
+      if (stopped) return
+      stopped = true
+      for (const t of timers) clearTimeout(t)
+      timers.clear()
+      for (const s of pending) s.destroy()
+      pending.clear()
+      resolveDone()
+    },
+  }
+}

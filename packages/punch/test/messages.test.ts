@@ -1,0 +1,125 @@
+import { isP2pdError } from '@p2pd/interface'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { PunchError, parseAnswer, parseOffer, parseReady } from '../src/index.js'
+
+const id = 'ab'.repeat(16)
+const nat = { type: 5, delta: { type: 2, value: 0 } }
+const offer = {
+  v: 1,
+  id,
+  address: 'p2pd-address-text',
+  mode: 'remote',
+  mappings: [{ host: '198.18.0.30', port: 40000 }],
+  candidatePorts: [50001, 50002],
+  nat,
+  uncertaintyMs: 12.5,
+  sentAt: 1_700_000_000_000,
+  meetAt: 1_700_000_003_000,
+}
+const answer = { ...offer, heldMs: 80 } as Record<string, unknown>
+delete answer.address
+delete answer.mode
+
+const expectBad = (f: () => unknown) => {
+  try {
+    f()
+  } catch (err) {
+    expect(err).toBeInstanceOf(PunchError)
+    expect((err as PunchError).code).toBe('PUNCH_BAD_MESSAGE')
+    return
+  }
+  throw new Error('accepted a bad message')
+}
+
+describe('punch messages', () => {
+  it('parses valid offer, answer and every kind of ready', () => {
+    expect(parseOffer(offer)).toEqual(offer)
+    expect(parseAnswer(answer)).toMatchObject({ heldMs: 80, mappings: offer.mappings })
+    expect(
+      parseReady({
+        v: 1,
+        kind: 'go',
+        id,
+        meetAt: 1_700_000_000_000,
+        acceptor: 'none',
+        windowMs: 3000,
+        oneWayMs: 25,
+      }),
+    ).toMatchObject({ kind: 'go', acceptor: 'none' })
+    expect(parseReady({ v: 1, kind: 'ack', id })).toEqual({ v: 1, kind: 'ack', id })
+    expect(parseReady({ v: 1, kind: 'abort', id, reason: 'no' })).toMatchObject({ reason: 'no' })
+  })
+
+  it('refuses bad fields with PUNCH_BAD_MESSAGE', () => {
+    expectBad(() => parseOffer(null))
+    expectBad(() => parseOffer([]))
+    expectBad(() => parseOffer({ ...offer, v: 2 }))
+    expectBad(() => parseOffer({ ...offer, id: 'xyz' }))
+    expectBad(() => parseOffer({ ...offer, address: 7 }))
+    expectBad(() => parseOffer({ ...offer, address: 'x'.repeat(5000) }))
+    expectBad(() => parseOffer({ ...offer, mode: 'mars' }))
+    expectBad(() => parseOffer({ ...offer, mappings: [] }))
+    expectBad(() => parseOffer({ ...offer, mappings: Array(17).fill(offer.mappings[0]) }))
+    expectBad(() => parseOffer({ ...offer, mappings: [{ host: 'example.com', port: 1 }] }))
+    expectBad(() => parseOffer({ ...offer, mappings: [{ host: '1.2.3.4', port: 70000 }] }))
+    expectBad(() => parseOffer({ ...offer, candidatePorts: Array(65).fill(1) }))
+    expectBad(() => parseOffer({ ...offer, candidatePorts: [0] }))
+    expectBad(() => parseOffer({ ...offer, nat: { type: 9, delta: { type: 1, value: 0 } } }))
+    expectBad(() => parseOffer({ ...offer, uncertaintyMs: -1 }))
+    expectBad(() => parseOffer({ ...offer, uncertaintyMs: Number.NaN }))
+    expectBad(() => parseOffer({ ...offer, sentAt: 1_700_000_000 })) // seconds, not ms
+    expectBad(() => parseOffer({ ...offer, sentAt: 1_700_000_000_000.5 }))
+    expectBad(() => parseAnswer({ ...answer, heldMs: 1e9 }))
+    expectBad(() =>
+      parseReady({
+        v: 1,
+        kind: 'go',
+        id,
+        meetAt: 1_700_000_000_000,
+        acceptor: 'x',
+        windowMs: 1,
+        oneWayMs: 1,
+      }),
+    )
+    expectBad(() =>
+      parseReady({
+        v: 1,
+        kind: 'go',
+        id,
+        meetAt: 1_700_000_000_000,
+        acceptor: 'none',
+        windowMs: 0,
+        oneWayMs: 1,
+      }),
+    )
+    expectBad(() => parseReady({ v: 1, kind: 'hello', id }))
+    expectBad(() => parseReady({ v: 1, kind: 'abort', id, reason: 'x'.repeat(201) }))
+  })
+
+  it('never throws anything but PunchError, whatever the input', () => {
+    fc.assert(
+      fc.property(fc.anything(), (body) => {
+        for (const parse of [parseOffer, parseAnswer, parseReady]) {
+          try {
+            parse(body)
+          } catch (err) {
+            expect(isP2pdError(err, 'PUNCH_BAD_MESSAGE')).toBe(true)
+          }
+        }
+      }),
+      { numRuns: 500 },
+    )
+    // Mutations of a valid offer: one field replaced by anything.
+    fc.assert(
+      fc.property(fc.constantFrom(...Object.keys(offer)), fc.anything(), (key, value) => {
+        try {
+          parseOffer({ ...offer, [key]: value })
+        } catch (err) {
+          expect(isP2pdError(err, 'PUNCH_BAD_MESSAGE')).toBe(true)
+        }
+      }),
+      { numRuns: 500 },
+    )
+  })
+})

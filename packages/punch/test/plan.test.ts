@@ -1,0 +1,139 @@
+import { DeltaType, NatType, type PeerAddress } from '@p2pd/interface'
+import { describe, expect, it } from 'vitest'
+import {
+  chooseAcceptor,
+  dialPairs,
+  isPrivateIp,
+  type NatRecord,
+  predictCandidates,
+  punch,
+  punchMode,
+  punchVerdict,
+} from '../src/index.js'
+
+const nat = (type: NatRecord['type'], delta: NatRecord['delta']['type'] = 2, value = 0) => ({
+  type,
+  delta: { type: delta, value },
+})
+const open = nat(NatType.OpenInternet, DeltaType.NotApplicable)
+const full = nat(NatType.FullCone)
+const restricted = nat(NatType.RestrictedCone)
+const portRestricted = nat(NatType.PortRestrictedCone)
+const seq1 = nat(NatType.Symmetric, DeltaType.Independent, 1)
+const random = nat(NatType.Symmetric, DeltaType.Random)
+
+const address = (over: Partial<PeerAddress> & { ext?: string; nic?: string; nat?: NatRecord }) =>
+  ({
+    signal: [0],
+    ip4: [
+      {
+        netifaceIndex: 0,
+        ifIndex: 0,
+        ext: over.ext ?? '198.18.0.30',
+        nic: over.nic ?? '10.0.0.2',
+        port: 4000,
+        nat: over.nat ?? portRestricted,
+      },
+    ],
+    ip6: [],
+    nodeId: over.nodeId ?? `02${'11'.repeat(32)}`,
+    legacy: false,
+    machineId: over.machineId ?? 'a'.repeat(64),
+  }) as PeerAddress
+
+describe('plan', () => {
+  it('gives a fast verdict: random×random and random×filtering are not punchable', () => {
+    expect(punchVerdict(random, random)).toMatch(/not punchable.*random/)
+    expect(punchVerdict(random, portRestricted)).toMatch(/not punchable/)
+    expect(punchVerdict(seq1, seq1)).toMatch(/not punchable/)
+    expect(punchVerdict(random, full)).toBe(true) // the full cone listens
+    expect(punchVerdict(seq1, portRestricted)).toBe(true)
+    expect(punchVerdict(restricted, portRestricted)).toBe(true)
+    expect(punchVerdict(nat(NatType.Blocked), open)).toMatch(/blocks/)
+  })
+
+  it('lets the side that accepts unsolicited SYNs listen', () => {
+    expect(chooseAcceptor('remote', portRestricted, full)).toBe('answerer')
+    expect(chooseAcceptor('remote', open, portRestricted)).toBe('offerer')
+    expect(chooseAcceptor('remote', full, full)).toBe('answerer')
+    expect(chooseAcceptor('remote', portRestricted, seq1)).toBe('none')
+    expect(chooseAcceptor('self', portRestricted, portRestricted)).toBe('answerer')
+    expect(chooseAcceptor('lan', portRestricted, portRestricted)).toBe('answerer')
+  })
+
+  it('tells same machine, same LAN (safely) and remote apart', () => {
+    const a = address({ machineId: 'a'.repeat(64) })
+    expect(punchMode(a, address({ machineId: 'a'.repeat(64) }))).toBe('self')
+    expect(punchMode(a, address({ machineId: 'b'.repeat(64), nic: '10.0.0.3' }))).toBe('lan')
+    // Same external IP but a public NIC address: not proof of a LAN.
+    expect(
+      punchMode(
+        address({ machineId: 'a'.repeat(64), nic: '198.18.0.30' }),
+        address({ machineId: 'b'.repeat(64), nic: '198.18.0.30' }),
+      ),
+    ).toBe('remote')
+    expect(punchMode(a, address({ machineId: 'b'.repeat(64), ext: '198.18.0.31' }))).toBe('remote')
+    expect(isPrivateIp('192.168.1.2')).toBe(true)
+    expect(isPrivateIp('100.64.0.1')).toBe(true)
+    expect(isPrivateIp('8.8.8.8')).toBe(false)
+    expect(isPrivateIp('fd00::1')).toBe(true)
+  })
+
+  it('predicts sequential ports from the last held mapping; nothing for cones and random', () => {
+    const held = [{ local: 40000, ext: { host: '198.18.0.31', port: 50007 } }]
+    expect(predictCandidates(seq1, held, 4)).toEqual([50008, 50009, 50010, 50011])
+    expect(predictCandidates(nat(NatType.Symmetric, DeltaType.Independent, -2), held, 2)).toEqual([
+      50005, 50003,
+    ])
+    expect(predictCandidates(portRestricted, held, 4)).toEqual([])
+    expect(predictCandidates(random, held, 4)).toEqual([])
+  })
+
+  it('dials every predicted port of a sequential peer; spends at most that many attempts itself', () => {
+    const cone = {
+      nat: portRestricted,
+      locals: [41000, 41001],
+      mappings: [
+        { host: '198.18.0.30', port: 41000 },
+        { host: '198.18.0.30', port: 41001 },
+      ],
+      candidatePorts: [],
+    }
+    const sym = {
+      nat: seq1,
+      locals: [42000],
+      mappings: [{ host: '198.18.0.31', port: 50007 }],
+      candidatePorts: [50008, 50009, 50010],
+    }
+    const fromCone = dialPairs(cone, sym, Number.POSITIVE_INFINITY)
+    expect(fromCone.map((p) => [p.localPort, p.remote.port])).toEqual([
+      [41000, 50008],
+      [41000, 50009],
+      [41000, 50010],
+    ])
+    const fromSym = dialPairs(sym, cone, Number.POSITIVE_INFINITY)
+    expect(fromSym).toEqual([
+      { localPort: 42000, remote: cone.mappings[0], index: 0, maxAttempts: 3 },
+    ])
+    const both = dialPairs(cone, { ...cone, locals: undefined } as never, 9)
+    expect(both.map((p) => [p.localPort, p.remote.port, p.index])).toEqual([
+      [41000, 41000, 0],
+      [41001, 41001, 1],
+    ])
+  })
+
+  it('canTry refuses legacy peers, random×random and remote peers without STUN', () => {
+    const s = punch({ stunServers: ['127.0.0.1:3478'] })
+    const a = address({ machineId: 'a'.repeat(64), nat: random })
+    const b = address({ machineId: 'b'.repeat(64), ext: '198.18.0.40', nat: random })
+    expect(s.canTry(a, b)).toMatch(/not punchable/)
+    expect(s.canTry(a, { ...b, legacy: true })).toMatch(/not a key/)
+    expect(
+      punch().canTry(
+        address({ machineId: 'a'.repeat(64) }),
+        address({ machineId: 'b'.repeat(64), ext: '198.18.0.40' }),
+      ),
+    ).toMatch(/STUN/)
+    expect(punch().canTry(address({}), address({}))).toBe(true) // same machine: no STUN needed
+  })
+})

@@ -1,0 +1,106 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import {
+  jitter,
+  meetingLead,
+  meetingTime,
+  oneWayDelay,
+  punchWindow,
+  relativeUncertainty,
+  retryInterval,
+  scheduleDefaults,
+  signalingRtt,
+  staggerOffsets,
+} from '../src/index.js'
+
+describe('schedule maths', () => {
+  it('measures the signaling RTT on the monotonic clock, minus the answerer’s hold', () => {
+    expect(signalingRtt(1000, 1350, 250)).toBe(100)
+    expect(signalingRtt(1000, 1050, 80)).toBe(0) // never negative
+    expect(signalingRtt(0, 120, -5)).toBe(120) // a negative hold is ignored
+    expect(oneWayDelay(100)).toBe(50)
+  })
+
+  it('adds both clocks’ uncertainty, capped; none on one machine', () => {
+    expect(relativeUncertainty(3, 7)).toBe(10)
+    expect(relativeUncertainty(1000, 1000)).toBe(scheduleDefaults.maxUncertaintyMs)
+    expect(relativeUncertainty(30, 40, true)).toBe(0)
+  })
+
+  it('meets one RTT + the clocks’ disagreement + arming after now (no fixed +6 s)', () => {
+    const at = meetingTime({
+      nowMs: 1_700_000_000_000,
+      rttMs: 120,
+      localUncertaintyMs: 5,
+      remoteUncertaintyMs: 15,
+    })
+    expect(at).toBe(1_700_000_000_000 + 120 + 20 + scheduleDefaults.armMs)
+    // Same machine: the uncertainty does not count.
+    expect(
+      meetingLead({
+        rttMs: 2,
+        localUncertaintyMs: 1000,
+        remoteUncertaintyMs: 1000,
+        sameClock: true,
+      }),
+    ).toBe(scheduleDefaults.minLeadMs)
+  })
+
+  it('lead is monotonic in RTT and uncertainty, and never below the floor', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 10_000, noNaN: true }),
+        fc.double({ min: 0, max: 5_000, noNaN: true }),
+        fc.double({ min: 0, max: 5_000, noNaN: true }),
+        fc.double({ min: 0, max: 1_000, noNaN: true }),
+        (rtt, ul, ur, more) => {
+          const base = { rttMs: rtt, localUncertaintyMs: ul, remoteUncertaintyMs: ur }
+          const lead = meetingLead(base)
+          expect(lead).toBeGreaterThanOrEqual(scheduleDefaults.minLeadMs)
+          expect(meetingLead({ ...base, rttMs: rtt + more })).toBeGreaterThanOrEqual(lead)
+          expect(meetingLead({ ...base, localUncertaintyMs: ul + more })).toBeGreaterThanOrEqual(
+            lead,
+          )
+          expect(lead).toBeLessThanOrEqual(
+            Math.max(scheduleDefaults.minLeadMs, rtt + scheduleDefaults.maxUncertaintyMs + 20),
+          )
+        },
+      ),
+    )
+  })
+
+  it('widens the window by twice the clocks’ disagreement', () => {
+    expect(punchWindow(10, 20)).toBe(scheduleDefaults.baseWindowMs + 60)
+    expect(punchWindow(10, 20, true)).toBe(scheduleDefaults.baseWindowMs)
+    expect(punchWindow(0, 0, false, 500)).toBe(500)
+  })
+
+  it('jitters retries within [0.5, 1.5] × the mean', () => {
+    fc.assert(
+      fc.property(fc.double({ min: 1, max: 1000, noNaN: true }), (mean) => {
+        const j = jitter(mean)
+        expect(j).toBeGreaterThanOrEqual(mean * 0.5)
+        expect(j).toBeLessThanOrEqual(mean * 1.5)
+      }),
+    )
+    expect(jitter(20, () => 0)).toBe(10)
+    expect(jitter(20, () => 0.999999)).toBeCloseTo(30, 3)
+    // Not a fixed period: many draws spread over the interval.
+    const draws = new Set(Array.from({ length: 50 }, () => Math.round(jitter(20))))
+    expect(draws.size).toBeGreaterThan(5)
+  })
+
+  it('paces retries by the one-way delay, bounded', () => {
+    expect(retryInterval(0)).toBe(scheduleDefaults.minRetryMs)
+    expect(retryInterval(25)).toBe(25)
+    expect(retryInterval(400)).toBe(scheduleDefaults.maxRetryMs)
+  })
+
+  it('staggers socket pairs over one one-way delay', () => {
+    expect(staggerOffsets(1, 50)).toEqual([0])
+    expect(staggerOffsets(2, 50)).toEqual([0, 25])
+    expect(staggerOffsets(4, 40)).toEqual([0, 10, 20, 30])
+    expect(staggerOffsets(3, 0)).toEqual([0, 2, 4])
+    expect(staggerOffsets(0, 10)).toEqual([])
+  })
+})
