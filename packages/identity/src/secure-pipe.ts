@@ -1,9 +1,10 @@
 import { Duplex } from 'node:stream'
 import type { Pipe, PipePath, StrategyName } from '@p2pd/interface'
 import { ChannelError } from './errors.js'
-import { FrameDecoder, MAX_FRAME_PLAINTEXT } from './framing.js'
-import { type CipherState, TAG_LENGTH } from './noise/cipher-state.js'
-import { openFrame, sealFrame, sealFrameParts } from './transport-frame.js'
+import { FrameOpener } from './frame-opener.js'
+import { MAX_FRAME_PLAINTEXT } from './framing.js'
+import type { CipherState } from './noise/cipher-state.js'
+import { sealFrame, sealFrameParts } from './transport-frame.js'
 
 /** What {@link SecurePipe} needs from a finished handshake. */
 export interface SecurePipeInit {
@@ -20,6 +21,13 @@ export interface SecurePipeInit {
   readonly allowHalfOpen: boolean
   readonly closeTimeoutMs: number
 }
+
+/**
+ * Plaintext the pipe buffers for a consumer that is not reading: above it the stream is paused.
+ * Four full frames, so a `for await` consumer does not pause and resume the socket (two
+ * `epoll_ctl` calls) after every frame.
+ */
+const READABLE_HIGH_WATER_MARK = 256 * 1024
 
 /** Most ciphertext queued on the stream per write batch (bounds buffering beyond its HWM). */
 const WRITE_BATCH = 1024 * 1024
@@ -72,13 +80,13 @@ export class SecurePipe extends Duplex implements Pipe {
 
   readonly #stream: Duplex
   readonly #send: CipherState
-  readonly #receive: CipherState
   readonly #rekeyInterval: number
   readonly #closeTimeoutMs: number
-  readonly #decoder = new FrameDecoder({ minLength: TAG_LENGTH })
+  readonly #opener: FrameOpener
   #closeReceived = false
   #paused = false
   readonly #onData = (chunk: Buffer) => this.#receiveChunk(chunk)
+  readonly #onFrame = (pieces: readonly Buffer[]) => this.#deliver(pieces)
   readonly #onEnd = () => this.#streamEnded()
   readonly #onError = (err: Error) =>
     this.destroy(
@@ -92,15 +100,16 @@ export class SecurePipe extends Duplex implements Pipe {
     }
   }
 
+  /** @internal Pipes come from `secureChannel()`, never from `new`. */
   constructor(init: SecurePipeInit) {
-    super({ allowHalfOpen: init.allowHalfOpen, readableHighWaterMark: 64 * 1024 })
+    super({ allowHalfOpen: init.allowHalfOpen, readableHighWaterMark: READABLE_HIGH_WATER_MARK })
     this.remotePeer = init.remotePeer
     this.strategy = init.strategy
     this.path = init.path
     this.handshakeHash = init.handshakeHash
     this.#stream = init.stream
     this.#send = init.send
-    this.#receive = init.receive
+    this.#opener = new FrameOpener(init.receive, init.rekeyInterval)
     this.#rekeyInterval = init.rekeyInterval
     this.#closeTimeoutMs = init.closeTimeoutMs
     // The pipe decides when the stream's write side ends (after the close frame), not a FIN.
@@ -125,36 +134,42 @@ export class SecurePipe extends Duplex implements Pipe {
 
   #receiveChunk(chunk: Buffer): void {
     if (this.destroyed) return
-    this.#decoder.push(chunk)
     try {
-      for (;;) {
-        const frame = this.#decoder.next()
-        if (!frame) break
-        if (this.#closeReceived) {
-          throw new ChannelError('CHANNEL_FRAME_MALFORMED', 'frame after the close frame')
-        }
-        const plaintext = openFrame(this.#receive, frame, this.#rekeyInterval)
-        if (plaintext.length === 0) {
-          this.#closeReceived = true
-          this.push(null)
-        } else if (!this.push(plaintext) && !this.#paused) {
-          this.#paused = true
-          this.#stream.pause()
-        }
+      if (this.#closeReceived && chunk.length > 0) {
+        throw new ChannelError('CHANNEL_FRAME_MALFORMED', 'bytes after the close frame')
       }
+      this.#opener.push(chunk, this.#onFrame)
     } catch (err) {
       this.destroy(err as Error)
     }
   }
 
+  /** One authenticated frame's plaintext (no pieces: the close frame). */
+  #deliver(pieces: readonly Buffer[]): void {
+    if (this.#closeReceived) {
+      throw new ChannelError('CHANNEL_FRAME_MALFORMED', 'frame after the close frame')
+    }
+    if (pieces.length === 0) {
+      this.#closeReceived = true
+      this.push(null)
+      return
+    }
+    let ok = true
+    for (const piece of pieces) ok = this.push(piece)
+    if (!ok && !this.#paused) {
+      this.#paused = true
+      this.#stream.pause()
+    }
+  }
+
   #streamEnded(): void {
     if (this.#closeReceived) {
-      if (this.#decoder.buffered > 0) {
+      if (this.#opener.midFrame) {
         this.destroy(new ChannelError('CHANNEL_FRAME_MALFORMED', 'bytes after the close frame'))
       }
       return
     }
-    const midFrame = this.#decoder.buffered > 0
+    const midFrame = this.#opener.midFrame
     this.destroy(
       new ChannelError(
         'CHANNEL_TRUNCATED',

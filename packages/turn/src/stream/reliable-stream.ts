@@ -69,9 +69,9 @@ const reasonCode: Record<number, string> = {
  * An ordered, reliable, flow- and congestion-controlled byte stream over a lossy datagram
  * link (a TURN relay), as a Node `Duplex` with backpressure both ways.
  *
- * - Writes are cut into numbered segments ({@link Sender}); the peer acks cumulatively and
+ * - Writes are cut into numbered segments (`Sender`); the peer acks cumulatively and
  *   selectively; losses are repaired by SACK-driven fast retransmit and an RFC 6298 timer.
- * - Reads come out in order, once ({@link Receiver}); the advertised window is what is left of
+ * - Reads come out in order, once (`Receiver`); the advertised window is what is left of
  *   `receiveBufferBytes`, so a slow reader slows the writer down instead of growing memory.
  * - `end()` sends a FIN that takes a sequence number (so it arrives after all data); the
  *   write side finishes once it is acked. Both FINs done: the stream closes and the link is
