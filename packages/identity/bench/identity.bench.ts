@@ -1,4 +1,6 @@
 import { bench, describe } from 'vitest'
+import { ecdsaSign, ecdsaVerify } from '../src/ecdsa.js'
+import { STATIC_KEY_DOMAIN } from '../src/handshake-payload.js'
 import { generateIdentity, open, seal, secureChannel, sign, verify } from '../src/index.js'
 import { duplexPair, tcpPair } from '../test/helpers/streams.js'
 import { formatThroughput, measureThroughput } from './throughput.js'
@@ -8,6 +10,9 @@ const bob = generateIdentity()
 const message = new TextEncoder().encode('{"type":"connect","to":"127.0.0.1:4000","nonce":42}')
 const signature = sign(alice, 'signal', message)
 const box = seal(alice, bob.nodeId, message)
+const staticKey = new Uint8Array(32).fill(7)
+const proof = ecdsaSign(alice, STATIC_KEY_DOMAIN, staticKey)
+const alicePublicKey = alice.publicKey
 
 // The same-run throughput comparison the issue asks for: printed, not timed by tinybench.
 // P2PD_BENCH_MIB=64 pnpm bench … for a quicker run.
@@ -19,6 +24,9 @@ describe('signatures and sealed boxes', () => {
   })
   bench('verify', () => {
     verify(alice.nodeId, 'signal', message, signature)
+  })
+  bench('handshake identity proof: verify (ECDSA-secp256k1 low-s, node:crypto)', () => {
+    ecdsaVerify(alicePublicKey, STATIC_KEY_DOMAIN, staticKey, proof)
   })
   bench('seal (ECDH + HKDF + ChaCha20-Poly1305 + sign)', () => {
     seal(alice, bob.nodeId, message)

@@ -1,5 +1,6 @@
 // The receiving end of bench/throughput.ts, run in its own process (one process per end, as
-// perf-anchors.md measures): counts bytes until the sender ends, then answers with one byte.
+// perf-anchors.md measures): counts bytes until the sender ends, then answers with its CPU time
+// for the transfer (a float64, ms), so the sender can print CPU per MB for both ends.
 import { once } from 'node:events'
 import { createServer, type Server, type Socket } from 'node:net'
 import type { Readable, Writable } from 'node:stream'
@@ -9,11 +10,16 @@ const identity = generateIdentity()
 
 async function drainThenAck(readable: Readable, writable: Writable): Promise<void> {
   let bytes = 0
+  let cpuStart: NodeJS.CpuUsage | undefined
   readable.on('data', (chunk: Buffer) => {
+    cpuStart ??= process.cpuUsage()
     bytes += chunk.length
   })
   await once(readable, 'end')
-  writable.end(Buffer.from([bytes > 0 ? 1 : 0]))
+  const cpu = cpuStart ? process.cpuUsage(cpuStart) : { user: 0, system: 0 }
+  const answer = Buffer.alloc(8)
+  answer.writeDoubleBE(bytes > 0 ? (cpu.user + cpu.system) / 1000 : -1)
+  writable.end(answer)
 }
 
 function listen(onSocket: (socket: Socket) => void): Promise<Server> {

@@ -1,5 +1,6 @@
-// Secure-pipe throughput vs raw loopback TCP, in the same run, one process per end.
-// pnpm exec tsx --conditions=@p2pd/source packages/identity/bench/throughput.ts [MiB]
+// Secure-pipe throughput vs raw loopback TCP, in the same run, one process per end; then the
+// time from dial to an authenticated pipe.
+// pnpm exec tsx --conditions=@p2pd/source packages/identity/bench/throughput.ts [MiB] [rounds]
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createRequire } from 'node:module'
@@ -10,12 +11,30 @@ import { generateIdentity, secureChannel } from '../src/index.js'
 
 export interface ThroughputResult {
   readonly megabytes: number
+  readonly rounds: number
   /** MB/s (10^6 bytes per second), best of the rounds. */
   readonly rawMBps: number
   readonly secureMBps: number
+  /** Best secure over best raw. */
   readonly ratio: number
-  /** Median handshake time over the secure rounds, ms (loopback, separate processes). */
-  readonly handshakeMs: number
+  /** Per round, secure over raw of that round (they run back to back). */
+  readonly roundRatios: readonly number[]
+  /** CPU ms per MB on each end (sender, receiver), from the best round of each kind. */
+  readonly rawCpuPerMB: readonly [number, number]
+  readonly secureCpuPerMB: readonly [number, number]
+  /** TCP connect → authenticated pipe on the dialling side, ms (separate processes). */
+  readonly dialMs: Stats
+  /** The handshake alone (after the TCP connect), ms. */
+  readonly handshakeMs: Stats
+  /** The very first dial of the process (includes signing the Noise static key, JIT). */
+  readonly firstDialMs: number
+}
+
+export interface Stats {
+  readonly median: number
+  readonly p99: number
+  readonly min: number
+  readonly n: number
 }
 
 const CHUNK = Buffer.alloc(1024 * 1024, 0x5a)
@@ -41,12 +60,23 @@ async function startSink(): Promise<{ child: ChildProcess; raw: number; secure: 
   return { child, ...ports }
 }
 
-/** Writes `total` bytes honouring backpressure, ends, waits for the sink's 1-byte answer. */
-async function pump(stream: Duplex, total: number): Promise<number> {
-  const answered = new Promise<void>((resolve, reject) => {
-    stream.once('data', () => resolve())
+interface Transfer {
+  readonly MBps: number
+  readonly cpuPerMB: [number, number]
+}
+
+/**
+ * Writes `total` bytes in 1 MiB chunks honouring backpressure, ends, and waits for the sink's
+ * answer (its CPU ms for the transfer). Raw and secure runs go through exactly this code.
+ */
+async function pump(stream: Duplex, total: number): Promise<Transfer> {
+  const answered = new Promise<number>((resolve, reject) => {
+    const parts: Buffer[] = []
+    stream.on('data', (c: Buffer) => parts.push(c))
+    stream.once('end', () => resolve(Buffer.concat(parts).readDoubleBE(0)))
     stream.once('error', reject)
   })
+  const cpu = process.cpuUsage()
   const start = performance.now()
   let sent = 0
   while (sent < total) {
@@ -56,8 +86,14 @@ async function pump(stream: Duplex, total: number): Promise<number> {
       await once(stream, 'drain')
   }
   stream.end()
-  await answered
-  return performance.now() - start
+  const sinkCpuMs = await answered
+  const ms = performance.now() - start
+  const used = process.cpuUsage(cpu)
+  const mb = total / 1e6
+  return {
+    MBps: mb / (ms / 1000),
+    cpuPerMB: [(used.user + used.system) / 1000 / mb, sinkCpuMs / mb],
+  }
 }
 
 async function dial(port: number): Promise<Socket> {
@@ -66,40 +102,70 @@ async function dial(port: number): Promise<Socket> {
   return socket
 }
 
-export async function measureThroughput(megabytes = 512, rounds = 3): Promise<ThroughputResult> {
+function stats(values: number[]): Stats {
+  const s = [...values].sort((a, b) => a - b)
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] as number
+  return { median: at(0.5), p99: at(0.99), min: s[0] as number, n: s.length }
+}
+
+const best = (runs: Transfer[]) => runs.reduce((a, b) => (b.MBps > a.MBps ? b : a))
+
+export async function measureThroughput(
+  megabytes = 512,
+  rounds = 3,
+  dials = 100,
+): Promise<ThroughputResult> {
   const total = megabytes * 1024 * 1024
   const identity = generateIdentity()
   const sink = await startSink()
+  const secureDial = async () => {
+    const t0 = performance.now()
+    const socket = await dial(sink.secure)
+    const t1 = performance.now()
+    const pipe = await secureChannel(socket, {
+      identity,
+      expectedPeer: () => true,
+      initiator: true,
+      timeoutMs: 5_000,
+    })
+    const t2 = performance.now()
+    return { pipe, dialMs: t2 - t0, handshakeMs: t2 - t1 }
+  }
   try {
-    const raw: number[] = []
-    const secure: number[] = []
-    const handshakes: number[] = []
+    const first = await secureDial()
+    first.pipe.destroy()
+    const raw: Transfer[] = []
+    const secure: Transfer[] = []
     for (let round = 0; round < rounds; round++) {
       const rawSocket = await dial(sink.raw)
-      raw.push(total / 1e6 / ((await pump(rawSocket, total)) / 1000))
+      raw.push(await pump(rawSocket, total))
       rawSocket.destroy()
-
-      const socket = await dial(sink.secure)
-      const t = performance.now()
-      const pipe = await secureChannel(socket, {
-        identity,
-        expectedPeer: () => true,
-        initiator: true,
-        timeoutMs: 5_000,
-      })
-      handshakes.push(performance.now() - t)
-      secure.push(total / 1e6 / ((await pump(pipe, total)) / 1000))
+      const { pipe } = await secureDial()
+      secure.push(await pump(pipe, total))
       pipe.destroy()
     }
-    const rawMBps = Math.max(...raw)
-    const secureMBps = Math.max(...secure)
-    handshakes.sort((a, b) => a - b)
+    const dialTimes: number[] = []
+    const handshakeTimes: number[] = []
+    for (let i = 0; i < dials; i++) {
+      const { pipe, dialMs, handshakeMs } = await secureDial()
+      dialTimes.push(dialMs)
+      handshakeTimes.push(handshakeMs)
+      pipe.destroy()
+    }
+    const bestRaw = best(raw)
+    const bestSecure = best(secure)
     return {
       megabytes,
-      rawMBps,
-      secureMBps,
-      ratio: secureMBps / rawMBps,
-      handshakeMs: handshakes[Math.floor(handshakes.length / 2)] as number,
+      rounds,
+      rawMBps: bestRaw.MBps,
+      secureMBps: bestSecure.MBps,
+      ratio: bestSecure.MBps / bestRaw.MBps,
+      roundRatios: secure.map((s, i) => s.MBps / (raw[i] as Transfer).MBps),
+      rawCpuPerMB: bestRaw.cpuPerMB,
+      secureCpuPerMB: bestSecure.cpuPerMB,
+      dialMs: stats(dialTimes),
+      handshakeMs: stats(handshakeTimes),
+      firstDialMs: first.dialMs,
     }
   } finally {
     sink.child.stdin?.end()
@@ -109,16 +175,21 @@ export async function measureThroughput(megabytes = 512, rounds = 3): Promise<Th
 }
 
 export function formatThroughput(r: ThroughputResult): string {
+  const f = (n: number, d = 0) => n.toFixed(d)
+  const cpu = (c: readonly [number, number]) => `${f(c[0], 2)} / ${f(c[1], 2)}`
+  const ms = (s: Stats) => `median ${f(s.median, 2)}, p99 ${f(s.p99, 2)}, min ${f(s.min, 2)}`
   return (
-    `${r.megabytes} MiB over loopback TCP, one process per end (best of rounds):\n` +
-    `  raw TCP      ${r.rawMBps.toFixed(0)} MB/s\n` +
-    `  secure pipe  ${r.secureMBps.toFixed(0)} MB/s\n` +
-    `  ratio        ${r.ratio.toFixed(2)} (target ≥ 0.60)\n` +
-    `  handshake    ${r.handshakeMs.toFixed(2)} ms (median, separate processes)`
+    `${r.megabytes} MiB over loopback TCP, one process per end, best of ${r.rounds} rounds:\n` +
+    `  raw TCP      ${f(r.rawMBps)} MB/s   (CPU ms/MB sender / receiver: ${cpu(r.rawCpuPerMB)})\n` +
+    `  secure pipe  ${f(r.secureMBps)} MB/s   (CPU ms/MB sender / receiver: ${cpu(r.secureCpuPerMB)})\n` +
+    `  ratio        ${f(r.ratio, 2)} (target ≥ 0.60); per round ${r.roundRatios.map((x) => f(x, 2)).join(', ')}\n` +
+    `  dial → authenticated pipe  ${ms(r.dialMs)} ms over ${r.dialMs.n} dials (first ${f(r.firstDialMs, 1)})\n` +
+    `  handshake alone            ${ms(r.handshakeMs)} ms`
   )
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const megabytes = Number(process.argv[2] ?? 512)
-  console.log(formatThroughput(await measureThroughput(megabytes)))
+  const rounds = Number(process.argv[3] ?? 3)
+  console.log(formatThroughput(await measureThroughput(megabytes, rounds)))
 }

@@ -65,9 +65,12 @@ const MAX_HANDSHAKE_BUFFER = 256 * 1024
 /** The responder's first transport frame: "I accept you". The initiator returns only after it. */
 const ACCEPT = Buffer.from([1])
 
+// The protocol version (as in the hello) is bound into the handshake through the prologue.
+const PROLOGUE_LABEL = 'p2pd/v1/noise'
+
 function prologue(rekeyInterval: number): Buffer {
   const out = Buffer.alloc(13 + 8)
-  out.write('p2pd/v1/noise', 0, 'latin1')
+  out.write(PROLOGUE_LABEL, 0, 'latin1')
   out.writeUInt32BE(Math.floor(rekeyInterval / 2 ** 32), 13)
   out.writeUInt32BE(rekeyInterval % 2 ** 32, 17)
   return out
@@ -203,11 +206,23 @@ async function isExpected(expected: ExpectedPeer, nodeId: string): Promise<boole
   return typeof expected === 'string' ? expected === nodeId : (await expected(nodeId)) === true
 }
 
+// Node IDs already checked as `expectedPeer` (the curve check costs ~0.1 ms in pure JS; a node
+// dials the same few peers again and again).
+const checkedNodeIds = new Set<string>()
+
+function isCheckedNodeId(nodeId: string): boolean {
+  if (checkedNodeIds.has(nodeId)) return true
+  if (!isNodeId(nodeId)) return false
+  if (checkedNodeIds.size >= 1024) checkedNodeIds.clear()
+  checkedNodeIds.add(nodeId)
+  return true
+}
+
 function checkOptions(options: SecureChannelOptions): number {
   if (!(options.identity instanceof Identity)) throw new TypeError('identity must be an Identity')
   const expected = options.expectedPeer
   if (typeof expected === 'string') {
-    if (!isNodeId(expected)) {
+    if (!isCheckedNodeId(expected)) {
       throw new IdentityError('IDENTITY_INVALID_NODE_ID', 'expectedPeer is not a node ID')
     }
   } else if (typeof expected !== 'function') {
@@ -228,9 +243,9 @@ function checkOptions(options: SecureChannelOptions): number {
  *    initiator, even when both dialled (see `hello.ts`). The side that wished to initiate
  *    pipelines Noise message 1 right behind its hello, so the normal case costs no extra trip.
  * 2. Noise_XX_25519_ChaChaPoly_SHA256, prologue `p2pd/v1/noise ‖ rekeyInterval`. Messages 2 and
- *    3 carry each side's node public key and its BIP-340 signature over its Noise static key,
- *    encrypted (identities are hidden from passive observers; the initiator's from active
- *    ones too until it has verified the responder).
+ *    3 carry each side's node public key and its ECDSA-secp256k1 (low-s) signature over its
+ *    Noise static key, encrypted (identities are hidden from passive observers; the initiator's
+ *    from active ones too until it has verified the responder).
  * 3. Each side checks `expectedPeer`. The responder then sends an encrypted accept frame; the
  *    initiator returns only after it, so neither side ever hands out a pipe the other refused.
  *

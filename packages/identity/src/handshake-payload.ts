@@ -1,15 +1,18 @@
 import { toHex } from './bytes.js'
+import { ECDSA_SIGNATURE_LENGTH, ecdsaSign, ecdsaVerify } from './ecdsa.js'
 import { ChannelError } from './errors.js'
 import type { Identity } from './keys.js'
 import { nodeIdToPublicKey } from './keys.js'
 import { generateX25519, type X25519KeyPair } from './noise/dh.js'
-import { SIGNATURE_LENGTH, sign, verify } from './signature.js'
 
-/** Signature domain binding a node ID to a Noise static key (tag `p2pd/v1/noise-static-key`). */
+/**
+ * Signature domain binding a node ID to a Noise static key: ECDSA-secp256k1 low-s (see
+ * `ecdsa.ts` for why not BIP-340 here), tag `p2pd/v1-ecdsa/noise-static-key`.
+ */
 export const STATIC_KEY_DOMAIN = 'noise-static-key'
 
-/** Handshake payload: compressed node public key (33) ‖ signature over the static key (64). */
-export const IDENTITY_PAYLOAD_LENGTH = 33 + SIGNATURE_LENGTH
+/** Handshake payload: compressed node public key (33) ‖ ECDSA signature r ‖ s (64). */
+export const IDENTITY_PAYLOAD_LENGTH = 33 + ECDSA_SIGNATURE_LENGTH
 
 /** A Noise static key and the identity payload proving who owns it. */
 export interface NoiseCredentials {
@@ -26,7 +29,7 @@ export function noiseCredentials(identity: Identity): NoiseCredentials {
   let credentials = cache.get(identity)
   if (!credentials) {
     const staticKey = generateX25519()
-    const signature = sign(identity, STATIC_KEY_DOMAIN, staticKey.publicRaw)
+    const signature = ecdsaSign(identity, STATIC_KEY_DOMAIN, staticKey.publicRaw)
     const payload = Buffer.concat([nodeIdToPublicKey(identity.nodeId), signature])
     credentials = { staticKey, payload }
     cache.set(identity, credentials)
@@ -42,9 +45,10 @@ export function verifyIdentityPayload(payload: Buffer, remoteStatic: Buffer): st
   if (payload.length !== IDENTITY_PAYLOAD_LENGTH) {
     throw new ChannelError('CHANNEL_AUTH', 'bad identity payload length')
   }
-  const nodeId = toHex(payload.subarray(0, 33))
-  if (!verify(nodeId, STATIC_KEY_DOMAIN, remoteStatic, payload.subarray(33))) {
+  // ecdsaVerify also rejects a key that is not a valid compressed point (so not a node ID).
+  const publicKey = payload.subarray(0, 33)
+  if (!ecdsaVerify(publicKey, STATIC_KEY_DOMAIN, remoteStatic, payload.subarray(33))) {
     throw new ChannelError('CHANNEL_AUTH', 'peer signature over its static key does not verify')
   }
-  return nodeId
+  return toHex(publicKey)
 }

@@ -1,4 +1,10 @@
-import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto'
+import {
+  createCipheriv,
+  createDecipheriv,
+  createSecretKey,
+  type DecipherChaCha20Poly1305,
+  type KeyObject,
+} from 'node:crypto'
 import { ChannelError } from '../errors.js'
 
 /** ChaCha20-Poly1305 tag length. */
@@ -120,6 +126,34 @@ export class CipherState {
     }
     this.#n++
     return plaintext
+  }
+
+  /**
+   * Starts decrypting the next message (no associated data) piece by piece, for a transport
+   * frame that arrives split over several socket chunks: feed its ciphertext to `update()`,
+   * then call {@link finishDecrypt} with the tag. The nonce advances only when that succeeds,
+   * and the caller must not release any `update()` output before it has.
+   */
+  beginDecrypt(): DecipherChaCha20Poly1305 {
+    const key = this.#key
+    if (!key) throw new Error('beginDecrypt needs a key')
+    return createDecipheriv('chacha20-poly1305', key, this.#nextIv(), {
+      authTagLength: TAG_LENGTH,
+    })
+  }
+
+  /**
+   * Checks the tag of a message started with {@link beginDecrypt} and advances the nonce.
+   * @throws `ChannelError` `CHANNEL_DECRYPT` when the message does not authenticate.
+   */
+  finishDecrypt(decipher: DecipherChaCha20Poly1305, tag: Uint8Array): void {
+    try {
+      decipher.setAuthTag(tag)
+      decipher.final()
+    } catch (err) {
+      throw new ChannelError('CHANNEL_DECRYPT', 'frame failed authentication', { cause: err })
+    }
+    this.#n++
   }
 
   /**
