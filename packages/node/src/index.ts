@@ -31,6 +31,7 @@ export { directCandidates, isReachable, type Vicinity, vicinity } from './candid
 export { type StunInterfacesInit, stunInterfaces } from './discover.js'
 export { NodeError } from './errors.js'
 export { IncomingPipes } from './incoming.js'
+export { networkFingerprint, watchNetwork } from './network-watch.js'
 export {
   type ConnectedPipe,
   type ConnectOptions,
@@ -39,6 +40,7 @@ export {
   type NodeEvents,
   type NodeInit,
   P2pdNode,
+  type Upgrade,
 } from './node.js'
 export { ConnectError, defaultHeadStartMs, defaultStageTimeoutMs } from './pipeline.js'
 export { ConnectionKind, decodePreamble, encodePreamble, type Preamble } from './preamble.js'

@@ -13,12 +13,14 @@ import {
   type Signaling,
   type Strategy,
   type StrategyContext,
+  sleep,
   systemClock,
 } from '@p2pd/interface'
 import { NodeError } from './errors.js'
 import { IncomingPipes } from './incoming.js'
 import { Listener } from './listener.js'
 import { machineId as osMachineId } from './machine-id.js'
+import { networkFingerprint, watchNetwork } from './network-watch.js'
 import { awaitNomination, nominate } from './nomination.js'
 import { runPipeline } from './pipeline.js'
 import { type ConnectionReport, formatReport } from './report.js'
@@ -68,6 +70,11 @@ export interface NodeInit {
   /** Per-strategy stage deadlines and head starts, overriding the defaults. */
   stageTimeoutMs?: Record<string, number>
   headStartMs?: Record<string, number>
+  /**
+   * How often to look for network changes (ms, default 10 s; 0 = never). On a change the
+   * interfaces are discovered again and, if the address changed, `'address'` is emitted.
+   */
+  networkCheckMs?: number
   /** Debug log sink (default: silent). */
   log?: (message: string) => void
 }
@@ -75,6 +82,11 @@ export interface NodeInit {
 export interface ConnectOptions {
   /** Use these strategies (in this order) instead of the node's list. */
   strategies?: Strategy[]
+  /**
+   * After a relayed (TURN) pipe wins, keep trying the other strategies in the background and
+   * emit `'upgraded'` when a direct pipe is ready (default true).
+   */
+  upgrade?: boolean
   signal?: AbortSignal
   timeoutMs?: number
 }
@@ -82,11 +94,24 @@ export interface ConnectOptions {
 /** A pipe returned by `connect()`, with the story of how it was made. */
 export type ConnectedPipe = Pipe & { readonly report: ConnectionReport }
 
+/** A relayed pipe has a direct successor: move traffic to `pipe`, then close `previous`. */
+export interface Upgrade {
+  readonly previous: ConnectedPipe
+  readonly pipe: ConnectedPipe
+}
+
 export interface NodeEvents {
   pipe: [Pipe]
   report: [ConnectionReport]
+  /** The node's peer address changed (network change, broker set change): re-share it. */
+  address: [string]
+  upgraded: [Upgrade]
   error: [Error]
 }
+
+/** Background upgrade attempts after a relayed win: how many, and how far apart (ms). */
+const UPGRADE_ATTEMPTS = 3
+const UPGRADE_SPACING_MS = 5_000
 
 const loopbackInterfaces: readonly InterfaceInit[] = [
   { ext: '127.0.0.1', nat: { type: 1, delta: { type: 1, value: 0 } } },
@@ -110,6 +135,7 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
   #address?: PeerAddress
   #addressText?: string
   #unsubscribe?: () => void
+  #port = 0
   /** Every pipe this node made, so stop() can close them gracefully (with a close frame). */
   readonly #pipes = new Set<Pipe>()
 
@@ -148,19 +174,57 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
   async start(options: { signal?: AbortSignal } = {}): Promise<string> {
     const signal = deadlineSignal(this.#init.startTimeoutMs ?? 10_000, options.signal)
     const listen = this.#init.listen ?? {}
-    const ifaces = this.#init.interfaces ?? loopbackInterfaces
     const [bound, interfaces] = await Promise.all([
       this.#listener.listen(listen.host ?? '0.0.0.0', listen.port ?? 0),
-      typeof ifaces === 'function' ? ifaces(signal) : Promise.resolve(ifaces),
+      this.#discover(signal),
       this.signaling.start({ signal }),
     ])
+    this.#port = bound.port
     this.#unsubscribe = this.signaling.subscribe((m) => void this.#onSignal(m))
+    this.#setAddress(interfaces)
+    this.#log(`node ${this.nodeId.slice(0, 16)}… listening on port ${bound.port}`)
+    const every = this.#init.networkCheckMs ?? 10_000
+    if (every > 0) {
+      watchNetwork(() => void this.refreshAddress().catch((e) => this.#log(`refresh: ${e}`)), {
+        intervalMs: every,
+        signal: this.#lifetime.signal,
+        // Broker reconnects change the offsets the address carries, so they count too.
+        fingerprint: () => `${networkFingerprint()}|${this.signaling.offsets.join(',')}`,
+      })
+    }
+    return this.addressText
+  }
+
+  /**
+   * Discovers the interfaces again and rebuilds the address; emits `'address'` when it
+   * changed. Runs by itself on network changes; call it after you know something moved.
+   */
+  async refreshAddress(options: { signal?: AbortSignal } = {}): Promise<string> {
+    const signal = deadlineSignal(
+      this.#init.startTimeoutMs ?? 10_000,
+      AbortSignal.any([this.#lifetime.signal, ...(options.signal ? [options.signal] : [])]),
+    )
+    const before = this.#addressText
+    this.#setAddress(await this.#discover(signal))
+    if (this.addressText !== before) {
+      this.#log('address changed')
+      this.emit('address', this.addressText)
+    }
+    return this.addressText
+  }
+
+  #discover(signal: AbortSignal): Promise<readonly InterfaceInit[]> {
+    const ifaces = this.#init.interfaces ?? loopbackInterfaces
+    return typeof ifaces === 'function' ? ifaces(signal) : Promise.resolve(ifaces)
+  }
+
+  #setAddress(interfaces: readonly InterfaceInit[]): void {
     const toEntry = (i: InterfaceInit, k: number): AddressInterface => ({
       netifaceIndex: i.netifaceIndex ?? k,
       ifIndex: k,
       ext: i.ext,
       nic: i.nic ?? i.ext,
-      port: bound.port,
+      port: this.#port,
       nat: i.nat,
     })
     const v4 = interfaces.filter((i) => !i.ext.includes(':'))
@@ -174,8 +238,6 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
       machineId: this.#init.machineId ?? osMachineId(),
     })
     this.#address = decodePeerAddress(this.#addressText)
-    this.#log(`node ${this.nodeId.slice(0, 16)}… listening on port ${bound.port}`)
-    return this.#addressText
   }
 
   /** Connects to a peer (address text or decoded) and returns an authenticated pipe. */
@@ -207,7 +269,12 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
       nominate(pipe)
       this.#log(formatReport(report))
       this.emit('report', report)
-      return Object.assign(pipe, { report })
+      const connected = Object.assign(pipe, { report })
+      if (pipe.path.relayed && options.upgrade !== false) {
+        const rest = (options.strategies ?? this.strategies).filter((s) => s.name !== pipe.strategy)
+        if (rest.length > 0) void this.#upgrade(remote, connected, rest)
+      }
+      return connected
     } catch (err) {
       const report = (err as { report?: ConnectionReport }).report
       if (report) {
@@ -236,6 +303,26 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     this.#pipes.add(pipe)
     pipe.once('close', () => this.#pipes.delete(pipe))
     return pipe
+  }
+
+  /** After a relayed win: try the other strategies now and then until one gives a pipe. */
+  async #upgrade(remote: PeerAddress, previous: ConnectedPipe, strategies: Strategy[]) {
+    for (let attempt = 0; attempt < UPGRADE_ATTEMPTS; attempt++) {
+      if (previous.destroyed || this.#lifetime.signal.aborted) return
+      try {
+        const pipe = await this.connect(remote, {
+          strategies,
+          upgrade: false,
+          signal: this.#lifetime.signal,
+        })
+        if (previous.destroyed) return void pipe.close()
+        this.#log(`upgraded ${previous.strategy} → ${pipe.strategy}`)
+        this.emit('upgraded', { previous, pipe })
+        return
+      } catch {
+        await sleep(UPGRADE_SPACING_MS, this.#lifetime.signal).catch(() => {})
+      }
+    }
   }
 
   #context(remote: PeerAddress): StrategyContext {
