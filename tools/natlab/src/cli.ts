@@ -8,10 +8,12 @@
  *   matrix [--profiles LIST] [--strategies LIST] [--trials N] [--delay MS] [--out DIR]
  *          [--parallel N] [--no-retry] [--deadline MS]
  *   probe [NAME…|all] [--delay MS]
+ *   bench-p2pd [--trials N] [--throughput-trials N] [--bytes N] [--delay MS] [--out DIR]
  */
 import { spawn } from 'node:child_process'
-import { closeSync, openSync } from 'node:fs'
+import { closeSync, openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { benchMarkdown, benchP2pd, matrixSummaryMarkdown, writeBench } from './bench-p2pd.js'
 import type { LinkShape } from './delayline.js'
 import { NatlabError } from './errors.js'
 import { requireRoot } from './exec.js'
@@ -21,7 +23,11 @@ import { nodeTsArgv, PACKAGE_DIR } from './node-in-ns.js'
 import { PROBE_NAMES, type ProbeName, runProbes } from './probes.js'
 import { ALL_PROFILES, parseProfileList } from './profiles.js'
 import { runnerNames } from './runners/index.js'
+import './runners/p2pd-runners.js' // registers node-direct, node-reverse, node-punch, node-turn, node-auto
+import { validateResults } from './schema.js'
 import { type SelfCheckReport, selfCheck } from './selfcheck.js'
+import { defaultServers } from './servers.js'
+import { p2pdServers } from './servers-p2pd.js'
 import { listStates, ownerAlive, readState, stateDir } from './state.js'
 import { attachLab, downRun, downStale, Lab, runningLabs } from './topology.js'
 
@@ -33,7 +39,11 @@ const USAGE = `usage: pnpm lab <command> [options]
   status     list runs
   matrix     profile × profile × strategy grid: --profiles LIST --strategies LIST (${runnerNames().join(', ')})
              --trials N (3) --delay MS (0) --out DIR (natlab-results) --parallel N (1) --no-retry --deadline MS
+             node-* strategies add the p2pd servers (STUN, SNTP, TURN) to the lab
   probe      physics probes: ${PROBE_NAMES.join(', ')} | all  [--delay MS (25)]
+  bench-p2pd p2pd node: start time, time-to-connect per strategy, direct vs TURN throughput
+             --trials N (5) --throughput-trials N (3) --bytes N (4 MiB) --delay MS (25) --out DIR
+  p2pd-table FILE  the node README's grid of a matrix run's natlab-results.json [--strategy node-auto]
 profiles: KIND[-drop|-rst][+hairpin][+cgnat][+lan2]; KIND = open, full-cone, restricted,
   port-restricted, eim-range, sym-seqK, sym-random; LIST is comma-separated or 'all'.`
 
@@ -239,6 +249,9 @@ async function cmdMatrix(a: Args): Promise<number> {
     outDir: str(a, 'out') ?? 'natlab-results',
     parallel: num(a, 'parallel', 1),
     options,
+    servers: strategies.some((s) => s.startsWith('node-'))
+      ? [...defaultServers(), ...p2pdServers()]
+      : undefined,
     log,
   })
   const ok = results.cells.filter((c) => c.outcome === 'direct').length
@@ -261,6 +274,22 @@ async function cmdProbe(a: Args): Promise<number> {
   return results.every((r) => r.ok) ? 0 : 1
 }
 
+async function cmdBenchP2pd(a: Args): Promise<number> {
+  requireRoot()
+  const delay = num(a, 'delay', 25) ?? 25
+  const r = await benchP2pd({
+    trials: num(a, 'trials', 5),
+    throughputTrials: num(a, 'throughput-trials', 3),
+    throughputBytes: num(a, 'bytes'),
+    shape: delay > 0 ? { upMs: delay, downMs: delay } : null,
+    log,
+  })
+  const files = writeBench(str(a, 'out') ?? 'natlab-results', r)
+  console.log(benchMarkdown(r))
+  log(`wrote ${files.join(', ')}`)
+  return 0
+}
+
 async function main(): Promise<number> {
   const [cmd, ...rest] = process.argv.slice(2)
   const a = parseArgs(rest)
@@ -280,6 +309,19 @@ async function main(): Promise<number> {
       return cmdMatrix(a)
     case 'probe':
       return cmdProbe(a)
+    case 'bench-p2pd':
+      return cmdBenchP2pd(a)
+    case 'p2pd-table':
+      // The node README's grid of a matrix run: pnpm lab p2pd-table DIR/natlab-results.json
+      console.log(
+        matrixSummaryMarkdown(
+          validateResults(
+            JSON.parse(readFileSync(a._[0] ?? 'natlab-results/natlab-results.json', 'utf8')),
+          ),
+          str(a, 'strategy') ?? 'node-auto',
+        ),
+      )
+      return 0
     default:
       console.log(USAGE)
       return cmd === undefined || cmd === 'help' || cmd === '--help' ? 0 : 2

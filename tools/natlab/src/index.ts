@@ -44,10 +44,25 @@ export {
   tcpSimopen,
   tsRunner,
 } from './runners/index.js'
+export {
+  P2PD_NODE_RUNNERS,
+  type P2pdNodeRunnerName,
+  p2pdNodeRunner,
+  registerP2pdRunners,
+} from './runners/p2pd-runners.js'
 export type { RunnerConfig, RunnerResult, StartMessage } from './runners/protocol.js'
 export * from './schema.js'
 export * from './selfcheck.js'
 export * from './servers.js'
+export {
+  P2PD_STUN_IPS,
+  type P2pdStunOptions,
+  type P2pdTurnOptions,
+  p2pdServers,
+  p2pdSntpServer,
+  p2pdStunServer,
+  p2pdTurnServer,
+} from './servers-p2pd.js'
 export {
   assertIsolation,
   attachLab,

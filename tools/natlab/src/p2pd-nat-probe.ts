@@ -1,0 +1,30 @@
+/**
+ * Runs `@p2pd/nat`'s `natInfoForInterface` (RFC 5780 over UDP and TCP) from inside a lab host
+ * namespace against one STUN server, and prints one JSON line with the verdict — used to check
+ * that our STUN server classifies the lab's NATs exactly as coturn does.
+ *
+ *   p2pd-nat-probe.ts <local IP> <stun host:port>
+ */
+import { natInfoForInterface } from '@p2pd/nat'
+
+const [localAddress, server] = process.argv.slice(2)
+try {
+  const r = await natInfoForInterface({
+    servers: [server as string],
+    localAddress,
+    family: 4,
+    signal: AbortSignal.timeout(20_000),
+  })
+  const side = (d: typeof r.udp) => ({
+    mapping: d.mapping,
+    filtering: d.filtering,
+    preserving: d.preserving,
+    natInfo: d.natInfo,
+    mapped: d.behaviour.mapped,
+  })
+  const out = { ok: true, natInfo: r.natInfo, udp: side(r.udp), tcp: side(r.tcp), ms: r.totalMs }
+  process.stdout.write(`${JSON.stringify(out)}\n`)
+} catch (err) {
+  process.stdout.write(`${JSON.stringify({ ok: false, error: (err as Error).message })}\n`)
+}
+process.exit(0)
