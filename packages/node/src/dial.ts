@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net'
-import { abortReason, type Endpoint } from '@p2pd/interface'
+import { abortReason, type Endpoint, type RawConnection } from '@p2pd/interface'
 import { NodeError } from './errors.js'
 
 /** Opens one TCP connection, or rejects with the typed abort reason / the socket error. */
@@ -88,4 +88,25 @@ export async function dialFirst(
     }
     launch()
   })
+}
+
+/**
+ * Dials the first answering candidate, announces the connection with its preamble (kind and
+ * token) and hands it over as a raw, not yet authenticated connection.
+ */
+export async function dialPeer(
+  candidates: readonly Endpoint[],
+  preamble: Buffer,
+  signal: AbortSignal,
+  staggerMs?: number,
+): Promise<RawConnection> {
+  const { socket, endpoint } = await dialFirst(candidates, signal, staggerMs)
+  socket.write(preamble)
+  return {
+    stream: socket,
+    local: { host: socket.localAddress ?? '', port: socket.localPort ?? 0 },
+    remote: endpoint,
+    relayed: false,
+    initiator: true,
+  }
 }

@@ -1,6 +1,6 @@
 import type { RawConnection, Strategy, StrategyContext } from '@p2pd/interface'
 import { directCandidates } from '../candidates.js'
-import { dialFirst } from '../dial.js'
+import { dialPeer } from '../dial.js'
 import { ConnectionKind, encodePreamble } from '../preamble.js'
 
 export interface DirectInit {
@@ -21,15 +21,7 @@ export function direct(init: DirectInit = {}): Strategy {
     async connect(ctx: StrategyContext, signal: AbortSignal): Promise<RawConnection> {
       const candidates = directCandidates(ctx.local, ctx.remote)
       ctx.log(`direct: dialling ${candidates.map((c) => `${c.host}:${c.port}`).join(', ')}`)
-      const { socket, endpoint } = await dialFirst(candidates, signal, init.staggerMs)
-      socket.write(encodePreamble(ConnectionKind.Direct))
-      return {
-        stream: socket,
-        local: { host: socket.localAddress ?? '', port: socket.localPort ?? 0 },
-        remote: endpoint,
-        relayed: false,
-        initiator: true,
-      }
+      return dialPeer(candidates, encodePreamble(ConnectionKind.Direct), signal, init.staggerMs)
     },
   }
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { InboundSignal, RawConnection, Strategy, StrategyContext } from '@p2pd/interface'
 import { directCandidates, isReachable } from '../candidates.js'
-import { dialFirst } from '../dial.js'
+import { dialPeer } from '../dial.js'
 import { NodeError } from '../errors.js'
 import { ConnectionKind, encodePreamble } from '../preamble.js'
 
@@ -61,15 +61,8 @@ export function reverse(init: ReverseInit = {}): Strategy {
       const token = parseToken(inbound.message.body)
       const candidates = directCandidates(ctx.local, ctx.remote)
       ctx.log(`reverse: dialling back ${candidates.map((c) => `${c.host}:${c.port}`).join(', ')}`)
-      const { socket, endpoint } = await dialFirst(candidates, signal, init.staggerMs)
-      socket.write(encodePreamble(ConnectionKind.Reverse, token))
-      return {
-        stream: socket,
-        local: { host: socket.localAddress ?? '', port: socket.localPort ?? 0 },
-        remote: endpoint,
-        relayed: false,
-        initiator: true,
-      }
+      const preamble = encodePreamble(ConnectionKind.Reverse, token)
+      return dialPeer(candidates, preamble, signal, init.staggerMs)
     },
   }
 }
