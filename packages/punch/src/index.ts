@@ -33,11 +33,14 @@ export {
   type InterfacePair,
   interfacePair,
   isPrivateIp,
+  isRandomSymmetric,
   type LocalSide,
+  opensFilterFor,
   punchMode,
   punchVerdict,
   type SideInfo,
   samePairs,
+  sprayRole,
 } from './plan.js'
 export { isSequentialSymmetric, predictCandidates } from './predict.js'
 export {
@@ -73,4 +76,16 @@ export {
 } from './schedule.js'
 export { type ConnectLoop, type ConnectLoopOptions, connectLoop } from './sockets/connect-loop.js'
 export { KEEP } from './sockets/nomination.js'
+export { openFilter } from './sockets/opener.js'
+export {
+  DEFAULT_RANDOM_RANGE,
+  evenOffsets,
+  probeDelay,
+  randomPorts,
+  SPRAY_LIMITS,
+  type SprayBudget,
+  type SprayChoice,
+  sprayChoice,
+  sprayDefaults,
+} from './spray.js'
 export { type PunchEvent, type PunchInit, punch } from './strategy.js'

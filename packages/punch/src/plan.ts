@@ -55,30 +55,62 @@ export function punchMode(local: PeerAddress, remote: PeerAddress): PunchMode {
 export function effectiveNat(mode: PunchMode, nat: NatRecord): NatRecord {
   if (mode !== 'remote')
     return { type: NatType.OpenInternet, delta: { type: DeltaType.NotApplicable, value: 0 } }
-  return { type: nat.type, delta: { type: nat.delta.type, value: nat.delta.value } }
+  const record = { type: nat.type, delta: { type: nat.delta.type, value: nat.delta.value } }
+  return nat.range ? { ...record, range: [nat.range[0], nat.range[1]] } : record
 }
 
 /** Accepts any unsolicited inbound SYN on its mapping: no NAT, or a full cone. */
 export const acceptsUnsolicited = (nat: NatRecord) =>
   nat.type === NatType.OpenInternet || nat.type === NatType.FullCone
 
-const isRandomSymmetric = (nat: NatRecord) =>
+/** Symmetric NAT whose next port cannot be predicted. */
+export const isRandomSymmetric = (nat: NatRecord) =>
   nat.type === NatType.Symmetric && !isSequentialSymmetric(nat)
 const isSymmetric = (nat: NatRecord) => nat.type === NatType.Symmetric
 
 /**
+ * True when we are a restricted cone (EIM, address-dependent filtering) facing a random
+ * symmetric NAT: one SYN from each held port to the peer's *IP* (any port) opens our filter to
+ * every port of that IP, so we listen on the held ports and the random side dials them — a
+ * genuine connect, whatever new random port its NAT picks. No spraying needed.
+ */
+export const opensFilterFor = (self: NatRecord, peer: NatRecord) =>
+  self.type === NatType.RestrictedCone && isRandomSymmetric(peer)
+
+/**
+ * Our part in a birthday spray, if the pair needs one: a random symmetric NAT against a
+ * port-restricted cone (EIM, address-and-port-dependent filtering). `hard`: we are the random
+ * side and open many mappings; `easy`: we are the cone and probe the random NAT's range.
+ */
+export function sprayRole(self: NatRecord, peer: NatRecord): 'hard' | 'easy' | undefined {
+  if (isRandomSymmetric(self) && peer.type === NatType.PortRestrictedCone) return 'hard'
+  if (self.type === NatType.PortRestrictedCone && isRandomSymmetric(peer)) return 'easy'
+  return undefined
+}
+
+/**
  * Whether a punch between these NATs can work, or why not (the fast verdict `canTry` gives).
  * An endpoint-independent-filtering side (open, full cone) simply accepts, so anything pairs
- * with it. Otherwise both sides must be predictable and at most one symmetric.
+ * with it. A random symmetric NAT pairs with a restricted cone (it opens its filter to the
+ * random side's IP and listens) and with a port-restricted cone (birthday spray, when
+ * `sprayFeasible` says the budget reaches its floor). Otherwise both sides must be predictable
+ * and at most one symmetric.
  */
-export function punchVerdict(a: NatRecord, b: NatRecord): true | string {
+export function punchVerdict(
+  a: NatRecord,
+  b: NatRecord,
+  sprayFeasible: (random: NatRecord) => true | string = () => true,
+): true | string {
   if (a.type === NatType.Blocked || b.type === NatType.Blocked) return 'a NAT blocks traffic'
   if (acceptsUnsolicited(a) || acceptsUnsolicited(b)) return true
   if (isRandomSymmetric(a) && isRandomSymmetric(b)) {
     return 'not punchable: both NATs are symmetric with random ports'
   }
+  if (opensFilterFor(a, b) || opensFilterFor(b, a)) return true
+  const spray = sprayRole(a, b)
+  if (spray) return sprayFeasible(spray === 'hard' ? a : b)
   if (isRandomSymmetric(a) || isRandomSymmetric(b)) {
-    return 'not punchable: a symmetric-random NAT against a filtering NAT (no spraying)'
+    return 'not punchable: a symmetric-random NAT against a symmetric NAT'
   }
   if (isSymmetric(a) && isSymmetric(b)) return 'not punchable: both NATs are symmetric'
   return true
@@ -88,12 +120,16 @@ export function punchVerdict(a: NatRecord, b: NatRecord): true | string {
  * Who listens instead of dialling. A side that accepts unsolicited SYNs (and every side on a
  * LAN or one machine) listens on its held port and the other dials it: a genuine connect, no
  * timing needed, and retries on the dialling side cost nothing (lab finding: let the EIF side
- * accept rather than dial). If both could, the answerer listens. Else: simultaneous open.
+ * accept rather than dial). If both could, the answerer listens. A restricted cone facing a
+ * random NAT listens too, once it has opened its filter to that NAT's IP. Else: simultaneous
+ * open.
  */
 export function chooseAcceptor(mode: PunchMode, offerer: NatRecord, answerer: NatRecord): Acceptor {
   if (mode !== 'remote') return 'answerer'
   if (acceptsUnsolicited(answerer)) return 'answerer'
   if (acceptsUnsolicited(offerer)) return 'offerer'
+  if (opensFilterFor(answerer, offerer)) return 'answerer'
+  if (opensFilterFor(offerer, answerer)) return 'offerer'
   return 'none'
 }
 

@@ -24,10 +24,12 @@ import {
   type InterfacePair,
   interfacePair,
   type LocalSide,
+  opensFilterFor,
   punchMode,
   punchVerdict,
   type SideInfo,
   samePairs,
+  sprayRole,
 } from './plan.js'
 import { isSequentialSymmetric, predictCandidates } from './predict.js'
 import { Inbox } from './protocol/inbox.js'
@@ -48,13 +50,24 @@ import {
   meetingTime,
   oneWayDelay,
   punchWindow,
+  relativeUncertainty,
   retryInterval,
   signalingRtt,
   staggerOffsets,
 } from './schedule.js'
 import { Acceptor } from './sockets/acceptor.js'
 import { type ConnectLoop, connectLoop } from './sockets/connect-loop.js'
+import { freePorts } from './sockets/free-port.js'
 import { KeepWatcher, sendKeep } from './sockets/nomination.js'
+import { openFilter } from './sockets/opener.js'
+import {
+  evenOffsets,
+  probeDelay,
+  randomPorts,
+  type SprayBudget,
+  type SprayChoice,
+  sprayChoice,
+} from './spray.js'
 
 export interface PunchInit {
   /** STUN servers reachable over TCP (`host:port` or endpoints); needed for remote peers. */
@@ -71,6 +84,8 @@ export interface PunchInit {
   readonly stunTimeoutMs?: number
   /** How long the answerer waits for `punch/ready` (default 10,000 ms). */
   readonly readyTimeoutMs?: number
+  /** Birthday-spray budget (symmetric random × port-restricted cone); see `sprayChoice`. */
+  readonly spray?: SprayBudget
   /** Observer of each punch's milestones (tests, benchmarks, the lab runner). */
   readonly onEvent?: (event: PunchEvent) => void
 }
@@ -86,6 +101,8 @@ export type PunchEvent =
       readonly rttMs: number
       readonly windowMs: number
       readonly pairs: number
+      /** Set when this punch sprays: our part and the budget. */
+      readonly spray?: SprayChoice & { readonly role: 'hard' | 'easy' }
     }
   | {
       readonly type: 'connected'
@@ -203,19 +220,101 @@ export function punch(init: PunchInit = {}): Strategy {
   const emit = (e: PunchEvent) => init.onEvent?.(e)
 
   /** Holds fresh local ports (and, remote, their STUN-observed mappings). */
-  async function hold(mode: PunchMode, pair: InterfacePair, nat: NatRecord, signal: AbortSignal) {
-    if (mode === 'self') return localMappings(LOOPBACK[pair.family], sockets, signal)
-    if (mode === 'lan') return localMappings(pair.mine.nic, sockets, signal)
-    return observeMappings({
+  async function hold(
+    mode: PunchMode,
+    pair: InterfacePair,
+    nat: NatRecord,
+    peerNat: NatRecord,
+    signal: AbortSignal,
+  ): Promise<{ held: HeldMappings; spray: number[] }> {
+    if (mode === 'self')
+      return { held: await localMappings(LOOPBACK[pair.family], sockets, signal), spray: [] }
+    if (mode === 'lan')
+      return { held: await localMappings(pair.mine.nic, sockets, signal), spray: [] }
+    const hard = sprayRole(nat, peerNat) === 'hard'
+    const held = await observeMappings({
       servers: init.stunServers ?? [],
-      // A sequential NAT gets one held port: its prediction continues from it.
-      count: isSequentialSymmetric(nat) ? 1 : sockets,
+      // A sequential NAT gets one held port: its prediction continues from it. The random side
+      // of a spray needs one mapping only, for its public IP: its spray sockets are fresh.
+      count: isSequentialSymmetric(nat) || hard ? 1 : sockets,
       sequential: isSequentialSymmetric(nat),
       family: pair.family,
       signal,
       timeoutMs: init.stunTimeoutMs,
     })
+    if (!hard) return { held, spray: [] }
+    try {
+      const n = sprayChoice(peerNat.range, init.spray).sockets
+      const exclude = held.mappings.map((m) => m.local)
+      return { held, spray: await freePorts(held.localAddress ?? '0.0.0.0', n, exclude, signal) }
+    } catch (err) {
+      await held.release()
+      throw err
+    }
   }
+
+  /** Verdict with the spray budget: refuse a spray that cannot reach its floor. */
+  const verdictOf = (a: NatRecord, b: NatRecord) =>
+    punchVerdict(a, b, (random) => {
+      const c = sprayChoice(random.range, init.spray)
+      if (c.feasible) return true
+      const size = c.range[1] - c.range[0] + 1
+      return `not punchable: a spray of ${c.sockets} sockets × ${c.probes} probes over ${size} ports reaches only ${Math.round(c.probability * 100)} %`
+    })
+
+  /**
+   * The spray schedule of one side: which pairs, when each fires, how long an attempt lives.
+   * Hard (random) side: every fresh socket dials the cone's held mapping, opened at
+   * `socketsPerSecond`; attempts are never cut (a SYN_SENT socket keeps its mapping alive) and
+   * retried after a RST (each retry is a new random mapping). Easy (cone) side: one SYN per
+   * guessed port from its held port, at `probesPerSecond`, starting once the random mappings
+   * exist; one attempt each, capped.
+   */
+  function sprayDial(
+    role: 'hard' | 'easy',
+    choice: SprayChoice,
+    me: LocalSide,
+    spray: readonly number[],
+    peer: SideInfo,
+    timing: { windowMs: number; oneWayMs: number; uncertaintyMs: number },
+  ): { pairs: DialPair[]; offsets: number[]; attemptTimeoutMs: number } {
+    const target = peer.mappings[0]
+    const held = me.locals[0]
+    if (!target || held === undefined) return { pairs: [], offsets: [], attemptTimeoutMs: 0 }
+    if (role === 'hard') {
+      const pairs = spray.map((localPort, index) => ({
+        localPort,
+        remote: target,
+        index,
+        maxAttempts: Number.POSITIVE_INFINITY,
+      }))
+      const perSecond = (pairs.length * 1000) / Math.max(1, choice.openMs)
+      return {
+        pairs,
+        offsets: evenOffsets(pairs.length, perSecond),
+        attemptTimeoutMs: timing.windowMs,
+      }
+    }
+    const pairs = randomPorts(choice.range, choice.probes).map((port, index) => ({
+      localPort: held,
+      remote: { host: target.host, port },
+      index,
+      maxAttempts: 1,
+    }))
+    const delay = probeDelay(choice.openMs, timing.uncertaintyMs, timing.oneWayMs)
+    const perSecond = (pairs.length * 1000) / Math.max(1, choice.probeMs)
+    return {
+      pairs,
+      offsets: evenOffsets(pairs.length, perSecond, delay),
+      attemptTimeoutMs: init.attemptTimeoutMs ?? defaults.attemptTimeoutMs,
+    }
+  }
+
+  /** The window a spray needs: the probes, started late enough, plus one capped attempt. */
+  const sprayWindow = (choice: SprayChoice, oneWayMs: number, uncertaintyMs: number) =>
+    probeDelay(choice.openMs, uncertaintyMs, oneWayMs) +
+    choice.probeMs +
+    (init.attemptTimeoutMs ?? defaults.attemptTimeoutMs)
 
   /** The pairs this side dials, given who (if anyone) listens. */
   function plan(me: LocalSide, peer: SideInfo, acceptor: 'me' | 'peer' | 'none'): DialPair[] {
@@ -240,16 +339,22 @@ export function punch(init: PunchInit = {}): Strategy {
     windowMs: number,
     oneWayMs: number,
     onSocket: (s: Socket) => void,
+    sprayed?: { offsets: number[]; attemptTimeoutMs: number },
   ): ConnectLoop {
     const loop = connectLoop({
       pairs,
       localAddress: res.held?.localAddress,
       startAt,
       clock: ctx.clock,
-      offsets: staggerOffsets(Math.max(1, ...pairs.map((p) => p.index + 1)), oneWayMs),
+      offsets:
+        sprayed?.offsets ??
+        staggerOffsets(
+          pairs.reduce((n, p) => Math.max(n, p.index + 1), 1),
+          oneWayMs,
+        ),
       windowMs,
       retryMs: retryInterval(oneWayMs),
-      attemptTimeoutMs: init.attemptTimeoutMs,
+      attemptTimeoutMs: sprayed?.attemptTimeoutMs ?? init.attemptTimeoutMs,
       onSocket,
     })
     res.loop = loop
@@ -267,7 +372,8 @@ export function punch(init: PunchInit = {}): Strategy {
     const pair = requirePair(ctx)
     const mode = punchMode(ctx.local, ctx.remote)
     const myNat = effectiveNat(mode, pair.mine.nat)
-    const verdict = punchVerdict(myNat, effectiveNat(mode, pair.theirs.nat))
+    const theirNat = effectiveNat(mode, pair.theirs.nat)
+    const verdict = verdictOf(myNat, theirNat)
     if (verdict !== true) throw new PunchError('PUNCH_NOT_PUNCHABLE', verdict)
     const id = randomBytes(16).toString('hex')
     const res = new Resources()
@@ -275,7 +381,7 @@ export function punch(init: PunchInit = {}): Strategy {
     let attempts = 0
     try {
       res.inbox = new Inbox(ctx.signaling, ctx.remote.nodeId, id, ctx.log)
-      const held = await hold(mode, pair, myNat, signal)
+      const { held, spray } = await hold(mode, pair, myNat, theirNat, signal)
       res.held = held
       const candidatePorts = predictCandidates(myNat, held.mappings, predictions)
       const me = localSide(myNat, held, candidatePorts)
@@ -311,13 +417,23 @@ export function punch(init: PunchInit = {}): Strategy {
         remoteUncertaintyMs: answer.uncertaintyMs,
         sameClock,
       })
-      const windowMs = punchWindow(localU, answer.uncertaintyMs, sameClock, init.windowMs)
       const peer: SideInfo = answer
-      const pairs = plan(
-        me,
-        peer,
-        acceptor === 'offerer' ? 'me' : acceptor === 'answerer' ? 'peer' : 'none',
+      // The answer's NAT record is the one the peer acts on (it may carry the port range).
+      const role = acceptor === 'none' ? sprayRole(myNat, answer.nat) : undefined
+      const randomNat = role === 'hard' ? myNat : answer.nat
+      const choice = role ? sprayChoice(randomNat.range, init.spray) : undefined
+      const uncertaintyMs = relativeUncertainty(localU, answer.uncertaintyMs, sameClock)
+      const windowMs = Math.max(
+        punchWindow(localU, answer.uncertaintyMs, sameClock, init.windowMs),
+        choice ? sprayWindow(choice, oneWayMs, uncertaintyMs) : 0,
       )
+      const sprayed =
+        role && choice
+          ? sprayDial(role, choice, me, spray, peer, { windowMs, oneWayMs, uncertaintyMs })
+          : undefined
+      const pairs =
+        sprayed?.pairs ??
+        plan(me, peer, acceptor === 'offerer' ? 'me' : acceptor === 'answerer' ? 'peer' : 'none')
       emit({
         type: 'planned',
         role: 'offerer',
@@ -327,6 +443,7 @@ export function punch(init: PunchInit = {}): Strategy {
         rttMs,
         windowMs,
         pairs: pairs.length,
+        ...(role && choice ? { spray: { ...choice, role } } : {}),
       })
 
       let deliver: (s: Socket) => void = () => {}
@@ -341,6 +458,14 @@ export function punch(init: PunchInit = {}): Strategy {
         deliver(s)
       }
       if (acceptor === 'offerer') {
+        if (opensFilterFor(myNat, answer.nat) && answer.mappings[0]) {
+          await openFilter({
+            ports: held.mappings.map((m) => m.local),
+            localAddress: held.localAddress,
+            host: answer.mappings[0].host,
+            port: answer.mappings[0].port,
+          })
+        }
         res.acceptor = await Acceptor.listen({
           host: held.localAddress ?? '0.0.0.0',
           ports: held.mappings.map((m) => m.local),
@@ -367,7 +492,7 @@ export function punch(init: PunchInit = {}): Strategy {
       }
       const startAt = acceptor === 'none' ? meetAt : ctx.clock.now()
       const loop = pairs.length
-        ? startLoop(res, ctx, pairs, startAt, windowMs, oneWayMs, onSocket)
+        ? startLoop(res, ctx, pairs, startAt, windowMs, oneWayMs, onSocket, sprayed)
         : undefined
       winner = await firstSocket({
         sockets: first,
@@ -420,12 +545,13 @@ export function punch(init: PunchInit = {}): Strategy {
       if (mode !== offer.mode)
         throw await refuse(`mode mismatch: we see ${mode}, offer says ${offer.mode}`)
       const myNat = effectiveNat(mode, pair.mine.nat)
-      const verdict = punchVerdict(myNat, offer.nat)
+      const verdict = verdictOf(myNat, offer.nat)
       if (verdict !== true) throw await refuse(verdict)
       res.inbox = new Inbox(ctx.signaling, ctx.remote.nodeId, offer.id, ctx.log)
       let held: HeldMappings
+      let spray: number[]
       try {
-        held = await hold(mode, pair, myNat, signal)
+        ;({ held, spray } = await hold(mode, pair, myNat, offer.nat, signal))
       } catch (err) {
         throw await refuse(`no mapping: ${(err as Error).message}`)
       }
@@ -454,11 +580,29 @@ export function punch(init: PunchInit = {}): Strategy {
         throw new PunchError('PUNCH_PEER_ABORTED', `peer aborted: ${m.body.reason}`)
       }
       const ready: PunchReady = m.body
-      const pairs = plan(
-        me,
-        offer,
-        ready.acceptor === 'answerer' ? 'me' : ready.acceptor === 'offerer' ? 'peer' : 'none',
-      )
+      const role = ready.acceptor === 'none' ? sprayRole(myNat, offer.nat) : undefined
+      const choice = role
+        ? sprayChoice((role === 'hard' ? myNat : offer.nat).range, init.spray)
+        : undefined
+      const sprayed =
+        role && choice
+          ? sprayDial(role, choice, me, spray, offer, {
+              windowMs: ready.windowMs,
+              oneWayMs: ready.oneWayMs,
+              uncertaintyMs: relativeUncertainty(
+                ctx.clock.uncertainty,
+                offer.uncertaintyMs,
+                mode === 'self',
+              ),
+            })
+          : undefined
+      const pairs =
+        sprayed?.pairs ??
+        plan(
+          me,
+          offer,
+          ready.acceptor === 'answerer' ? 'me' : ready.acceptor === 'offerer' ? 'peer' : 'none',
+        )
       emit({
         type: 'planned',
         role: 'answerer',
@@ -468,6 +612,7 @@ export function punch(init: PunchInit = {}): Strategy {
         rttMs: ready.oneWayMs * 2,
         windowMs: ready.windowMs,
         pairs: pairs.length,
+        ...(role && choice ? { spray: { ...choice, role } } : {}),
       })
       const watcher = new KeepWatcher()
       res.watcher = watcher
@@ -476,6 +621,14 @@ export function punch(init: PunchInit = {}): Strategy {
         watcher.add(s)
       }
       if (ready.acceptor === 'answerer') {
+        if (opensFilterFor(myNat, offer.nat) && offer.mappings[0]) {
+          await openFilter({
+            ports: held.mappings.map((x) => x.local),
+            localAddress: held.localAddress,
+            host: offer.mappings[0].host,
+            port: offer.mappings[0].port,
+          })
+        }
         res.acceptor = await Acceptor.listen({
           host: held.localAddress ?? '0.0.0.0',
           ports: held.mappings.map((x) => x.local),
@@ -494,7 +647,7 @@ export function punch(init: PunchInit = {}): Strategy {
       peerAbort.catch(() => {})
       const startAt = ready.acceptor === 'none' ? ready.meetAt : ctx.clock.now()
       if (pairs.length)
-        startLoop(res, ctx, pairs, startAt, ready.windowMs, ready.oneWayMs, onSocket)
+        startLoop(res, ctx, pairs, startAt, ready.windowMs, ready.oneWayMs, onSocket, sprayed)
       // The offerer decides which socket both keep: wait for its byte, even after our loop
       // has stopped (its socket may connect last).
       winner = await firstSocket({
@@ -532,7 +685,7 @@ export function punch(init: PunchInit = {}): Strategy {
       const pair = interfacePair(local, remote)
       if (!pair) return 'no IP family in common'
       const mode = punchMode(local, remote)
-      const verdict = punchVerdict(
+      const verdict = verdictOf(
         effectiveNat(mode, pair.mine.nat),
         effectiveNat(mode, pair.theirs.nat),
       )

@@ -5,10 +5,12 @@ import {
   dialPairs,
   isPrivateIp,
   type NatRecord,
+  opensFilterFor,
   predictCandidates,
   punch,
   punchMode,
   punchVerdict,
+  sprayRole,
 } from '../src/index.js'
 
 const nat = (type: NatRecord['type'], delta: NatRecord['delta']['type'] = 2, value = 0) => ({
@@ -42,9 +44,17 @@ const address = (over: Partial<PeerAddress> & { ext?: string; nic?: string; nat?
   }) as PeerAddress
 
 describe('plan', () => {
-  it('gives a fast verdict: random×random and random×filtering are not punchable', () => {
+  it('gives a fast verdict: random×random is not punchable, random×cone is', () => {
     expect(punchVerdict(random, random)).toMatch(/not punchable.*random/)
-    expect(punchVerdict(random, portRestricted)).toMatch(/not punchable/)
+    expect(punchVerdict(random, portRestricted)).toBe(true) // birthday spray
+    expect(punchVerdict(portRestricted, random)).toBe(true)
+    expect(punchVerdict(random, restricted)).toBe(true) // the restricted cone opens and listens
+    expect(punchVerdict(restricted, random)).toBe(true)
+    expect(punchVerdict(random, seq1)).toMatch(/not punchable/)
+    // The spray budget decides: an infeasible one is a verdict, not a failed punch.
+    expect(punchVerdict(random, portRestricted, () => 'not punchable: budget')).toBe(
+      'not punchable: budget',
+    )
     expect(punchVerdict(seq1, seq1)).toMatch(/not punchable/)
     expect(punchVerdict(random, full)).toBe(true) // the full cone listens
     expect(punchVerdict(seq1, portRestricted)).toBe(true)
@@ -57,6 +67,19 @@ describe('plan', () => {
     expect(chooseAcceptor('remote', open, portRestricted)).toBe('offerer')
     expect(chooseAcceptor('remote', full, full)).toBe('answerer')
     expect(chooseAcceptor('remote', portRestricted, seq1)).toBe('none')
+    // A restricted cone facing a random NAT opens its filter to that IP and listens.
+    expect(chooseAcceptor('remote', random, restricted)).toBe('answerer')
+    expect(chooseAcceptor('remote', restricted, random)).toBe('offerer')
+    // A port-restricted cone cannot: both dial (the spray).
+    expect(chooseAcceptor('remote', random, portRestricted)).toBe('none')
+    expect(opensFilterFor(restricted, random)).toBe(true)
+    expect(opensFilterFor(restricted, seq1)).toBe(false)
+    expect(opensFilterFor(portRestricted, random)).toBe(false)
+    expect(sprayRole(random, portRestricted)).toBe('hard')
+    expect(sprayRole(portRestricted, random)).toBe('easy')
+    expect(sprayRole(random, restricted)).toBeUndefined()
+    expect(sprayRole(portRestricted, seq1)).toBeUndefined()
+    expect(sprayRole(random, random)).toBeUndefined()
     expect(chooseAcceptor('self', portRestricted, portRestricted)).toBe('answerer')
     expect(chooseAcceptor('lan', portRestricted, portRestricted)).toBe('answerer')
   })
@@ -128,6 +151,15 @@ describe('plan', () => {
     const b = address({ machineId: 'b'.repeat(64), ext: '198.18.0.40', nat: random })
     expect(s.canTry(a, b)).toMatch(/not punchable/)
     expect(s.canTry(a, { ...b, legacy: true })).toMatch(/not a key/)
+    // random × port-restricted: sprayed within the default budget; refused when the budget
+    // cannot reach its floor.
+    const cone = address({ machineId: 'b'.repeat(64), ext: '198.18.0.40', nat: portRestricted })
+    expect(s.canTry(a, cone)).toBe(true)
+    expect(
+      s.canTry(a, address({ machineId: 'b'.repeat(64), ext: '198.18.0.40', nat: restricted })),
+    ).toBe(true)
+    const tiny = punch({ stunServers: ['127.0.0.1:3478'], spray: { sockets: 16, maxProbes: 64 } })
+    expect(tiny.canTry(a, cone)).toMatch(/not punchable: a spray of 16 sockets × 64 probes/)
     expect(
       punch().canTry(
         address({ machineId: 'a'.repeat(64) }),

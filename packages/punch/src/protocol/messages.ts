@@ -49,6 +49,8 @@ export interface Mapping {
 export interface NatRecord {
   readonly type: NatType
   readonly delta: { readonly type: DeltaType; readonly value: number }
+  /** External port allocation range `[low, high]`, when known (aims a birthday spray). */
+  readonly range?: readonly [number, number]
 }
 
 export interface PunchOffer {
@@ -188,13 +190,19 @@ function candidates(v: unknown): number[] {
 function nat(v: unknown): NatRecord {
   const o = object(v, 'nat')
   const d = object(o.delta, 'nat.delta')
-  return {
+  const record: NatRecord = {
     type: int(o.type, 'nat.type', 1, 7) as NatType,
     delta: {
       type: int(d.type, 'nat.delta.type', 1, 6) as DeltaType,
       value: int(d.value, 'nat.delta.value', -65535, 65535),
     },
   }
+  if (o.range === undefined) return record
+  if (!Array.isArray(o.range) || o.range.length !== 2) return bad('nat.range must be [low, high]')
+  const low = port(o.range[0], 'nat.range[0]')
+  const high = port(o.range[1], 'nat.range[1]')
+  if (low > high) bad('nat.range must be [low, high]')
+  return { ...record, range: [low, high] }
 }
 
 function mode(v: unknown): PunchMode {

@@ -19,3 +19,23 @@ export function freePort(host: string, signal?: AbortSignal): Promise<number> {
     })
   })
 }
+
+/**
+ * `count` distinct fresh ports on `host` (none of `exclude`), found a batch at a time. A port
+ * may be taken by someone else before it is bound; the connect loop then retries it.
+ */
+export async function freePorts(
+  host: string,
+  count: number,
+  exclude: Iterable<number>,
+  signal?: AbortSignal,
+): Promise<number[]> {
+  const skip = new Set(exclude)
+  const out = new Set<number>()
+  for (let rounds = 0; out.size < count && rounds < count + 16; rounds++) {
+    const batch = Math.min(64, count - out.size)
+    const got = await Promise.all(Array.from({ length: batch }, () => freePort(host, signal)))
+    for (const p of got) if (!skip.has(p) && out.size < count) out.add(p)
+  }
+  return [...out]
+}

@@ -1,0 +1,120 @@
+import { randomInt } from 'node:crypto'
+import { sprayPlan } from '@p2pd/nat'
+
+/**
+ * Birthday spraying for a symmetric-random NAT against a port-restricted (APDF) cone
+ * (anchors.md §2.2): the random ("hard") side opens `sockets` fresh mappings, all dialling the
+ * cone's held mapping at the meeting instant; the cone ("easy") side, from its held port, sends
+ * `probes` SYNs to distinct random ports of the random NAT's allocation range. A probe that
+ * lands on a live mapping is a simultaneous open. P = 1 − (1 − n/R)^k.
+ */
+export interface SprayBudget {
+  /** Fresh sockets (mappings) the random side opens (default 512). */
+  readonly sockets?: number
+  /** Success probability the easy side aims for (default 0.99). */
+  readonly target?: number
+  /** Most probes the easy side sends (default 1,024). */
+  readonly maxProbes?: number
+  /** Probe rate of the easy side, SYN/s (default 400). */
+  readonly probesPerSecond?: number
+  /** SYN rate of the random side while it opens its sockets, SYN/s (default 4,000). */
+  readonly socketsPerSecond?: number
+  /** Below this model probability the pair is refused as not punchable (default 0.9). */
+  readonly minProbability?: number
+}
+
+/** The resolved budget of one punch (both sides compute the same from the same defaults). */
+export interface SprayChoice {
+  readonly sockets: number
+  readonly probes: number
+  /** The random NAT's allocation range the probes target. */
+  readonly range: readonly [number, number]
+  readonly probability: number
+  /** Time the random side takes to open its sockets (ms). */
+  readonly openMs: number
+  /** Time the easy side takes to send its probes (ms). */
+  readonly probeMs: number
+  readonly feasible: boolean
+}
+
+/**
+ * Linux's range for `fully-random` SNAT without an explicit range (`nf_nat_l4proto_unique_tuple`:
+ * 1024–65535), also the widest a NAT uses for unprivileged ports: the default when the random
+ * side's NAT record does not say.
+ */
+export const DEFAULT_RANDOM_RANGE: readonly [number, number] = [1024, 65535]
+
+export const sprayDefaults = {
+  sockets: 512,
+  target: 0.99,
+  maxProbes: 1_024,
+  probesPerSecond: 400,
+  socketsPerSecond: 4_000,
+  minProbability: 0.9,
+} as const
+
+/** Hard limits whatever the configuration: sockets and probes a punch may ever spend. */
+export const SPRAY_LIMITS = { sockets: 1_024, probes: 2_048, probesPerSecond: 2_000 } as const
+
+/** The budget for a random NAT with `range` (the peer's record, else {@link DEFAULT_RANDOM_RANGE}). */
+export function sprayChoice(
+  range: readonly [number, number] | undefined,
+  budget: SprayBudget = {},
+): SprayChoice {
+  const r = range ?? DEFAULT_RANDOM_RANGE
+  const sockets = clamp(budget.sockets ?? sprayDefaults.sockets, 1, SPRAY_LIMITS.sockets)
+  const maxProbes = clamp(budget.maxProbes ?? sprayDefaults.maxProbes, 1, SPRAY_LIMITS.probes)
+  const rate = clamp(
+    budget.probesPerSecond ?? sprayDefaults.probesPerSecond,
+    1,
+    SPRAY_LIMITS.probesPerSecond,
+  )
+  const plan = sprayPlan('easy', r, {
+    sockets,
+    target: budget.target ?? sprayDefaults.target,
+    maxProbes,
+    probesPerSecond: rate,
+  })
+  // Distinct probes: never more than the range holds.
+  const probes = Math.min(plan.probes, r[1] - r[0] + 1)
+  const socketsPerSecond = Math.max(1, budget.socketsPerSecond ?? sprayDefaults.socketsPerSecond)
+  return {
+    sockets,
+    probes,
+    range: r,
+    probability: plan.probability,
+    openMs: Math.ceil((sockets / socketsPerSecond) * 1000),
+    probeMs: Math.ceil((probes / rate) * 1000),
+    feasible: plan.probability >= (budget.minProbability ?? sprayDefaults.minProbability),
+  }
+}
+
+/** `count` distinct ports drawn uniformly from `range` (inclusive). */
+export function randomPorts(
+  range: readonly [number, number],
+  count: number,
+  random: (max: number) => number = randomInt,
+): number[] {
+  const size = range[1] - range[0] + 1
+  const n = Math.max(0, Math.min(count, size))
+  const out = new Set<number>()
+  while (out.size < n) out.add(range[0] + random(size))
+  return [...out]
+}
+
+/** Offsets (ms after the instant) of `count` SYNs sent evenly at `perSecond`, after `delayMs`. */
+export function evenOffsets(count: number, perSecond: number, delayMs = 0): number[] {
+  const step = 1000 / Math.max(1, perSecond)
+  return Array.from({ length: Math.max(0, count) }, (_, i) => Math.round(delayMs + i * step))
+}
+
+/**
+ * When the easy side starts probing: its first probe must reach the random NAT after the random
+ * side has opened its mappings (`openMs` after the instant, give or take the clocks'
+ * disagreement `uncertaintyMs`); it travels one one-way delay.
+ */
+export function probeDelay(openMs: number, uncertaintyMs: number, oneWayMs: number): number {
+  return Math.max(0, Math.round(openMs + uncertaintyMs - oneWayMs))
+}
+
+const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, Math.floor(v)))

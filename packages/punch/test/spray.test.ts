@@ -1,0 +1,94 @@
+import { DeltaType, NatType } from '@p2pd/interface'
+import { birthdaySuccess } from '@p2pd/nat'
+import { describe, expect, it } from 'vitest'
+import {
+  DEFAULT_RANDOM_RANGE,
+  evenOffsets,
+  parseOffer,
+  probeDelay,
+  randomPorts,
+  SPRAY_LIMITS,
+  sprayChoice,
+  sprayDefaults,
+} from '../src/index.js'
+
+describe('spray budget', () => {
+  it('defaults: 512 sockets, ≥ 99 % over Linux fully-random (1024–65535) in ≤ 1.5 s', () => {
+    const c = sprayChoice(undefined)
+    expect(c.range).toEqual(DEFAULT_RANDOM_RANGE)
+    expect(c.sockets).toBe(sprayDefaults.sockets)
+    expect(c.probability).toBeGreaterThanOrEqual(0.99)
+    expect(c.probability).toBeCloseTo(birthdaySuccess(c.sockets, c.probes, 64512), 9)
+    expect(c.probes).toBeLessThanOrEqual(sprayDefaults.maxProbes)
+    expect(c.probes).toBeGreaterThan(550) // ~578
+    expect(c.probeMs).toBeLessThanOrEqual(1_500) // 400 probes/s
+    expect(c.openMs).toBeLessThanOrEqual(130) // 4,000 SYN/s on the random side
+    expect(c.feasible).toBe(true)
+  })
+
+  it('needs fewer probes on a narrower range (the NAT record says so)', () => {
+    const linuxEphemeral = sprayChoice([32768, 60999])
+    expect(linuxEphemeral.probes).toBeLessThan(300)
+    expect(linuxEphemeral.probability).toBeGreaterThanOrEqual(0.99)
+    // A range smaller than the socket count: every probe hits.
+    const tiny = sprayChoice([40000, 40009])
+    expect(tiny.probes).toBeLessThanOrEqual(10)
+    expect(tiny.probability).toBe(1)
+  })
+
+  it('is bounded whatever the configuration, and says when the floor is out of reach', () => {
+    const huge = sprayChoice(undefined, {
+      sockets: 1e9,
+      maxProbes: 1e9,
+      probesPerSecond: 1e9,
+      target: 0.999999,
+    })
+    expect(huge.sockets).toBe(SPRAY_LIMITS.sockets)
+    expect(huge.probes).toBeLessThanOrEqual(SPRAY_LIMITS.probes)
+    expect(huge.probeMs).toBeGreaterThanOrEqual((huge.probes / SPRAY_LIMITS.probesPerSecond) * 1000)
+    const small = sprayChoice(undefined, { sockets: 16, maxProbes: 64 })
+    expect(small.probability).toBeLessThan(0.1)
+    expect(small.feasible).toBe(false)
+    expect(sprayChoice(undefined, { sockets: 256, maxProbes: 256 }).feasible).toBe(false) // 64 %
+  })
+
+  it('draws distinct ports inside the range', () => {
+    const ports = randomPorts([1024, 65535], 600)
+    expect(new Set(ports).size).toBe(600)
+    expect(Math.min(...ports)).toBeGreaterThanOrEqual(1024)
+    expect(Math.max(...ports)).toBeLessThanOrEqual(65535)
+    expect(randomPorts([5000, 5003], 10).sort()).toEqual([5000, 5001, 5002, 5003])
+    expect(randomPorts([5000, 5003], 0)).toEqual([])
+  })
+
+  it('paces the probes and starts them once the random mappings exist', () => {
+    expect(evenOffsets(4, 400)).toEqual([0, 3, 5, 8])
+    expect(evenOffsets(3, 1000, 56)).toEqual([56, 57, 58])
+    // Random side opens for 96 ms; clocks may disagree by 10 ms; a probe travels 50 ms.
+    expect(probeDelay(96, 10, 50)).toBe(56)
+    expect(probeDelay(10, 0, 50)).toBe(0)
+  })
+
+  it('carries the NAT range in offers (optional) and rejects a bad one', () => {
+    const offer = {
+      v: 1,
+      id: 'a'.repeat(32),
+      address: 'x',
+      mode: 'remote',
+      mappings: [{ host: '198.18.0.1', port: 4000 }],
+      candidatePorts: [],
+      nat: { type: NatType.Symmetric, delta: { type: DeltaType.Random, value: 0 } },
+      uncertaintyMs: 5,
+      sentAt: 1_800_000_000_000,
+      meetAt: 1_800_000_003_000,
+    }
+    expect(parseOffer(offer).nat.range).toBeUndefined()
+    expect(parseOffer({ ...offer, nat: { ...offer.nat, range: [1024, 65535] } }).nat.range).toEqual(
+      [1024, 65535],
+    )
+    for (const range of [[2000, 1000], [0, 10], [1], 'x'])
+      expect(() => parseOffer({ ...offer, nat: { ...offer.nat, range } })).toThrow(
+        /PUNCH_BAD_MESSAGE|bad punch message/,
+      )
+  })
+})
