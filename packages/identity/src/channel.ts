@@ -271,6 +271,15 @@ export async function secureChannel(
       })
 
     const mine = createHello(options.initiator)
+    // Reads the peer's identity payload, checks its proof over the Noise static key, then that
+    // it is the peer we expect — before we send or accept any user data.
+    const authenticate = async (hs: HandshakeState, frame: Buffer): Promise<string> => {
+      const peer = verifyIdentityPayload(hs.readMessage(frame), hs.remoteStatic as Buffer)
+      if (!(await reader.race(isExpected(options.expectedPeer, peer)))) {
+        throw new ChannelError('CHANNEL_PEER_MISMATCH', `peer ${peer} is not the expected one`)
+      }
+      return peer
+    }
     let handshake: HandshakeState | undefined
     if (options.initiator) {
       handshake = newHandshake(true)
@@ -293,14 +302,7 @@ export async function secureChannel(
           throw new ChannelError('CHANNEL_HANDSHAKE', 'bad abandoned message 1')
         }
       }
-      const payload = handshake.readMessage(await reader.readFrame())
-      remotePeer = verifyIdentityPayload(payload, handshake.remoteStatic as Buffer)
-      if (!(await reader.race(isExpected(options.expectedPeer, remotePeer)))) {
-        throw new ChannelError(
-          'CHANNEL_PEER_MISMATCH',
-          `peer ${remotePeer} is not the expected one`,
-        )
-      }
+      remotePeer = await authenticate(handshake, await reader.readFrame())
       reader.write(encodeFrame(handshake.writeMessage(credentials.payload)))
     } else {
       handshake = newHandshake(false)
@@ -308,14 +310,7 @@ export async function secureChannel(
         throw new ChannelError('CHANNEL_HANDSHAKE', 'unexpected payload in message 1')
       }
       reader.write(encodeFrame(handshake.writeMessage(credentials.payload)))
-      const payload = handshake.readMessage(await reader.readFrame())
-      remotePeer = verifyIdentityPayload(payload, handshake.remoteStatic as Buffer)
-      if (!(await reader.race(isExpected(options.expectedPeer, remotePeer)))) {
-        throw new ChannelError(
-          'CHANNEL_PEER_MISMATCH',
-          `peer ${remotePeer} is not the expected one`,
-        )
-      }
+      remotePeer = await authenticate(handshake, await reader.readFrame())
     }
     const result = handshake.result
     if (!result) throw new ChannelError('CHANNEL_HANDSHAKE', 'handshake did not complete')
