@@ -8,12 +8,12 @@ export class UsageError extends P2pdError {
   }
 }
 
-export type Flags = Record<string, string | boolean | undefined>
+export type Flags = Record<string, string | boolean | string[] | undefined>
 
 /** Parses `argv` with `node:util` parseArgs; unknown flags are usage errors. */
 export function parseFlags(
   argv: readonly string[],
-  options: Record<string, { type: 'string' | 'boolean'; short?: string }>,
+  options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>,
 ): { flags: Flags; positionals: string[] } {
   try {
     const { values, positionals } = parseArgs({

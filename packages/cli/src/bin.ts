@@ -4,13 +4,16 @@ import { UsageError } from './args.js'
 import { addrCommand } from './commands/addr.js'
 import { demoCommand } from './commands/demo.js'
 import { idCommand } from './commands/id.js'
+import { natCommand } from './commands/nat.js'
 
 const usage = `usage: p2pd <command> [options]
 
 commands:
   demo [--mb N] [--only direct,reverse,…]   two nodes on embedded loopback servers, every strategy
   addr <peer-address>                       decode and explain a peer address
-  id <keyfile>                              load or create a node key (0600) and print its node ID`
+  id <keyfile>                              load or create a node key (0600) and print its node ID
+  nat --server HOST:PORT [--server …] [--transport udp|tcp|both] [--local IP] [--json]
+                                            classify this machine's NAT against those STUN servers`
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -23,6 +26,9 @@ async function main(argv: string[]): Promise<number> {
       return 0
     case 'id':
       await idCommand(rest, out)
+      return 0
+    case 'nat':
+      await natCommand(rest, out)
       return 0
     case undefined:
     case 'help':

@@ -12,5 +12,6 @@
 
 export { type EmbeddedBroker, startBroker } from './broker.js'
 export { demoCommand } from './commands/demo.js'
+export { natCommand } from './commands/nat.js'
 export { type Infra, startInfra } from './infra.js'
 export { exchange, type TransferResult } from './transfer.js'

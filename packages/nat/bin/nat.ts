@@ -1,13 +1,13 @@
 /**
- * Prints the NAT classification of this machine (until `p2pd nat` exists):
+ * Prints the NAT classification of this machine (the same as `p2pd nat`):
  *
  *   pnpm exec tsx --conditions=@p2pd/source packages/nat/bin/nat.ts --server 127.0.0.1:3478 \
  *     [--server HOST:PORT …] [--transport udp|tcp|both] [--local IP] [--timeout MS] [--json]
  *
  * Only the servers you name are contacted.
  */
-import { deltaTypeName, natTypeName } from '@p2pd/interface'
-import { discoverNat, type NatDiscovery, natInfoForInterface } from '../src/index.js'
+import { natTypeName } from '@p2pd/interface'
+import { discoverNat, formatNatDiscovery, natInfoForInterface } from '../src/index.js'
 
 function args() {
   const a = process.argv.slice(2)
@@ -34,23 +34,6 @@ function args() {
   return { servers, transport, local, timeoutMs, json }
 }
 
-function line(d: NatDiscovery): string {
-  const n = d.natInfo
-  const b = d.behaviour
-  const delta = d.delta
-    ? `${deltaTypeName[n.delta.type]}${n.delta.value ? ` ${n.delta.value > 0 ? '+' : ''}${n.delta.value}` : ''} (confidence ${d.delta.confidence.toFixed(2)})`
-    : deltaTypeName[n.delta.type]
-  const t = d.timings
-  return [
-    `${d.transport.toUpperCase()}: ${natTypeName[n.type]} (type ${n.type})`,
-    `  mapped     ${b.mapped ? `${b.mapped.host}:${b.mapped.port}` : '—'} from ${b.local.host}:${b.local.port}`,
-    `  mapping    ${d.mapping}   filtering ${d.filtering} (${b.filteringSource})`,
-    `  preserving ${d.preserving}   hairpin ${d.hairpin}   delta ${delta}${n.range ? `   range ${n.range.join('–')}` : ''}`,
-    `  timings    total ${t.totalMs.toFixed(0)} ms, mapping ${t.mappingMs.toFixed(0)} ms${t.filteringMs !== undefined ? `, filtering ${t.filteringMs.toFixed(0)} ms` : ''}${t.deltaMs !== undefined ? `, delta ${t.deltaMs.toFixed(0)} ms` : ''}, RTT ${t.rttMs.toFixed(1)} ms`,
-    ...b.notes.map((x) => `  note       ${x}`),
-  ].join('\n')
-}
-
 async function main() {
   const o = args()
   const base = {
@@ -61,15 +44,15 @@ async function main() {
   if (o.transport === 'both') {
     const r = await natInfoForInterface(base)
     if (o.json) return console.log(JSON.stringify(r, null, 2))
-    console.log(line(r.udp))
-    console.log(line(r.tcp))
+    console.log(formatNatDiscovery(r.udp))
+    console.log(formatNatDiscovery(r.tcp))
     console.log(
       `peer address: type ${r.natInfo.type} (${natTypeName[r.natInfo.type]}), delta ${r.natInfo.delta.type}/${r.natInfo.delta.value} — ${r.totalMs.toFixed(0)} ms in all`,
     )
     return
   }
   const d = await discoverNat({ ...base, transport: o.transport === 'tcp' ? 'tcp' : 'udp' })
-  console.log(o.json ? JSON.stringify(d, null, 2) : line(d))
+  console.log(o.json ? JSON.stringify(d, null, 2) : formatNatDiscovery(d))
 }
 
 main().catch((err: unknown) => {

@@ -60,6 +60,7 @@ export {
   type ExternalAddress,
   type ExternalAddressOptions,
 } from './external.js'
+export { formatNatDiscovery } from './format.js'
 export { type InterfaceNat, natInfoForInterface, withUdpFiltering } from './interface-nat.js'
 export {
   type LocalAddress,
