@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Socket } from 'node:net'
 import {
   abortReason,
+  type Endpoint,
   type InboundSignal,
   type PeerAddress,
   type RawConnection,
@@ -204,6 +205,35 @@ function firstSocket(opts: {
         ),
       )
     }
+  })
+}
+
+/**
+ * The accepting side of a punch: when our restricted cone faces a random-symmetric peer, first
+ * open our filter toward the peer's IP (one SYN per held port), then listen on the held ports
+ * for the peer's connects.
+ */
+async function listenAsAcceptor(
+  myNat: NatRecord,
+  peer: { readonly nat: NatRecord; readonly mappings: readonly Endpoint[] },
+  held: HeldMappings,
+  onSocket: (socket: Socket) => void,
+): Promise<Acceptor> {
+  const ports = held.mappings.map((m) => m.local)
+  const target = peer.mappings[0]
+  if (target && opensFilterFor(myNat, peer.nat)) {
+    await openFilter({
+      ports,
+      localAddress: held.localAddress,
+      host: target.host,
+      port: target.port,
+    })
+  }
+  return Acceptor.listen({
+    host: held.localAddress ?? '0.0.0.0',
+    ports,
+    expectHost: target?.host,
+    onSocket,
   })
 }
 
@@ -458,20 +488,7 @@ export function punch(init: PunchInit = {}): Strategy {
         deliver(s)
       }
       if (acceptor === 'offerer') {
-        if (opensFilterFor(myNat, answer.nat) && answer.mappings[0]) {
-          await openFilter({
-            ports: held.mappings.map((m) => m.local),
-            localAddress: held.localAddress,
-            host: answer.mappings[0].host,
-            port: answer.mappings[0].port,
-          })
-        }
-        res.acceptor = await Acceptor.listen({
-          host: held.localAddress ?? '0.0.0.0',
-          ports: held.mappings.map((m) => m.local),
-          expectHost: answer.mappings[0]?.host,
-          onSocket,
-        })
+        res.acceptor = await listenAsAcceptor(myNat, answer, held, onSocket)
       }
       const ready: PunchReady = { v: 1, kind: 'go', id, meetAt, acceptor, windowMs, oneWayMs }
       await publish(ctx, MessageType.ready, ready, signal)
@@ -621,20 +638,7 @@ export function punch(init: PunchInit = {}): Strategy {
         watcher.add(s)
       }
       if (ready.acceptor === 'answerer') {
-        if (opensFilterFor(myNat, offer.nat) && offer.mappings[0]) {
-          await openFilter({
-            ports: held.mappings.map((x) => x.local),
-            localAddress: held.localAddress,
-            host: offer.mappings[0].host,
-            port: offer.mappings[0].port,
-          })
-        }
-        res.acceptor = await Acceptor.listen({
-          host: held.localAddress ?? '0.0.0.0',
-          ports: held.mappings.map((x) => x.local),
-          expectHost: offer.mappings[0]?.host,
-          onSocket,
-        })
+        res.acceptor = await listenAsAcceptor(myNat, offer, held, onSocket)
       }
       const ack: PunchAck = { v: 1, kind: 'ack', id: offer.id }
       await publish(ctx, MessageType.ready, ack, signal)
