@@ -31,7 +31,7 @@ async function writeAll(stream: ReliableStream, data: Buffer): Promise<void> {
   await once(stream, 'finish')
 }
 
-const fast = { minRtoMs: 20, initialRtoMs: 100, tickMs: 5, lingerMs: 50 }
+const fast = { minRtoMs: 20, rtoSlackMs: 10, initialRtoMs: 100, tickMs: 5, lingerMs: 50 }
 
 describe('reliable stream over a lossy link', () => {
   it('transfers 10 MB byte-identical at 5 % loss + reordering + duplication', async () => {

@@ -26,7 +26,8 @@ export interface BenchP2pdOptions {
   readonly trials?: number
   /** Trials per throughput case (default 3). */
   readonly throughputTrials?: number
-  /** Bytes per throughput trial (default 4 MiB: a relayed trial must fit the 40 s runner timeout). */
+  /** Bytes per throughput trial (default 16 MiB: enough to leave slow start at 100 ms RTT, small
+   *  enough for the 40 s runner timeout at ≥ 4 Mbit/s). */
   readonly throughputBytes?: number
   /** Delay line per router uplink (default 25 ms each way). `null`: none. */
   readonly shape?: LinkShape | null
@@ -82,7 +83,7 @@ export async function benchP2pd(opts: BenchP2pdOptions = {}): Promise<BenchP2pdR
   const log = opts.log ?? (() => {})
   const trials = opts.trials ?? 5
   const tTrials = opts.throughputTrials ?? 3
-  const bytes = opts.throughputBytes ?? 4 * 1024 * 1024
+  const bytes = opts.throughputBytes ?? 16 * 1024 * 1024
   const shape = opts.shape === undefined ? { upMs: 25, downMs: 25 } : opts.shape
   const startedAt = new Date()
   const lab = await Lab.up({

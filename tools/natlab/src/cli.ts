@@ -42,7 +42,7 @@ const USAGE = `usage: pnpm lab <command> [options]
              node-* strategies add the p2pd servers (STUN, SNTP, TURN) to the lab
   probe      physics probes: ${PROBE_NAMES.join(', ')} | all  [--delay MS (25)]
   bench-p2pd p2pd node: start time, time-to-connect per strategy, direct vs TURN throughput
-             --trials N (5) --throughput-trials N (3) --bytes N (4 MiB) --delay MS (25) --out DIR
+             --trials N (5) --throughput-trials N (3) --bytes N (16 MiB) --delay MS (25) --out DIR
   p2pd-table FILE  the node README's grid of a matrix run's natlab-results.json [--strategy node-auto]
 profiles: KIND[-drop|-rst][+hairpin][+cgnat][+lan2]; KIND = open, full-cone, restricted,
   port-restricted, eim-range, sym-seqK, sym-random; LIST is comma-separated or 'all'.`

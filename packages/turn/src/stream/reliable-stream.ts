@@ -12,7 +12,7 @@ import {
 } from './packet.js'
 import { Receiver } from './receiver.js'
 import type { RttOptions } from './rtt.js'
-import { Sender } from './sender.js'
+import { Sender, timestamp } from './sender.js'
 
 /** Options of {@link ReliableStream}. */
 export interface ReliableStreamOptions extends RttOptions {
@@ -20,13 +20,13 @@ export interface ReliableStreamOptions extends RttOptions {
   readonly conv: number
   /** Payload bytes per packet (default 1,200: fits a 1,280-byte path MTU with TURN headers). */
   readonly segmentSize?: number
-  /** Unacknowledged bytes we accept from the writer before applying backpressure (1 MiB). */
+  /** Unacknowledged bytes we accept from the writer before applying backpressure (2 MiB). */
   readonly sendBufferBytes?: number
   /** Bytes we hold for the reader, unread + out of order; sets the advertised window (4 MiB). */
   readonly receiveBufferBytes?: number
   /** Congestion window at the start (packets, default 16). */
   readonly initialCwnd?: number
-  /** Largest congestion window (packets, default 512). */
+  /** Largest congestion window (packets, default 2,048). */
   readonly maxCwnd?: number
   /** Transmissions of one segment before the link is declared dead (default 20). */
   readonly maxTransmits?: number
@@ -51,6 +51,8 @@ export interface ReliableStreamStats {
   readonly packetsReceived: number
   readonly retransmits: number
   readonly timeouts: number
+  /** Timeouts undone because the original transmission was acked (Eifel detection). */
+  readonly spuriousTimeouts: number
   readonly duplicates: number
   readonly badPackets: number
   readonly srttMs: number | undefined
@@ -114,7 +116,7 @@ export class ReliableStream extends Duplex {
     const segmentSize = opts.segmentSize ?? 1200
     this.conv = opts.conv >>> 0
     this.#link = link
-    this.#sendBufferBytes = opts.sendBufferBytes ?? 1024 * 1024
+    this.#sendBufferBytes = opts.sendBufferBytes ?? 2 * 1024 * 1024
     this.#keepAliveMs = opts.keepAliveMs ?? 5000
     this.#idleTimeoutMs = opts.idleTimeoutMs ?? 30_000
     this.#tickMs = opts.tickMs ?? 10
@@ -141,6 +143,7 @@ export class ReliableStream extends Duplex {
       packetsReceived: this.#packetsReceived,
       retransmits: this.#sender.retransmits,
       timeouts: this.#sender.timeouts,
+      spuriousTimeouts: this.#sender.spuriousTimeouts,
       duplicates: this.#receiver.duplicates,
       badPackets: this.#badPackets,
       srttMs: this.#sender.rtt.srtt,
@@ -228,7 +231,7 @@ export class ReliableStream extends Duplex {
   }
 
   #ts(): number {
-    return Math.floor(performance.now()) >>> 0
+    return timestamp(performance.now())
   }
 
   #transmit(packet: Buffer): void {
@@ -290,7 +293,7 @@ export class ReliableStream extends Duplex {
   }
 
   #onAck(ack: AckPacket): void {
-    this.#sender.onAck(ack, this.#ts())
+    this.#sender.onAck(ack, performance.now())
     if (ack.probe) this.#sendAck(false)
     this.#flush()
     if (this.#writeCallback && this.#sender.bufferedBytes < this.#sendBufferBytes) {

@@ -1,3 +1,5 @@
+import { Cubic, type CubicState } from './cubic.js'
+import { CSS_GROWTH_DIVISOR, HyStart } from './hystart.js'
 import type { AckPacket } from './packet.js'
 import { RttEstimator, type RttOptions } from './rtt.js'
 import { seqAdd, seqDiff, seqLess } from './seq.js'
@@ -8,7 +10,7 @@ export interface SenderOptions extends RttOptions {
   readonly segmentSize: number
   /** Congestion window at the start and after an idle period (packets, default 16). */
   readonly initialCwnd?: number
-  /** Upper bound of the congestion window (packets, default 512). */
+  /** Upper bound of the congestion window (packets, default 2,048). */
   readonly maxCwnd?: number
   /** A segment transmitted this often without an ack means the link is dead (default 20). */
   readonly maxTransmits?: number
@@ -25,6 +27,10 @@ interface Segment {
   resendAt: number
   transmits: number
   sacked: boolean
+  /** Overdue when a timeout fired: lost if the timeout proves genuine. */
+  held: boolean
+  /** Known lost after a genuine timeout: waiting for window room to go out again. */
+  lost: boolean
 }
 
 /** What the stream must put on the wire. */
@@ -36,20 +42,35 @@ export interface Transmission {
 
 /** Segments re-sent after this many later segments were selectively acked (TCP's dupthresh). */
 const DUP_THRESHOLD = 3
-/** Multiplicative decrease on a loss event (CUBIC's β: gentler than Reno's ½ on lossy paths). */
-const BETA = 0.7
 const MIN_CWND = 4
+
+/** The window before a retransmission timeout, kept until we know whether it was spurious. */
+interface TimeoutUndo {
+  readonly cwnd: number
+  readonly ssthresh: number
+  readonly cubic: CubicState
+  /** When the timeout fired (ms), and as our u32 timestamp. */
+  readonly at: number
+  readonly atTs: number
+  /** Lowest sequence number the timeout retransmitted. */
+  readonly seq: number
+}
 
 /**
  * The sending half of the reliable stream: segments the byte queue, keeps the segments in
  * flight, and decides what to (re)transmit.
  *
  * - **Flow control**: never more unacked segments than the peer's advertised window.
- * - **Congestion control**: slow start, then additive increase; on a loss event the window is
- *   multiplied by 0.7, at most once per window of data (NewReno-style recovery); on a timeout
- *   it falls to the minimum.
- * - **Loss detection**: SACK-based fast retransmit (3 later segments acked) and a per-segment
- *   retransmission timer (RFC 6298 RTO, doubled per retransmission of that segment).
+ * - **Congestion control**: slow start (left early when the RTT climbs, HyStart++ RFC 9406), then
+ *   CUBIC growth (RFC 9438); on a loss event the window
+ *   is multiplied by 0.7, at most once per window of data (NewReno-style recovery); on a
+ *   timeout it falls to the minimum — and is restored if the timeout proves spurious: an ack
+ *   that echoes a timestamp older than the timeout and covers the retransmitted segment was
+ *   caused by the original transmission (Eifel detection, RFC 3522).
+ * - **Loss detection**: SACK-based fast retransmit (3 later segments acked) and a retransmission
+ *   timer (RFC 6298 RTO, doubled per retransmission of that segment). A timeout resends only
+ *   the oldest segment; once an ack shows the timeout was genuine, everything sent before it
+ *   and still unacknowledged is resent as the window allows (the RFC 6675 "pipe").
  */
 export class Sender {
   readonly rtt: RttEstimator
@@ -64,6 +85,7 @@ export class Sender {
   readonly #inflight = new Map<number, Segment>()
   #inflightBytes = 0
   #sackedCount = 0
+  #lostCount = 0
   #nextSeq = 0
   #una = 0
   #cwnd: number
@@ -75,14 +97,18 @@ export class Sender {
   #finSeq: number | undefined
   #finAcked = false
   #highestSacked: number | undefined
+  readonly #cubic = new Cubic()
+  readonly #hystart = new HyStart()
+  #undo: TimeoutUndo | undefined
   /** Statistics. */
   retransmits = 0
   timeouts = 0
+  spuriousTimeouts = 0
 
   constructor(opts: SenderOptions) {
     this.#segmentSize = opts.segmentSize
     this.#initialCwnd = opts.initialCwnd ?? 16
-    this.#maxCwnd = opts.maxCwnd ?? 512
+    this.#maxCwnd = opts.maxCwnd ?? 2048
     this.#maxTransmits = opts.maxTransmits ?? 20
     this.#cwnd = this.#initialCwnd
     this.#peerWindow = this.#initialCwnd
@@ -134,23 +160,25 @@ export class Sender {
     this.#finQueued = true
   }
 
-  /** Earliest retransmission deadline of the segments in flight (ms), if any. */
-  nextResendAt(): number | undefined {
-    let min: number | undefined
-    for (const s of this.#inflight.values()) {
-      if (!s.sacked && (min === undefined || s.resendAt < min)) min = s.resendAt
-    }
-    return min
-  }
-
   /**
-   * Applies an ACK. Returns the number of newly acknowledged bytes. Throws nothing: an ACK
-   * for data never sent is clamped away.
+   * Applies an ACK received at `now` (ms, `performance.now()` clock). Returns the number of
+   * newly acknowledged bytes. Throws nothing: an ACK for data never sent is clamped away.
    */
-  onAck(ack: AckPacket, nowTs: number): number {
-    if (ack.echoTs !== undefined) this.rtt.sample(seqDiff(nowTs, ack.echoTs) >>> 0)
+  onAck(ack: AckPacket, now: number): number {
+    const nowTs = timestamp(now)
+    if (ack.echoTs !== undefined) {
+      const rtt = seqDiff(nowTs, ack.echoTs) >>> 0
+      this.rtt.sample(rtt)
+      if (
+        this.#cwnd < this.#ssthresh &&
+        this.#hystart.sample(rtt, this.#una, this.#nextSeq) === 'done'
+      ) {
+        this.#ssthresh = this.#cwnd
+      }
+    }
     // Acks beyond what we sent are lies or corruption: ignore their cumulative part.
     const cumAck = seqDiff(ack.cumAck, this.#nextSeq) > 0 ? this.#una : ack.cumAck
+    this.#checkTimeoutVerdict(ack, cumAck)
     let ackedBytes = 0
     let ackedSegments = 0
     for (const s of this.#inflight.values()) {
@@ -168,6 +196,10 @@ export class Sender {
         if (s && !s.sacked) {
           s.sacked = true
           this.#sackedCount++
+          if (s.lost) {
+            s.lost = false
+            this.#lostCount--
+          }
           ackedSegments++
         }
       }
@@ -181,11 +213,47 @@ export class Sender {
     }
     // Window growth, outside recovery only.
     if (ackedSegments > 0 && this.#recoverUntil === undefined) {
-      if (this.#cwnd < this.#ssthresh) this.#cwnd += ackedSegments
-      else this.#cwnd += ackedSegments / this.#cwnd
+      if (this.#cwnd < this.#ssthresh) {
+        const conservative = this.#hystart.phase === 'conservative'
+        this.#cwnd += conservative ? ackedSegments / CSS_GROWTH_DIVISOR : ackedSegments
+      } else {
+        const rtt = this.rtt.srtt ?? this.rtt.rto
+        this.#cwnd = this.#cubic.grow(this.#cwnd, ackedSegments, now, rtt)
+      }
       if (this.#cwnd > this.#maxCwnd) this.#cwnd = this.#maxCwnd
     }
     return ackedBytes
+  }
+
+  /**
+   * After a timeout, the first ack decides: caused by a packet sent before the timeout and
+   * covering the resent segment, the timeout was spurious (Eifel) and the window comes back;
+   * caused by a packet sent after it, the timeout was genuine and the segments it held back
+   * are marked lost.
+   */
+  #checkTimeoutVerdict(ack: AckPacket, cumAck: number): void {
+    const undo = this.#undo
+    if (!undo || ack.echoTs === undefined) return
+    if (seqDiff(ack.echoTs, undo.atTs) >= 0) {
+      this.#undo = undefined
+      for (const s of this.#inflight.values()) {
+        if (!s.held) continue
+        s.held = false
+        if (!s.sacked && !s.lost && seqLess(cumAck, seqAdd(s.seq, 1))) {
+          s.lost = true
+          this.#lostCount++
+        }
+      }
+      return
+    }
+    if (!seqLess(undo.seq, cumAck)) return
+    this.#undo = undefined
+    this.spuriousTimeouts++
+    for (const s of this.#inflight.values()) s.held = false
+    this.#cwnd = Math.max(this.#cwnd, undo.cwnd)
+    this.#ssthresh = undo.ssthresh
+    this.#cubic.restore(undo.cubic)
+    this.#recoverUntil = undefined
   }
 
   /**
@@ -195,44 +263,81 @@ export class Sender {
    */
   poll(now: number): { out: Transmission[]; dead: boolean } {
     const out: Transmission[] = []
-    const rto = this.rtt.rto
-    const srtt = this.rtt.srtt ?? rto
+    const srtt = this.rtt.srtt ?? this.rtt.rto
     let lossEvent = false
-    let timeout = false
+    let timedOut: Segment | undefined
     for (const s of this.#inflight.values()) {
-      if (s.sacked) continue
+      if (s.sacked || s.lost) continue
       const sackLost =
         this.#highestSacked !== undefined &&
         seqDiff(this.#highestSacked, s.seq) > DUP_THRESHOLD &&
         now - s.sentAt > srtt
-      const timedOut = now >= s.resendAt
-      if (!sackLost && !timedOut) continue
-      if (s.transmits >= this.#maxTransmits) return { out, dead: true }
-      if (timedOut && !sackLost) timeout = true
-      else lossEvent = true
-      s.transmits++
-      s.sentAt = now
-      s.resendAt = now + Math.min(rto * 2 ** (s.transmits - 1), 60_000)
-      this.retransmits++
-      out.push(s)
+      if (sackLost) {
+        lossEvent = true
+        if (!this.#resend(s, now, out)) return { out, dead: true }
+      } else if (now >= s.resendAt) {
+        timedOut ??= s
+      }
     }
-    if (timeout) {
+    if (timedOut) {
       this.timeouts++
+      if (!this.#undo) {
+        this.#undo = {
+          cwnd: this.#cwnd,
+          ssthresh: this.#ssthresh,
+          cubic: this.#cubic.snapshot(),
+          at: now,
+          atTs: timestamp(now),
+          seq: timedOut.seq,
+        }
+      }
       this.rtt.backoff()
-      this.#ssthresh = Math.max(MIN_CWND, this.#cwnd * BETA)
+      this.#hystart.end()
+      this.#ssthresh = Math.max(MIN_CWND, this.#cubic.onLoss(this.#cwnd))
       this.#cwnd = MIN_CWND
       this.#recoverUntil = this.#nextSeq
+      if (!this.#resend(timedOut, now, out)) return { out, dead: true }
+      // Other overdue segments wait for the verdict of the first ack instead of all firing.
+      for (const s of this.#inflight.values()) {
+        if (s !== timedOut && !s.sacked && !s.lost && s.resendAt <= now) {
+          s.held = true
+          s.resendAt = now + this.rtt.rto
+        }
+      }
     } else if (lossEvent && this.#recoverUntil === undefined) {
-      this.#ssthresh = Math.max(MIN_CWND, this.#cwnd * BETA)
+      this.#hystart.end()
+      this.#ssthresh = Math.max(MIN_CWND, this.#cubic.onLoss(this.#cwnd))
       this.#cwnd = this.#ssthresh
       this.#recoverUntil = this.#nextSeq
     }
     const limit = Math.min(Math.floor(this.#cwnd), this.#peerWindow)
-    while (this.#inflight.size - this.#sackedCount < limit && this.#hasNew()) {
-      const s = this.#cut(now)
-      out.push(s)
+    if (this.#lostCount > 0) {
+      for (const s of this.#inflight.values()) {
+        if (this.#pipe() >= Math.max(1, limit)) break
+        if (!s.lost) continue
+        s.lost = false
+        this.#lostCount--
+        if (!this.#resend(s, now, out)) return { out, dead: true }
+      }
     }
+    while (this.#pipe() < limit && this.#hasNew()) out.push(this.#cut(now))
     return { out, dead: false }
+  }
+
+  /** Segments believed to be in the network (RFC 6675's pipe, without its refinements). */
+  #pipe(): number {
+    return this.#inflight.size - this.#sackedCount - this.#lostCount
+  }
+
+  /** Retransmits `s`; false when it has used up its transmissions (a dead link). */
+  #resend(s: Segment, now: number, out: Transmission[]): boolean {
+    if (s.transmits >= this.#maxTransmits) return false
+    s.transmits++
+    s.sentAt = now
+    s.resendAt = now + Math.min(this.rtt.rto * 2 ** (s.transmits - 1), 60_000)
+    this.retransmits++
+    out.push(s)
+    return true
   }
 
   #hasNew(): boolean {
@@ -257,6 +362,8 @@ export class Sender {
       resendAt: now + this.rtt.rto,
       transmits: 1,
       sacked: false,
+      held: false,
+      lost: false,
     }
     this.#nextSeq = seqAdd(this.#nextSeq, 1)
     this.#inflight.set(seg.seq, seg)
@@ -291,5 +398,11 @@ export class Sender {
     this.#inflight.delete(s.seq)
     this.#inflightBytes -= s.data.length
     if (s.sacked) this.#sackedCount--
+    if (s.lost) this.#lostCount--
   }
+}
+
+/** The stream's 32-bit millisecond timestamp of a `performance.now()` instant. */
+export function timestamp(nowMs: number): number {
+  return Math.floor(nowMs) >>> 0
 }
