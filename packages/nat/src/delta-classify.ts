@@ -50,7 +50,9 @@ interface Pair {
  * - **preserving**: mapped − local is one constant ≠ 0 for ≥ threshold of the samples (a jump
  *   of the local port moves the mapping by the same distance).
  * - **independent (k)**: mapped − previous mapped == k (signed) for ≥ threshold of all pairs,
- *   jumps included (at least half of the jump pairs must agree).
+ *   jumps included (at least half of the jump pairs must agree). Other hosts (or our own
+ *   concurrent connections) allocating between two samples turn a step of k into 2k or 3k:
+ *   such pairs count too when at least half the pairs step exactly k, and so do the jumps.
  * - **dependent (k)**: the same for the pairs whose local ports are consecutive (+1), while the
  *   jumps do *not* follow k. This makes a +1 sequential NAT "independent 1" and a NAT that
  *   only tracks +1 local steps "dependent", two things P2PD could not tell apart (D2).
@@ -115,6 +117,19 @@ export function classifyDelta(
     const range = wrapRange(valid, pairs, step.value)
     return range ? { ...v, range } : v
   }
+  const interfered = interferedStep(pairs, jumps, step, threshold)
+  if (interfered >= threshold) {
+    const v = verdict(
+      'independent',
+      DeltaType.Independent,
+      step.value,
+      interfered,
+      sure(step.count),
+      base,
+    )
+    const range = wrapRange(valid, pairs, step.value)
+    return range ? { ...v, range } : v
+  }
   const runStep = mode(runs.map((p) => p.dm).filter((d) => d !== 0))
   const runFit = runs.length >= 2 ? runStep.count / runs.length : 0
   const jumpsFollow =
@@ -134,6 +149,30 @@ export function classifyDelta(
   const v = verdict('random', DeltaType.Random, 0, 1 - best, sure(pairs.length), base)
   const range = uniformRange(valid)
   return range ? { ...v, range } : v
+}
+
+/** A sample pair may skip this many allocations of someone else and still count as a step. */
+const MAX_SKIPPED = 3
+
+/**
+ * Fraction of pairs that step by 1…MAX_SKIPPED+1 times `step` (sequential allocation with
+ * others interleaved), or 0 unless most pairs step exactly `step` and the jumps fit too.
+ */
+function interferedStep(
+  pairs: readonly Pair[],
+  jumps: readonly Pair[],
+  step: { value: number; count: number },
+  threshold: number,
+): number {
+  if (!pairs.length || step.value === 0 || step.count / pairs.length < 0.5) return 0
+  const fits = (p: Pair) => {
+    const m = p.dm / step.value
+    return Number.isInteger(m) && m >= 1 && m <= MAX_SKIPPED + 1
+  }
+  // The jumps must fit as well as the threshold asks: they are what tells a sequential NAT
+  // from one that only follows consecutive local ports.
+  if (jumps.length && jumps.filter(fits).length / jumps.length < threshold) return 0
+  return pairs.filter(fits).length / pairs.length
 }
 
 function verdict(

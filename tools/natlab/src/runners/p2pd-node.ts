@@ -194,8 +194,17 @@ if (!reported) {
         : await firstIncoming(inboundTimeoutMs)
     const connectedAt = Date.now()
     await hello(pipe, cfg.role, start.nonce, 5000)
-    const rep = (pipe as { report?: { winner?: string; stages?: unknown; totalMs?: number } })
-      .report
+    const rep = (
+      pipe as {
+        report?: {
+          winner?: string
+          stages?: unknown
+          totalMs?: number
+          localNat?: unknown
+          remoteNat?: unknown
+        }
+      }
+    ).report
     const throughput = bulkBytes > 0 ? await bulk(pipe, cfg.role, bulkBytes) : undefined
     report({
       ok: true,
@@ -204,7 +213,14 @@ if (!reported) {
       local: `${pipe.path.local.host}:${pipe.path.local.port}`,
       remote: `${pipe.path.remote.host}:${pipe.path.remote.port}`,
       relayed: pipe.path.relayed,
-      detail: { ...timing(), stages: rep?.stages, totalMs: rep?.totalMs, throughput, events },
+      detail: {
+        ...timing(),
+        stages: rep?.stages,
+        totalMs: rep?.totalMs,
+        nat: rep ? { local: rep.localNat, remote: rep.remoteNat } : undefined,
+        throughput,
+        events,
+      },
     })
   } catch (err) {
     const rep = (err as { report?: unknown }).report
