@@ -22,12 +22,24 @@ const cells: [string, string][] = [
   ['port-restricted-rst', 'sym-seq1-rst'],
   ['sym-seq1-rst', 'full-cone-drop'],
   ['sym-random-drop', 'full-cone-drop'],
+  // EIM without port preservation (mapped into 20000–29999), and sequential +2.
+  ['eim-range-drop', 'port-restricted-rst'],
+  ['sym-seq2-rst', 'eim-range-rst'],
+  ['restricted-drop', 'sym-seq2-drop'],
   // Birthday spray (512 sockets × ~578 probes over 1024–65535) and the restricted cone's
   // filter opener.
   ['sym-random-drop', 'port-restricted-drop'],
   ['sym-random-rst', 'restricted-rst'],
   ['sym-random-drop', 'sym-random-rst'],
 ]
+
+/**
+ * Random × port-restricted cone: punched by a birthday spray. (Random × full cone needs no
+ * spray, random × restricted cone one filter-opening SYN: both deterministic.)
+ */
+const isSprayCell = (a: string, b: string) =>
+  a.startsWith('sym-random') !== b.startsWith('sym-random') &&
+  [a, b].some((p) => p.startsWith('port-restricted') || p.startsWith('eim-range'))
 
 describe.skipIf(!canRun)('punch in the NAT lab (25 ms one-way per router)', () => {
   it('punches every EIM, sequential×EIM and random×EIM cell; random×random is refused fast', async () => {
@@ -41,6 +53,8 @@ describe.skipIf(!canRun)('punch in the NAT lab (25 ms one-way per router)', () =
       parallel: 4,
       outDir: process.env.PUNCH_LAB_OUT ?? null,
     })
+    let sprayTrials = 0
+    let sprayMisses = 0
     for (const c of r.cells) {
       if (c.a.startsWith('sym-random') && c.b.startsWith('sym-random')) {
         expect(c.successes).toBe(0)
@@ -53,12 +67,22 @@ describe.skipIf(!canRun)('punch in the NAT lab (25 ms one-way per router)', () =
         }
         continue
       }
-      // ≥ 95 % per cell: with up to 19 trials, that is every trial.
-      expect(
-        c.directSuccesses,
-        `${c.a} × ${c.b}: ${c.runs.map((t) => t.failureReason).join('; ')}`,
-      ).toBe(c.trials)
+      const why = `${c.a} × ${c.b}: ${c.runs.map((t) => t.failureReason).join('; ')}`
+      if (isSprayCell(c.a, c.b)) {
+        // A birthday spray misses with P ≈ 1 % per trial by design (budget P = 0.99).
+        sprayTrials += c.trials
+        sprayMisses += c.trials - c.directSuccesses
+        expect(c.directSuccesses, why).toBeGreaterThan(0)
+      } else {
+        // Deterministic cells: ≥ 95 % per cell with up to 19 trials is every trial.
+        expect(c.directSuccesses, why).toBe(c.trials)
+      }
       expect(c.medianTimeToConnectMs ?? Infinity).toBeLessThan(3_000)
     }
+    // All spray cells together: at most one miss in this sample (≥ 95 % holds; two misses in
+    // a handful of trials would mean the spray is broken, not unlucky — P ≈ 0.06 % at 4 trials).
+    expect(sprayMisses, `${sprayMisses} spray misses in ${sprayTrials} trials`).toBeLessThanOrEqual(
+      Math.max(1, Math.floor(sprayTrials * 0.05)),
+    )
   }, 300_000)
 })

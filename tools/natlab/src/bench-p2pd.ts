@@ -14,6 +14,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { LinkShape } from './delayline.js'
+import { nsRun, tool } from './exec.js'
 import { type P2pdNodeRunnerName, p2pdNodeRunner } from './runners/p2pd-runners.js'
 import type { CellRecord, MatrixResults } from './schema.js'
 import { defaultServers } from './servers.js'
@@ -31,6 +32,15 @@ export interface BenchP2pdOptions {
   readonly throughputBytes?: number
   /** Delay line per router uplink (default 25 ms each way). `null`: none. */
   readonly shape?: LinkShape | null
+  /**
+   * TCP congestion control in the peers' namespaces (`net.ipv4.tcp_congestion_control`, one of
+   * the host's `tcp_allowed_congestion_control`); default: what the kernel gives a new
+   * namespace. It matters for punched pipes: with BBR, a simultaneous open can leave a
+   * too-small min RTT that caps the window for BBR's 10 s min-RTT window (see the README).
+   */
+  readonly congestionControl?: string
+  /** Skip the start and time-to-connect cases. */
+  readonly throughputOnly?: boolean
   readonly log?: (m: string) => void
 }
 
@@ -59,6 +69,8 @@ export interface BenchP2pdResults {
   readonly startedAt: string
   readonly durationMs: number
   readonly shape: LinkShape | null
+  /** The peers' TCP congestion control during the run. */
+  readonly congestionControl: string
   readonly start: { processToReadyMs: Stats | null; nodeStartMs: Stats | null }
   readonly connect: BenchCase[]
   readonly throughput: BenchCase[]
@@ -140,16 +152,31 @@ export async function benchP2pd(opts: BenchP2pdOptions = {}): Promise<BenchP2pdR
       )
       return c
     }
-    const connect = [
-      await run('direct (B open)', 'node-direct', pr, open, trials),
-      await run('reverse (A open)', 'node-reverse', open, prd, trials),
-      await run('punch (cone × cone)', 'node-punch', pr, prd, trials),
-      await run('turn (random × cone)', 'node-turn', rnd, pr, trials),
-      await run('auto: B open', 'node-auto', pr, open, trials),
-      await run('auto: A open', 'node-auto', open, prd, trials),
-      await run('auto: cone × cone', 'node-auto', pr, prd, trials),
-      await run('auto: random × cone', 'node-auto', rnd, pr, trials),
-    ]
+    const peerNs = lab.info.peers.map((p) => p.ns.host)
+    if (opts.congestionControl) {
+      for (const ns of peerNs) {
+        await nsRun(ns, tool('sysctl'), [
+          '-q',
+          '-w',
+          `net.ipv4.tcp_congestion_control=${opts.congestionControl}`,
+        ])
+      }
+    }
+    const congestionControl = (
+      await nsRun(peerNs[0] as string, tool('sysctl'), ['-n', 'net.ipv4.tcp_congestion_control'])
+    ).stdout.trim()
+    const connect = opts.throughputOnly
+      ? []
+      : [
+          await run('direct (B open)', 'node-direct', pr, open, trials),
+          await run('reverse (A open)', 'node-reverse', open, prd, trials),
+          await run('punch (cone × cone)', 'node-punch', pr, prd, trials),
+          await run('turn (random × cone)', 'node-turn', rnd, pr, trials),
+          await run('auto: B open', 'node-auto', pr, open, trials),
+          await run('auto: A open', 'node-auto', open, prd, trials),
+          await run('auto: cone × cone', 'node-auto', pr, prd, trials),
+          await run('auto: random × cone', 'node-auto', rnd, pr, trials),
+        ]
     const t = { throughputBytes: bytes }
     const throughput = [
       await run('direct (TCP, B open)', 'node-direct', pr, open, tTrials, t),
@@ -165,6 +192,7 @@ export async function benchP2pd(opts: BenchP2pdOptions = {}): Promise<BenchP2pdR
       startedAt: startedAt.toISOString(),
       durationMs: Date.now() - startedAt.getTime(),
       shape,
+      congestionControl,
       start: { processToReadyMs: stats(processToReady), nodeStartMs: stats(nodeStart) },
       connect,
       throughput,
@@ -181,7 +209,7 @@ const fmtStats = (s: Stats | null | undefined, unit = '') =>
 export function benchMarkdown(r: BenchP2pdResults): string {
   const shape = r.shape ? `${r.shape.upMs} ms each way per router uplink` : 'no delay line'
   const lines = [
-    `Benchmark (\`pnpm lab bench-p2pd\`), ${r.startedAt.slice(0, 10)}, ${shape}, one trial at a time:`,
+    `Benchmark (\`pnpm lab bench-p2pd\`), ${r.startedAt.slice(0, 10)}, ${shape}, TCP congestion control ${r.congestionControl}, one trial at a time:`,
     '',
     '| node start | median (min–max, n) |',
     '|---|---|',

@@ -6,9 +6,10 @@
  *   down [--prefix P] [--all-stale]
  *   status
  *   matrix [--profiles LIST] [--strategies LIST] [--trials N] [--delay MS] [--out DIR]
- *          [--parallel N] [--no-retry] [--deadline MS]
+ *          [--parallel N] [--no-retry] [--deadline MS] [--unordered]
  *   probe [NAME…|all] [--delay MS]
  *   bench-p2pd [--trials N] [--throughput-trials N] [--bytes N] [--delay MS] [--out DIR]
+ *              [--cc NAME] [--throughput-only]
  */
 import { spawn } from 'node:child_process'
 import { closeSync, openSync, readFileSync } from 'node:fs'
@@ -39,10 +40,12 @@ const USAGE = `usage: pnpm lab <command> [options]
   status     list runs
   matrix     profile × profile × strategy grid: --profiles LIST --strategies LIST (${runnerNames().join(', ')})
              --trials N (3) --delay MS (0) --out DIR (natlab-results) --parallel N (1) --no-retry --deadline MS
+             --unordered (each pair once: A × B with A no later than B in the list)
              node-* strategies add the p2pd servers (STUN, SNTP, TURN) to the lab
   probe      physics probes: ${PROBE_NAMES.join(', ')} | all  [--delay MS (25)]
   bench-p2pd p2pd node: start time, time-to-connect per strategy, direct vs TURN throughput
              --trials N (5) --throughput-trials N (3) --bytes N (16 MiB) --delay MS (25) --out DIR
+             --cc NAME (TCP congestion control in the peers, e.g. reno) --throughput-only
   p2pd-table FILE  the node README's grid of a matrix run's natlab-results.json [--strategy node-auto]
 profiles: KIND[-drop|-rst][+hairpin][+cgnat][+lan2]; KIND = open, full-cone, restricted,
   port-restricted, eim-range, sym-seqK, sym-random; LIST is comma-separated or 'all'.`
@@ -69,7 +72,15 @@ function parseArgs(argv: string[]): Args {
   return out
 }
 
-const BOOLEAN = new Set(['foreground', 'json', 'all-stale', 'no-retry', 'help'])
+const BOOLEAN = new Set([
+  'foreground',
+  'json',
+  'all-stale',
+  'no-retry',
+  'help',
+  'throughput-only',
+  'unordered',
+])
 
 const str = (a: Args, k: string) => {
   const v = a.flags.get(k)
@@ -241,9 +252,14 @@ async function cmdMatrix(a: Args): Promise<number> {
   if (a.flags.has('no-retry')) options.retryOnRst = false
   const deadline = num(a, 'deadline')
   if (deadline !== undefined) options.deadlineMs = deadline
+  // --unordered: each pair once (A × B with A no later than B in --profiles), half the grid.
+  const pairs = a.flags.has('unordered')
+    ? profiles.flatMap((p, i) => profiles.slice(i).map((q) => [p, q] as const))
+    : undefined
   const results = await runMatrix({
     profiles,
     strategies,
+    ...(pairs ? { pairs } : {}),
     trials: num(a, 'trials', 3),
     shape: shapeOf(a),
     outDir: str(a, 'out') ?? 'natlab-results',
@@ -282,6 +298,8 @@ async function cmdBenchP2pd(a: Args): Promise<number> {
     throughputTrials: num(a, 'throughput-trials', 3),
     throughputBytes: num(a, 'bytes'),
     shape: delay > 0 ? { upMs: delay, downMs: delay } : null,
+    ...(str(a, 'cc') ? { congestionControl: str(a, 'cc') as string } : {}),
+    throughputOnly: a.flags.has('throughput-only'),
     log,
   })
   const files = writeBench(str(a, 'out') ?? 'natlab-results', r)

@@ -59,7 +59,7 @@ export const DEFAULT_TIMEOUTS: ConntrackTimeouts = {
   coneMap: 300,
 }
 
-/** The sequential NAT hands out ports from here up (`numgen inc mod 64 map`). */
+/** The sequential NAT hands out ports from here up (`numgen inc mod 1024 map`). */
 export const SEQ_BASE_PORT = 50000
 /** The non-preserving EIM NAT maps into this range. */
 export const RANGE_PORTS = { from: 20000, to: 29999 } as const

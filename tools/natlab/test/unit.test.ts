@@ -107,9 +107,9 @@ describe('nftables rulesets', () => {
   it('sequential uses the numgen map form, one rule per protocol', () => {
     const r = rs('sym-seq3-drop')
     expect(r).toContain(
-      'meta l4proto tcp snat ip to 198.18.1.1 : numgen inc mod 64 map { 0 : 50000, 1 : 50003, 2 : 50006',
+      'meta l4proto tcp snat ip to 198.18.1.1 : numgen inc mod 1024 map { 0 : 50000, 1 : 50003, 2 : 50006',
     )
-    expect(r).toContain('meta l4proto udp snat ip to 198.18.1.1 : numgen inc mod 64 map')
+    expect(r).toContain('meta l4proto udp snat ip to 198.18.1.1 : numgen inc mod 1024 map')
     expect(sequentialPortMap(1, 50000, 3)).toBe(
       'numgen inc mod 3 map { 0 : 50000, 1 : 50001, 2 : 50002 }',
     )
