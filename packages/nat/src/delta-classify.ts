@@ -105,25 +105,15 @@ export function classifyDelta(
       offset: offsets.value,
     }
   }
-  if (independent >= threshold) {
+  // Exact steps first; failing that, steps with others' allocations in between.
+  const sequential =
+    independent >= threshold ? independent : interferedStep(pairs, jumps, step, threshold)
+  if (sequential >= threshold) {
     const v = verdict(
       'independent',
       DeltaType.Independent,
       step.value,
-      independent,
-      sure(step.count),
-      base,
-    )
-    const range = wrapRange(valid, pairs, step.value)
-    return range ? { ...v, range } : v
-  }
-  const interfered = interferedStep(pairs, jumps, step, threshold)
-  if (interfered >= threshold) {
-    const v = verdict(
-      'independent',
-      DeltaType.Independent,
-      step.value,
-      interfered,
+      sequential,
       sure(step.count),
       base,
     )
