@@ -5,7 +5,7 @@
 set -euo pipefail
 declare -A need=(
   [mosquitto]=mosquitto [turnserver]=coturn [turnutils_stunclient]=coturn [chronyd]=chrony
-  [nft]=nftables [ethtool]=ethtool [ip]=iproute2
+  [nft]=nftables [ethtool]=ethtool [ip]=iproute2 [openssl]=openssl
 )
 missing=()
 for bin in "${!need[@]}"; do

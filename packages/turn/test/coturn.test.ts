@@ -22,7 +22,7 @@ describe('TURN client against coturn', () => {
   }
 
   beforeAll(async () => {
-    coturn = await startCoturn()
+    coturn = await startCoturn({ tls: true })
   })
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close()))
@@ -52,6 +52,26 @@ describe('TURN client against coturn', () => {
     const [a, b] = await Promise.all([allocate('tcp'), allocate('udp')])
     await roundTrip(a, b, 'channel')
     expect(a.stats.receivedChannelData).toBeGreaterThan(0)
+  })
+
+  it('allocates and relays over TLS (certificate checked against the test CA)', async () => {
+    const tls = coturn.tls as { port: number; cert: string }
+    const viaTls = await TurnClient.allocate(
+      { ...config('udp'), transport: 'tls', port: tls.port, tls: { ca: tls.cert } },
+      { timeoutMs: 5000 },
+    )
+    clients.push(viaTls)
+    expect(viaTls.transport).toBe('tls')
+    expect(viaTls.relayed.host).toBe(coturn.host)
+    const peer = await allocate('udp')
+    await roundTrip(viaTls, peer, 'channel')
+    expect(viaTls.stats.receivedChannelData).toBeGreaterThan(0)
+    // Without the CA the server's certificate is not trusted: a typed error, no allocation.
+    const err = await TurnClient.allocate(
+      { ...config('udp'), transport: 'tls', port: tls.port },
+      { timeoutMs: 5000 },
+    ).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(TurnError)
   })
 
   it('refuses wrong credentials with a typed error', async () => {

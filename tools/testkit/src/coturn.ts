@@ -1,9 +1,11 @@
+import { execFileSync } from 'node:child_process'
 import { randomBytes, randomInt } from 'node:crypto'
 import { createSocket } from 'node:dgram'
-import { chownSync, mkdtempSync, rmSync } from 'node:fs'
+import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from './ports.js'
 import { requireBinary, type ServerProcess, spawnServer } from './process.js'
 
 /** How to start coturn. Every field has a loopback-only default. */
@@ -25,6 +27,11 @@ export interface CoturnOptions {
   maxPort?: number
   /** `--allow-loopback-peers`, needed to relay to 127.x peers (default true). */
   allowLoopbackPeers?: boolean
+  /**
+   * Also listen for TURN over TLS on this host, with a fresh self-signed certificate for
+   * `host` (made with the `openssl` CLI); the PEM is in `Coturn.tls.cert` for the client's `ca`.
+   */
+  tls?: boolean
   /** Appended to the command line. */
   extraArgs?: readonly string[]
   /** Default 10 s. */
@@ -41,6 +48,8 @@ export interface Coturn {
   readonly user: string
   readonly password: string
   readonly pid: number
+  /** With `tls: true`: the TLS port and the self-signed certificate (PEM) to trust. */
+  readonly tls?: { readonly port: number; readonly cert: string }
   /** What coturn logged so far. */
   output(): string
   /** SIGTERM (then SIGKILL) by PID, and removes the temporary directory. */
@@ -71,7 +80,11 @@ export async function startCoturn(opts: CoturnOptions = {}): Promise<Coturn> {
   for (let attempt = 0; attempt < (opts.port ? 1 : 3); attempt++) {
     const port = opts.port ?? (await freePortPair([host, altHost]))
     const dir = mkdtempSync(join(tmpdir(), 'p2pd-coturn-'))
-    if (asRoot) chownSync(dir, NOBODY, NOBODY)
+    const tls = opts.tls ? { port: await freePort(host), ...selfSigned(dir, host) } : undefined
+    if (asRoot) {
+      chownSync(dir, NOBODY, NOBODY)
+      if (tls) for (const f of [tls.certFile, tls.keyFile]) chownSync(f, NOBODY, NOBODY)
+    }
     const args = [
       '-n',
       '-L',
@@ -91,7 +104,9 @@ export async function startCoturn(opts: CoturnOptions = {}): Promise<Coturn> {
       `${user}:${password}`,
       '-r',
       realm,
-      '--no-tls',
+      ...(tls
+        ? [`--tls-listening-port=${tls.port}`, `--cert=${tls.certFile}`, `--pkey=${tls.keyFile}`]
+        : ['--no-tls']),
       '--no-dtls',
       '--no-cli',
       ...((opts.allowLoopbackPeers ?? true) ? ['--allow-loopback-peers'] : []),
@@ -116,7 +131,8 @@ export async function startCoturn(opts: CoturnOptions = {}): Promise<Coturn> {
         ready: async () =>
           (await stunProbe(host, port)) &&
           (await stunProbe(altHost, port + 1)) &&
-          (await tcpProbe(host, port)),
+          (await tcpProbe(host, port)) &&
+          (!tls || (await tcpProbe(host, tls.port))),
       })
     } catch (err) {
       rmSync(dir, { recursive: true, force: true })
@@ -132,6 +148,7 @@ export async function startCoturn(opts: CoturnOptions = {}): Promise<Coturn> {
       user,
       password,
       pid: proc.pid,
+      ...(tls ? { tls: { port: tls.port, cert: readFileSync(tls.certFile, 'utf8') } } : {}),
       output: () => proc.output(),
       async stop() {
         await proc.stop()
@@ -218,4 +235,21 @@ function tcpProbe(host: string, port: number, timeoutMs = 300): Promise<boolean>
     s.once('connect', () => done(true))
     s.once('error', () => done(false))
   })
+}
+
+/** A one-day self-signed P-256 certificate for `ip` (subjectAltName IP), via the openssl CLI. */
+function selfSigned(dir: string, ip: string): { certFile: string; keyFile: string } {
+  const openssl = requireBinary('openssl', 'openssl')
+  const certFile = join(dir, 'cert.pem')
+  const keyFile = join(dir, 'key.pem')
+  execFileSync(
+    openssl,
+    [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-days', '1', '-subj', `/CN=${ip}`, '-addext', `subjectAltName=IP:${ip}`,
+      '-keyout', keyFile, '-out', certFile,
+    ], // biome-ignore format: flag/value pairs
+    { stdio: 'ignore' },
+  )
+  return { certFile, keyFile }
 }
