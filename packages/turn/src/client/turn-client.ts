@@ -99,6 +99,9 @@ function peerKey(p: Endpoint): string {
   return `${p.host}|${p.port}`
 }
 
+/** Allocate attempts, each from a new local port, while the server answers 437. */
+const MISMATCH_ATTEMPTS = 3
+
 /**
  * A TURN client (RFC 8656) holding one UDP allocation on one server, reached over UDP, TCP or
  * TLS. Long-term credentials with realm/nonce (401 → retry signed; 438 → retry with the new
@@ -167,27 +170,33 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
       throwIfAborted(signal)
       throw new TurnError('TURN_SOCKET', `cannot resolve ${server.host}`, { cause: err })
     }
-    const conn =
-      transport === 'udp'
-        ? await openUdp(endpoint, {
-            ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
-            signal,
-          })
-        : await openStream(endpoint, {
-            transport,
-            ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
-            ...(server.tls ? { tls: server.tls } : {}),
-            signal,
-          })
-    const client = new TurnClient(conn, new LongTermAuth(server.username, server.password), opts)
-    try {
-      await client.#allocate(signal)
-    } catch (err) {
-      client.#closed = true
-      await conn.close()
-      throw err
+    // RFC 8656 §7.3: a 437 to an Allocate means our 5-tuple still holds an allocation (an
+    // earlier process that used the same local port and did not deallocate): try from a
+    // fresh local port, a few times.
+    for (let attempt = 1; ; attempt++) {
+      const conn =
+        transport === 'udp'
+          ? await openUdp(endpoint, {
+              ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
+              signal,
+            })
+          : await openStream(endpoint, {
+              transport,
+              ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
+              ...(server.tls ? { tls: server.tls } : {}),
+              signal,
+            })
+      const client = new TurnClient(conn, new LongTermAuth(server.username, server.password), opts)
+      try {
+        await client.#allocate(signal)
+        return client
+      } catch (err) {
+        client.#closed = true
+        await conn.close()
+        const mismatch = err instanceof TurnError && err.code === 'TURN_ALLOCATION_MISMATCH'
+        if (!mismatch || attempt >= MISMATCH_ATTEMPTS || signal.aborted) throw err
+      }
     }
-    return client
   }
 
   /** Our relayed transport address: what peers send to. */
