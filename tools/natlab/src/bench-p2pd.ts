@@ -210,22 +210,28 @@ export function benchMarkdown(r: BenchP2pdResults): string {
   const shape = r.shape ? `${r.shape.upMs} ms each way per router uplink` : 'no delay line'
   const lines = [
     `Benchmark (\`pnpm lab bench-p2pd\`), ${r.startedAt.slice(0, 10)}, ${shape}, TCP congestion control ${r.congestionControl}, one trial at a time:`,
-    '',
-    '| node start | median (min–max, n) |',
-    '|---|---|',
-    `| process spawn → peer address ready | ${fmtStats(r.start.processToReadyMs, ' ms')} |`,
-    `| \`node.start()\` (STUN discovery, MQTT, listener) | ${fmtStats(r.start.nodeStartMs, ' ms')} |`,
-    '',
-    '| time-to-connect | runner | A × B | ok | verified direct | winner | median (min–max) |',
-    '|---|---|---|---|---|---|---|',
-    ...r.connect.map(
-      (c) =>
-        `| ${c.name} | ${c.runner} | ${c.a} × ${c.b} | ${c.successes}/${c.trials} | ${c.direct} | ${Object.entries(
-          c.winners,
-        )
-          .map(([k, v]) => `${k} ${v}`)
-          .join(', ')} | ${fmtStats(c.timeToConnectMs, ' ms')} |`,
-    ),
+  ]
+  // --throughput-only runs have no connect cases: leave their tables out.
+  if (r.connect.length)
+    lines.push(
+      '',
+      '| node start | median (min–max, n) |',
+      '|---|---|',
+      `| process spawn → peer address ready | ${fmtStats(r.start.processToReadyMs, ' ms')} |`,
+      `| \`node.start()\` (STUN discovery, MQTT, listener) | ${fmtStats(r.start.nodeStartMs, ' ms')} |`,
+      '',
+      '| time-to-connect | runner | A × B | ok | verified direct | winner | median (min–max) |',
+      '|---|---|---|---|---|---|---|',
+      ...r.connect.map(
+        (c) =>
+          `| ${c.name} | ${c.runner} | ${c.a} × ${c.b} | ${c.successes}/${c.trials} | ${c.direct} | ${Object.entries(
+            c.winners,
+          )
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')} | ${fmtStats(c.timeToConnectMs, ' ms')} |`,
+      ),
+    )
+  lines.push(
     '',
     '| throughput (authenticated pipe) | runner | A × B | ok | Mbit/s median (min–max) |',
     '|---|---|---|---|---|',
@@ -234,7 +240,7 @@ export function benchMarkdown(r: BenchP2pdResults): string {
         `| ${c.name} | ${c.runner} | ${c.a} × ${c.b} | ${c.successes}/${c.trials} | ${fmtStats(c.mbitPerS)} |`,
     ),
     '',
-  ]
+  )
   return lines.join('\n')
 }
 
