@@ -18,7 +18,7 @@ export interface RouterRulesInput {
  * Ports in a sequential NAT's pool. A real one hands out thousands; the first lab used 64, and
  * in long matrix runs the counter wrapped within conntrack's 120 s TIME_WAIT: a new flow to the
  * STUN server then drew a port whose tuple was still taken, its SYN died, and sequential NATs
- * read as random or blocked (15–20 % of discoveries). 1,024 wraps only after minutes.
+ * read as random or blocked (18–25 % of discoveries). 1,024 wraps only after minutes.
  */
 const SEQ_SLOTS = 1024
 
