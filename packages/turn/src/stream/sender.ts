@@ -61,16 +61,16 @@ interface TimeoutUndo {
  * flight, and decides what to (re)transmit.
  *
  * - **Flow control**: never more unacked segments than the peer's advertised window.
- * - **Congestion control**: slow start (left early when the RTT climbs, HyStart++ RFC 9406), then
- *   CUBIC growth (RFC 9438); on a loss event the window
- *   is multiplied by 0.7, at most once per window of data (NewReno-style recovery); on a
- *   timeout it falls to the minimum — and is restored if the timeout proves spurious: an ack
- *   that echoes a timestamp older than the timeout and covers the retransmitted segment was
- *   caused by the original transmission (Eifel detection, RFC 3522).
+ * - **Congestion control**: slow start (left early when the RTT climbs, HyStart++ RFC 9406),
+ *   then CUBIC growth (RFC 9438); on a loss event the window is multiplied by 0.7, at most once
+ *   per window of data (NewReno-style recovery); on a timeout it falls to the minimum — and is
+ *   restored if the timeout proves spurious: an ack that echoes a timestamp older than the
+ *   timeout and covers the retransmitted segment was caused by the original transmission
+ *   (Eifel detection, RFC 3522).
  * - **Loss detection**: SACK-based fast retransmit (3 later segments acked) and a retransmission
  *   timer (RFC 6298 RTO, doubled per retransmission of that segment). A timeout resends only
- *   the oldest segment; once an ack shows the timeout was genuine, everything sent before it
- *   and still unacknowledged is resent as the window allows (the RFC 6675 "pipe").
+ *   the oldest segment; once an ack shows the timeout was genuine, the other segments that
+ *   were overdue with it are resent as the window allows (the RFC 6675 "pipe").
  */
 export class Sender {
   readonly rtt: RttEstimator
