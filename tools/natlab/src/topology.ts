@@ -236,38 +236,9 @@ export class Lab {
     // frame can take a shortcut around the delay line.
     if (p.ns.wire && p.shape) {
       const w = p.ns.wire
-      await ip([
-        '-n',
-        top,
-        'link',
-        'add',
-        'name',
-        'wan',
-        'type',
-        'veth',
-        'peer',
-        'name',
-        'dla',
-        'netns',
-        w,
-      ])
-      await ip([
-        '-n',
-        w,
-        'link',
-        'add',
-        'name',
-        'dlb',
-        'type',
-        'veth',
-        'peer',
-        'name',
-        `bp${i}`,
-        'netns',
-        inet,
-      ])
-      await ip(['-n', inet, 'link', 'set', `bp${i}`, 'master', 'br0'])
-      await ip(['-n', inet, 'link', 'set', `bp${i}`, 'up'])
+      await veth(top, 'wan', w, 'dla')
+      await veth(w, 'dlb', inet, `bp${i}`)
+      await bridgePort(inet, `bp${i}`, 'br0')
       for (const dev of ['dla', 'dlb']) await ip(['-n', w, 'link', 'set', dev, 'up'])
       await disableOffloads(top, 'wan')
       await disableOffloads(inet, `bp${i}`)
@@ -276,23 +247,8 @@ export class Lab {
       this.delayLines.push(dl)
       this.track(dl.pid, `delayline ${p.label}`, w)
     } else {
-      await ip([
-        '-n',
-        top,
-        'link',
-        'add',
-        'name',
-        'wan',
-        'type',
-        'veth',
-        'peer',
-        'name',
-        `bp${i}`,
-        'netns',
-        inet,
-      ])
-      await ip(['-n', inet, 'link', 'set', `bp${i}`, 'master', 'br0'])
-      await ip(['-n', inet, 'link', 'set', `bp${i}`, 'up'])
+      await veth(top, 'wan', inet, `bp${i}`)
+      await bridgePort(inet, `bp${i}`, 'br0')
     }
     await ip(['-n', top, 'addr', 'add', `${p.publicIp}/${PUBLIC_PREFIX_LEN}`, 'dev', 'wan'])
     await ip(['-n', top, 'link', 'set', 'wan', 'up'])
@@ -310,23 +266,8 @@ export class Lab {
     const hosts: [string, string, string][] = [[p.ns.host, a.hostIp, 'l1']]
     if (p.ns.host2) hosts.push([p.ns.host2, a.host2Ip, 'l2'])
     for (const [h, hip, port] of hosts) {
-      await ip([
-        '-n',
-        h,
-        'link',
-        'add',
-        'name',
-        'eth0',
-        'type',
-        'veth',
-        'peer',
-        'name',
-        port,
-        'netns',
-        r,
-      ])
-      await ip(['-n', r, 'link', 'set', port, 'master', 'lan'])
-      await ip(['-n', r, 'link', 'set', port, 'up'])
+      await veth(h, 'eth0', r, port)
+      await bridgePort(r, port, 'lan')
       await ip(['-n', h, 'addr', 'add', `${hip}/24`, 'dev', 'eth0'])
       await ip(['-n', h, 'link', 'set', 'eth0', 'up'])
       // No default route anywhere: hosts reach the public range through their router only.
@@ -339,21 +280,7 @@ export class Lab {
       const c = p.ns.cgnat
       const link = a.cgnatLink
       routerWan = link.routerWanIp
-      await ip([
-        '-n',
-        r,
-        'link',
-        'add',
-        'name',
-        'wan',
-        'type',
-        'veth',
-        'peer',
-        'name',
-        'lan',
-        'netns',
-        c,
-      ])
+      await veth(r, 'wan', c, 'lan')
       await ip(['-n', r, 'addr', 'add', `${link.routerWanIp}/24`, 'dev', 'wan'])
       await ip(['-n', r, 'link', 'set', 'wan', 'up'])
       await ip(['-n', c, 'addr', 'add', `${link.cgnatIp}/24`, 'dev', 'lan'])
@@ -425,6 +352,31 @@ function makePeer(
 }
 
 /** Blackholes every private prefix except `keep` (more specific connected routes still win). */
+/** A veth pair: `name` in `ns`, its peer `peerName` created directly inside `peerNs`. */
+function veth(ns: string, name: string, peerNs: string, peerName: string) {
+  return ip([
+    '-n',
+    ns,
+    'link',
+    'add',
+    'name',
+    name,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    peerName,
+    'netns',
+    peerNs,
+  ])
+}
+
+/** Enslaves `dev` to `bridge` inside `ns` and brings it up. */
+async function bridgePort(ns: string, dev: string, bridge: string): Promise<void> {
+  await ip(['-n', ns, 'link', 'set', dev, 'master', bridge])
+  await ip(['-n', ns, 'link', 'set', dev, 'up'])
+}
+
 async function blackholes(ns: string, keep: readonly string[] = []): Promise<void> {
   for (const pfx of PRIVATE_PREFIXES)
     if (!keep.includes(pfx)) await ip(['-n', ns, 'route', 'add', 'blackhole', pfx])
