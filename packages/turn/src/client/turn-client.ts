@@ -8,7 +8,6 @@ import {
   type DecodedStunMessage,
   decodeUint32,
   decodeXorAddress,
-  encodeMessage,
   findAttribute,
   ipFamily,
   newTransactionId,
@@ -21,6 +20,7 @@ import {
   verifyIntegrity,
 } from '@p2pd/stun'
 import { TurnError, turnErrorCodeFor } from '../errors.js'
+import { peerDataIndication } from '../peer-data.js'
 import type { DatagramLink } from '../stream/link.js'
 import { LongTermAuth } from './auth.js'
 import {
@@ -453,18 +453,8 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
       this.#conn.send(frame)
       return
     }
-    const tid = newTransactionId()
-    const msg = createMessage({
-      method: StunMethod.Send,
-      cls: StunClass.Indication,
-      transactionId: tid,
-      attributes: [
-        attr.xorAddress(AttrType.XorPeerAddress, peer, tid),
-        attr.raw(AttrType.Data, data),
-      ],
-    })
     this.stats.sentIndications++
-    this.#conn.send(encodeMessage(msg))
+    this.#conn.send(peerDataIndication(StunMethod.Send, peer, data))
   }
 
   /**

@@ -13,7 +13,6 @@ import {
   findAttribute,
   isComprehensionRequired,
   longTermKey,
-  newTransactionId,
   readAttributes,
   type StunAttribute,
   StunClass,
@@ -23,6 +22,7 @@ import {
 } from '@p2pd/stun'
 import { PasswordAlgorithm } from '../client/auth.js'
 import { TurnError } from '../errors.js'
+import { peerDataIndication } from '../peer-data.js'
 import { NonceIssuer } from './nonce.js'
 import { type PeerPolicy, peerAllowed } from './peer-policy.js'
 
@@ -569,17 +569,7 @@ export class TurnServer {
       this.#send(frame, alloc.client)
       return
     }
-    const tid = newTransactionId()
-    const ind = createMessage({
-      method: StunMethod.Data,
-      cls: StunClass.Indication,
-      transactionId: tid,
-      attributes: [
-        attr.xorAddress(AttrType.XorPeerAddress, peer, tid),
-        attr.raw(AttrType.Data, data),
-      ],
-    })
-    this.#send(encodeMessage(ind), alloc.client)
+    this.#send(peerDataIndication(StunMethod.Data, peer, data), alloc.client)
   }
 
   #sweep(): void {
