@@ -1,8 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { encodePeerAddress } from '@p2pd/address'
 import { generateIdentity } from '@p2pd/identity'
 import { isP2pdError, MemorySignalingHub, type Pipe } from '@p2pd/interface'
+import { echoRoundTrip, firstOf } from '@p2pd/testkit/pipes'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConnectError, createNode, direct, type P2pdNode, reverse } from '../src/index.js'
 
@@ -26,33 +26,16 @@ async function pair(opts: { hub?: MemorySignalingHub; allow?: (id: string) => bo
   return { a, b, hub }
 }
 
-async function firstIncoming(node: P2pdNode): Promise<Pipe> {
-  for await (const p of node.incoming) return p
-  throw new Error('incoming closed')
-}
-
+/** Echo `bytes` through the pair and check that what came back is what was sent. */
 async function echoOnce(client: Pipe, server: Pipe, bytes: number) {
-  const data = randomBytes(bytes)
-  server.pipe(server) // echo
-  const got: Buffer[] = []
-  let n = 0
-  const done = new Promise<void>((resolve) =>
-    client.on('data', (d: Buffer) => {
-      got.push(d)
-      n += d.length
-      if (n >= bytes) resolve()
-    }),
-  )
-  client.write(data)
-  await done
-  const hash = (b: Buffer) => createHash('sha256').update(b).digest('hex')
-  expect(hash(Buffer.concat(got))).toBe(hash(data))
+  const r = await echoRoundTrip(client, server, bytes)
+  expect(r.received).toBe(r.sent)
 }
 
 describe('node: direct', () => {
   it('connects two nodes on loopback and moves bytes both ways, authenticated', async () => {
     const { a, b } = await pair()
-    const [pipe, inbound] = await Promise.all([a.connect(b.addressText), firstIncoming(b)])
+    const [pipe, inbound] = await Promise.all([a.connect(b.addressText), firstOf(b.incoming)])
     expect(pipe.remotePeer).toBe(b.nodeId)
     expect(inbound.remotePeer).toBe(a.nodeId)
     expect(pipe.strategy).toBe('direct')
@@ -87,7 +70,7 @@ describe('node: reverse', () => {
     const { a, b } = await pair()
     const [pipe, inbound] = await Promise.all([
       a.connect(b.addressText, { strategies: [reverse()] }),
-      firstIncoming(b),
+      firstOf(b.incoming),
     ])
     expect(pipe.strategy).toBe('reverse')
     expect(pipe.remotePeer).toBe(b.nodeId)

@@ -1,6 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto'
 import { MemorySignalingHub, NatType, type Pipe } from '@p2pd/interface'
 import { StunServer } from '@p2pd/stun'
+import { echoRoundTrip, firstOf } from '@p2pd/testkit/pipes'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 // @p2pd/node depends on @p2pd/punch, so it is imported from source by path (no cycle in deps).
 import { createNode, type InterfaceInit, type P2pdNode } from '../../node/src/index.js'
@@ -20,27 +20,10 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((n) => n.stop()))
 })
 
-async function firstIncoming(node: P2pdNode): Promise<Pipe> {
-  for await (const p of node.incoming) return p
-  throw new Error('incoming closed')
-}
-
+/** Echo `bytes` through the pair and check that what came back is what was sent. */
 async function echo(client: Pipe, server: Pipe, bytes: number) {
-  const data = randomBytes(bytes)
-  server.pipe(server)
-  const got: Buffer[] = []
-  let n = 0
-  const done = new Promise<void>((resolve) =>
-    client.on('data', (d: Buffer) => {
-      got.push(d)
-      n += d.length
-      if (n >= bytes) resolve()
-    }),
-  )
-  client.write(data)
-  await done
-  const hash = (b: Buffer) => createHash('sha256').update(b).digest('hex')
-  expect(hash(Buffer.concat(got))).toBe(hash(data))
+  const r = await echoRoundTrip(client, server, bytes)
+  expect(r.received).toBe(r.sent)
 }
 
 async function pair(opts: {
@@ -80,7 +63,7 @@ describe('punch through the node, on loopback', () => {
     const events: PunchEvent[] = []
     const { a, b } = await pair({ events })
     const t0 = performance.now()
-    const [pipe, inbound] = await Promise.all([a.connect(b.addressText), firstIncoming(b)])
+    const [pipe, inbound] = await Promise.all([a.connect(b.addressText), firstOf(b.incoming)])
     const ms = performance.now() - t0
     expect(pipe.strategy).toBe('punch')
     expect(pipe.report.winner).toBe('punch')
@@ -105,7 +88,7 @@ describe('punch through the node, on loopback', () => {
       interfaces: [[{ ext: '127.0.0.1', nat: open }], [{ ext: '127.0.0.1', nat: open }]],
       latencyMs: 20,
     })
-    const [pipe, inbound] = await Promise.all([a.connect(b.addressText), firstIncoming(b)])
+    const [pipe, inbound] = await Promise.all([a.connect(b.addressText), firstOf(b.incoming)])
     expect(pipe.strategy).toBe('punch')
     expect(events.find((e) => e.type === 'planned')).toMatchObject({ mode: 'remote' })
     await echo(pipe, inbound, 64 * 1024)
