@@ -40,6 +40,7 @@ export {
   type NodeIdKind,
   nodeIdKind,
 } from './ids.js'
+export { type ParsedIp, parseIp } from './ip.js'
 export {
   MAX_ADDRESS_LENGTH,
   MAX_DELTA,

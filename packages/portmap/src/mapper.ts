@@ -1,0 +1,63 @@
+import { abortReason, deadlineSignal, throwIfAborted } from '@p2pd/interface'
+import { PortMapError } from './errors.js'
+import { PortMapping } from './mapping.js'
+import type { MappingClient, MapRequest } from './types.js'
+
+/** Default deadline of one method inside {@link PortMapper.map}. */
+export const DEFAULT_METHOD_TIMEOUT_MS = 2000
+
+/**
+ * Tries mapping clients in order and returns the first grant as a live {@link PortMapping}.
+ *
+ * @example
+ * ```ts
+ * import { findGateway, gatewayClients, PortMapper } from '@p2pd/portmap'
+ *
+ * const mapper = new PortMapper(gatewayClients({ gateway: await findGateway() }))
+ * const mapping = await mapper.map({ protocol: 'tcp', internalPort: 4000 })
+ * console.log(mapping.external, mapping.method) // { host: '203.0.113.7', port: 4000 } 'pcp'
+ * await mapping.release()
+ * ```
+ */
+export class PortMapper {
+  constructor(private readonly clients: readonly MappingClient[]) {
+    if (clients.length === 0) throw new PortMapError('PORTMAP_BAD_ARGUMENT', 'no mapping clients')
+  }
+
+  /**
+   * Maps with the first client that succeeds. Each gets `methodTimeoutMs` (default 2000 ms)
+   * within the whole request's deadline (`timeoutMs`, default one method's budget per client).
+   *
+   * @throws {@link PortMapError} `PORTMAP_FAILED` with every method's error in `cause`
+   *   (an `AggregateError`); `TimeoutError`/`AbortError` from the caller's signal
+   */
+  async map(request: MapRequest & { readonly methodTimeoutMs?: number }): Promise<PortMapping> {
+    const perMethod = request.methodTimeoutMs ?? DEFAULT_METHOD_TIMEOUT_MS
+    const signal = deadlineSignal(
+      request.timeoutMs ?? perMethod * this.clients.length,
+      request.signal,
+    )
+    const errors: unknown[] = []
+    for (const client of this.clients) {
+      throwIfAborted(signal)
+      try {
+        const grant = await client.map({ ...request, signal, timeoutMs: perMethod })
+        return new PortMapping(client, { ...request, timeoutMs: perMethod }, grant)
+      } catch (err) {
+        if (signal.aborted && request.signal?.aborted) throw abortReason(request.signal)
+        errors.push(err)
+      }
+    }
+    const summary = errors
+      .map((e, i) => `${this.clients[i]?.method}: ${e instanceof Error ? e.message : String(e)}`)
+      .join('; ')
+    throw new PortMapError('PORTMAP_FAILED', `no port mapping: ${summary}`, {
+      cause: new AggregateError(errors, 'every port-mapping method failed'),
+    })
+  }
+
+  /** Closes every client. */
+  close(): void {
+    for (const c of this.clients) c.close?.()
+  }
+}
