@@ -5,7 +5,7 @@
 set -euo pipefail
 declare -A need=(
   [mosquitto]=mosquitto [turnserver]=coturn [turnutils_stunclient]=coturn [chronyd]=chrony
-  [nft]=nftables [ethtool]=ethtool [ip]=iproute2 [openssl]=openssl
+  [nft]=nftables [ethtool]=ethtool [ip]=iproute2 [openssl]=openssl [miniupnpd]=miniupnpd-nftables
 )
 missing=()
 for bin in "${!need[@]}"; do

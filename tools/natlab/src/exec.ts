@@ -14,6 +14,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   turnutils_stunclient: 'coturn',
   mosquitto: 'mosquitto',
   sysctl: 'procps',
+  miniupnpd: 'miniupnpd-nftables',
 }
 
 const resolved = new Map<string, string>()

@@ -21,6 +21,7 @@ export { type DelayLine, disableOffloads, type LinkShape, startDelayLine } from 
 export { NatlabError, type NatlabErrorCode } from './errors.js'
 export { isRoot, requireLabTools, requireRoot } from './exec.js'
 export { type MatrixOptions, runMatrix, writeResults } from './matrix.js'
+export { type MiniupnpdOptions, startMiniupnpd, UPNP_HTTP_PORT } from './miniupnpd.js'
 export {
   isRunPrefix,
   NAMESPACE_PATTERN,
@@ -29,7 +30,14 @@ export {
   PREFIX_PATTERN,
   prefixOfNamespace,
 } from './naming.js'
-export { cgnatRuleset, hostRuleset, routerRuleset, sequentialPortMap, snatRules } from './nft.js'
+export {
+  cgnatRuleset,
+  hostRuleset,
+  miniupnpdRuleset,
+  routerRuleset,
+  sequentialPortMap,
+  snatRules,
+} from './nft.js'
 export { Agent, nodeTsArgv, runInNamespace } from './node-in-ns.js'
 export * from './probes.js'
 export * from './profiles.js'

@@ -73,9 +73,12 @@ export function routerRuleset(input: RouterRulesInput): string {
   L.push('  }')
   L.push('  chain pre {')
   L.push('    type nat hook prerouting priority dstnat; policy accept;')
+  // With +portmap the cone's own DNAT carries ct mark 1, so the filter can tell it from
+  // miniupnpd's (whose chain runs first, at priority -150, and leaves the mark 0).
+  const coneMark = profile.portmap ? 'ct mark set 0x1 ' : ''
   if (coneInbound)
     L.push(
-      `    iifname "${wan}" meta l4proto { tcp, udp } dnat ip to meta l4proto . th dport map @cone`,
+      `    iifname "${wan}" meta l4proto { tcp, udp } ${coneMark}dnat ip to meta l4proto . th dport map @cone`,
     )
   if (profile.hairpin)
     L.push(
@@ -86,6 +89,8 @@ export function routerRuleset(input: RouterRulesInput): string {
   L.push('    type nat hook postrouting priority srcnat; policy accept;')
   if (profile.hairpin)
     L.push(`    oifname "${lan}" ip saddr ${lanPrefix} ct status dnat snat ip to ${wanIp}`)
+  // The router's own traffic (miniupnpd's STUN check) leaves as itself, unmapped.
+  if (profile.portmap) L.push(`    oifname "${wan}" ip saddr ${wanIp} accept`)
   for (const r of snatRules(profile, wan, wanIp)) L.push(`    ${r}`)
   L.push('  }')
   L.push('  chain learn {')
@@ -108,6 +113,8 @@ export function routerRuleset(input: RouterRulesInput): string {
     `    oifname "${wan}" meta l4proto { tcp, udp } update @contacted { ip saddr . th sport . ip daddr }`,
   )
   L.push(`    iifname "${wan}" ct state established,related accept`)
+  // A port mapping is reachable from anywhere, whatever the profile's filtering.
+  if (profile.portmap) L.push(`    iifname "${wan}" ct status dnat ct mark != 0x1 accept`)
   if (profile.filtering === 'EIF') L.push(`    iifname "${wan}" ct status dnat accept`)
   if (profile.filtering === 'ADF')
     L.push(
@@ -184,4 +191,34 @@ export function hostRuleset(opts: { silentSyn: boolean; wanIf?: string }): strin
   }
   L.push('}')
   return `${L.join('\n')}\n`
+}
+
+/**
+ * The tables miniupnpd (nftables build) edits, created by us with policy accept: its DNAT
+ * chain runs before the router's own NAT (priority -150), its forward rules only accept, and
+ * the router's `natlab_filter` lets its DNATed flows in (see {@link routerRuleset}).
+ */
+export function miniupnpdRuleset(): string {
+  return `${[
+    'table inet natlab_upnp {',
+    '  chain forward {',
+    '    type filter hook forward priority -10; policy accept;',
+    '    jump miniupnpd',
+    '  }',
+    '  chain miniupnpd {',
+    '  }',
+    '  chain prerouting {',
+    '    type nat hook prerouting priority -150; policy accept;',
+    '    jump prerouting_miniupnpd',
+    '  }',
+    '  chain postrouting {',
+    '    type nat hook postrouting priority 90; policy accept;',
+    '    jump postrouting_miniupnpd',
+    '  }',
+    '  chain prerouting_miniupnpd {',
+    '  }',
+    '  chain postrouting_miniupnpd {',
+    '  }',
+    '}',
+  ].join('\n')}\n`
 }

@@ -48,6 +48,8 @@ export interface NatProfile {
   readonly cgnat: boolean
   /** A second host on the same LAN behind this router (implied by `+hairpin`). */
   readonly lan2: boolean
+  /** The router runs miniupnpd: UPnP IGD, NAT-PMP and PCP port mapping for its LAN. */
+  readonly portmap: boolean
   readonly timeouts: ConntrackTimeouts
 }
 
@@ -81,8 +83,11 @@ export const BASE_KINDS = [
 /** Every base profile × SYN policy: the default set for `up`, `selfcheck` and `matrix`. */
 export const ALL_PROFILES: readonly string[] = BASE_KINDS.flatMap((k) => [`${k}-drop`, `${k}-rst`])
 
+/** The `+option`s a profile name may carry, in canonical order. */
+const PROFILE_OPTIONS: readonly string[] = ['hairpin', 'cgnat', 'lan2', 'portmap']
+
 /**
- * Parses a profile name: `KIND[-drop|-rst][+hairpin][+cgnat][+lan2]`, where KIND is one of
+ * Parses a profile name: `KIND[-drop|-rst][+hairpin][+cgnat][+lan2][+portmap]`, where KIND is one of
  * `open`, `full-cone`, `restricted`, `port-restricted`, `eim-range`, `sym-seqK` (delta +K,
  * `sym-seq` = +1) or `sym-random`. The SYN policy defaults to `drop`.
  */
@@ -102,17 +107,14 @@ export function parseProfile(
   if (!km) throw new NatlabError('NATLAB_USAGE', `unknown NAT profile '${spec}'`)
   const flags = new Set(opts)
   for (const f of flags)
-    if (f !== 'hairpin' && f !== 'cgnat' && f !== 'lan2')
+    if (!PROFILE_OPTIONS.includes(f))
       throw new NatlabError('NATLAB_USAGE', `unknown profile option '+${f}' in '${spec}'`)
   const kind = (base.startsWith('sym-seq') ? 'sym-seq' : base) as ProfileKind
   const delta = kind === 'sym-seq' ? Number(km[2] ?? 1) : 0
   if (kind === 'sym-seq' && (delta < 1 || delta > 1000))
     throw new NatlabError('NATLAB_USAGE', `sym-seq delta must be 1…1000 in '${spec}'`)
-  if (kind === 'open' && (flags.has('cgnat') || flags.has('lan2') || flags.has('hairpin')))
-    throw new NatlabError(
-      'NATLAB_USAGE',
-      `'open' has no router: +cgnat/+lan2/+hairpin do not apply`,
-    )
+  if (kind === 'open' && flags.size > 0)
+    throw new NatlabError('NATLAB_USAGE', `'open' has no router: +${[...flags][0]} does not apply`)
 
   const table: Record<
     ProfileKind,
@@ -136,10 +138,7 @@ export function parseProfile(
   }
   const t = table[kind]
   const kindName = kind === 'sym-seq' ? `sym-seq${delta}` : kind
-  const name = [
-    `${kindName}-${syn}`,
-    ...['hairpin', 'cgnat', 'lan2'].filter((f) => flags.has(f)),
-  ].join('+')
+  const name = [`${kindName}-${syn}`, ...PROFILE_OPTIONS.filter((f) => flags.has(f))].join('+')
   return {
     name,
     kind,
@@ -152,6 +151,7 @@ export function parseProfile(
     // Hairpinning is between two hosts of one LAN: Linux drops a packet whose DNATed
     // destination is its own source, so a hairpin profile always gets a second host.
     lan2: flags.has('lan2') || flags.has('hairpin'),
+    portmap: flags.has('portmap'),
     timeouts: { ...DEFAULT_TIMEOUTS, ...overrides.timeouts },
   }
 }

@@ -19,6 +19,7 @@ import {
 } from './delayline.js'
 import { NatlabError } from './errors.js'
 import { ip, nftLoad, nsRun, requireLabTools, requireRoot, tool } from './exec.js'
+import { startMiniupnpd, UPNP_HTTP_PORT } from './miniupnpd.js'
 import { newRunPrefix, nsName, peerLabel, prefixOfNamespace } from './naming.js'
 import { cgnatRuleset, hostRuleset, routerRuleset } from './nft.js'
 import { type NatProfile, parseProfile } from './profiles.js'
@@ -61,6 +62,8 @@ export interface LabPeer {
   }
   /** The delay line on this peer's uplink, if any. */
   readonly shape?: LinkShape
+  /** With `+portmap`: where the router's miniupnpd answers (NAT-PMP/PCP on UDP 5351). */
+  readonly portmap?: { readonly gateway: string; readonly upnpUrl: string }
 }
 
 /** Everything another process needs to use a running lab (stored in the run's state file). */
@@ -154,6 +157,7 @@ export class Lab {
     }
     writeState(state)
     const peers = opts.peers.map((p, i) => makePeer(prefix, i, p, opts.shape))
+    if (peers.some((p) => p.portmap)) tool('miniupnpd')
     const info: LabInfo = {
       prefix,
       internetNs: nsName.internet(prefix),
@@ -222,8 +226,29 @@ export class Lab {
       this.running.push(r)
       ;(this.info.servers as Record<string, unknown>)[r.name] = r.endpoints
     }
+    await Promise.all(this.info.peers.map((p) => this.startPortMapping(p)))
     await assertIsolation(this.info)
     this.log(`lab ${this.prefix}: up`)
+  }
+
+  /** `+portmap`: miniupnpd in the peer's router, once the lab STUN server it checks with runs. */
+  private async startPortMapping(p: LabPeer): Promise<void> {
+    if (!p.portmap || !p.ns.router) return
+    const stun = this.info.servers.coturn?.stun
+    if (!stun) throw new NatlabError('NATLAB_USAGE', '+portmap needs the coturn lab server (STUN)')
+    const proc = await startMiniupnpd({
+      ns: p.ns.router,
+      runDir: this.state.runDir,
+      label: p.label,
+      stun,
+    })
+    this.track(proc.pid, `miniupnpd ${p.label}`, p.ns.router)
+    this.running.push({
+      name: `miniupnpd ${p.label}`,
+      endpoints: {},
+      pids: [proc.pid],
+      stop: () => proc.stop(),
+    })
   }
 
   private async buildPeer(p: LabPeer): Promise<void> {
@@ -348,10 +373,15 @@ function makePeer(
       wire: needsDelayLine(linkShape) ? nsName.wire(prefix, label) : undefined,
     },
     shape: needsDelayLine(linkShape) ? linkShape : undefined,
+    portmap: profile.portmap
+      ? {
+          gateway: a.routerLanIp,
+          upnpUrl: `http://${a.routerLanIp}:${UPNP_HTTP_PORT}/rootDesc.xml`,
+        }
+      : undefined,
   }
 }
 
-/** Blackholes every private prefix except `keep` (more specific connected routes still win). */
 /** A veth pair: `name` in `ns`, its peer `peerName` created directly inside `peerNs`. */
 function veth(ns: string, name: string, peerNs: string, peerName: string) {
   return ip([
@@ -377,6 +407,7 @@ async function bridgePort(ns: string, dev: string, bridge: string): Promise<void
   await ip(['-n', ns, 'link', 'set', dev, 'up'])
 }
 
+/** Blackholes every private prefix except `keep` (more specific connected routes still win). */
 async function blackholes(ns: string, keep: readonly string[] = []): Promise<void> {
   for (const pfx of PRIVATE_PREFIXES)
     if (!keep.includes(pfx)) await ip(['-n', ns, 'route', 'add', 'blackhole', pfx])
