@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { decodePeerAddress, encodePeerAddress } from '@p2pd/address'
+import { decodePeerAddress, encodePeerAddress, MAX_INTERFACES } from '@p2pd/address'
 import { generateIdentity, type Identity, secureChannel } from '@p2pd/identity'
 import {
   type AddressInterface,
@@ -16,6 +16,7 @@ import {
   sleep,
   systemClock,
 } from '@p2pd/interface'
+import type { PortMapping } from '@p2pd/portmap'
 import { NodeError } from './errors.js'
 import { IncomingPipes } from './incoming.js'
 import { Listener } from './listener.js'
@@ -23,6 +24,7 @@ import { machineId as osMachineId } from './machine-id.js'
 import { networkFingerprint, watchNetwork } from './network-watch.js'
 import { awaitNomination, nominate } from './nomination.js'
 import { runPipeline } from './pipeline.js'
+import { ListenerMapping, type PortMappingInit } from './port-mapping.js'
 import { type ConnectionReport, formatReport } from './report.js'
 import { direct } from './strategies/direct.js'
 import { reverse } from './strategies/reverse.js'
@@ -75,6 +77,12 @@ export interface NodeInit {
    * interfaces are discovered again and, if the address changed, `'address'` is emitted.
    */
   networkCheckMs?: number
+  /**
+   * Ask the gateway (PCP, NAT-PMP, UPnP IGD) to forward the listener's port, renew it, and
+   * release it on `stop()`. Off by default: it talks to the LAN's router. `true` uses the
+   * routing table's default gateway; see {@link PortMappingInit} for the rest.
+   */
+  portMapping?: boolean | PortMappingInit
   /** Debug log sink (default: silent). */
   log?: (message: string) => void
 }
@@ -136,6 +144,8 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
   #addressText?: string
   #unsubscribe?: () => void
   #port = 0
+  #interfaces: readonly InterfaceInit[] = []
+  readonly #portMapping?: ListenerMapping
   /** Every pipe this node made, so stop() can close them gracefully (with a close frame). */
   readonly #pipes = new Set<Pipe>()
 
@@ -148,6 +158,10 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     this.strategies = init.strategies ?? [direct(), reverse()]
     this.clock = init.clock ?? systemClock
     this.#log = init.log ?? (() => {})
+    if (init.portMapping) {
+      const pm = init.portMapping === true ? {} : init.portMapping
+      this.#portMapping = new ListenerMapping(pm, this.#log, () => this.#rebuildAddress())
+    }
     this.#listener = new Listener({
       onDirect: (raw) => void this.#acceptRaw(raw, 'direct', undefined),
       onReject: (reason) => this.#log(`listener: dropped a connection: ${reason}`),
@@ -175,7 +189,10 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     const signal = deadlineSignal(this.#init.startTimeoutMs ?? 10_000, options.signal)
     const listen = this.#init.listen ?? {}
     const [bound, interfaces] = await Promise.all([
-      this.#listener.listen(listen.host ?? '0.0.0.0', listen.port ?? 0),
+      this.#listener.listen(listen.host ?? '0.0.0.0', listen.port ?? 0).then(async (b) => {
+        await this.#portMapping?.open(b.port, signal)
+        return b
+      }),
       this.#discover(signal),
       this.signaling.start({ signal }),
     ])
@@ -205,7 +222,9 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
       AbortSignal.any([this.#lifetime.signal, ...(options.signal ? [options.signal] : [])]),
     )
     const before = this.#addressText
-    this.#setAddress(await this.#discover(signal))
+    const interfaces = await this.#discover(signal)
+    await this.#portMapping?.open(this.#port, signal) // again, if it failed or was lost
+    this.#setAddress(interfaces)
     if (this.addressText !== before) {
       this.#log('address changed')
       this.emit('address', this.addressText)
@@ -218,7 +237,21 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     return typeof ifaces === 'function' ? ifaces(signal) : Promise.resolve(ifaces)
   }
 
+  /** The mapping moved or was lost: same interfaces, new address. */
+  #rebuildAddress(): void {
+    if (!this.#addressText || this.#lifetime.signal.aborted) return
+    const before = this.#addressText
+    this.#setAddress(this.#interfaces)
+    if (this.addressText !== before) this.emit('address', this.addressText)
+  }
+
+  /** The listener's port mapping, when `portMapping` is on and the gateway granted one. */
+  get portMapping(): PortMapping | undefined {
+    return this.#portMapping?.mapping
+  }
+
   #setAddress(interfaces: readonly InterfaceInit[]): void {
+    this.#interfaces = interfaces
     const toEntry = (i: InterfaceInit, k: number): AddressInterface => ({
       netifaceIndex: i.netifaceIndex ?? k,
       ifIndex: k,
@@ -229,9 +262,12 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     })
     const v4 = interfaces.filter((i) => !i.ext.includes(':'))
     const v6 = interfaces.filter((i) => i.ext.includes(':'))
+    const ip4 = v4.map(toEntry)
+    const mapped = this.#portMapping?.entryFor(ip4, MAX_INTERFACES)
+    if (mapped) ip4.push(mapped)
     this.#addressText = encodePeerAddress({
       signal: this.signaling.offsets,
-      ip4: v4.map(toEntry),
+      ip4,
       ip6: v6.map(toEntry),
       nodeId: this.nodeId,
       legacy: false,
@@ -296,7 +332,11 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     this.#unsubscribe?.()
     this.incoming.close()
     await Promise.allSettled([...this.#pipes].map((p) => p.close()))
-    await Promise.allSettled([this.#listener.close(), this.signaling.close()])
+    await Promise.allSettled([
+      this.#listener.close(),
+      this.signaling.close(),
+      this.#portMapping?.close(),
+    ])
   }
 
   #track<P extends Pipe>(pipe: P): P {

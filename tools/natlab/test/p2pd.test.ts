@@ -46,6 +46,10 @@ const PEERS = [
   'open-drop', // 7
   'port-restricted-drop', // 8
   'full-cone-rst', // 9
+  'sym-random-drop+portmap', // 10
+  'sym-random-rst', // 11
+  'port-restricted-drop', // 12
+  'sym-random-rst+portmap', // 13
 ] as const
 
 describe.skipIf(!root)(root ? 'p2pd in the NAT lab (root)' : `p2pd in the NAT lab — ${why}`, () => {
@@ -172,4 +176,19 @@ describe.skipIf(!root)(root ? 'p2pd in the NAT lab (root)' : `p2pd in the NAT la
       }
     })
   }, 150_000)
+
+  it('port mapping (miniupnpd: PCP) makes a random-NAT peer reachable: reverse or direct, not TURN', async () => {
+    const res = await cells('node-auto', [
+      [10, 11], // sym-random-drop+portmap × sym-random-rst → reverse (only A is mapped)
+      [12, 13], // port-restricted-drop × sym-random-rst+portmap → direct to B's mapping
+    ])
+    const expected = ['reverse', 'direct']
+    res.forEach((c, k) => {
+      for (const r of c.runs) {
+        expect(r.ok, `${c.a} × ${c.b}: ${why(c.runs)}`).toBe(true)
+        expect(r.winningStrategy, `${c.a} × ${c.b}: ${why(c.runs)}`).toBe(expected[k])
+        expect(r.direct, `${c.a} × ${c.b}: ${why(c.runs)}`).toBe(true)
+      }
+    })
+  }, 120_000)
 })

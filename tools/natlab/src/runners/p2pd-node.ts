@@ -145,6 +145,9 @@ const node = createNode({
   machineId: `natlab_${cfg.self.label}_${process.pid}`,
   connectTimeoutMs,
   startTimeoutMs: 15_000,
+  // A `+portmap` router runs miniupnpd: map the listener through the gateway of the route to
+  // the STUN server, read from this namespace's routing table as on any host.
+  portMapping: cfg.self.profile.includes('+portmap') ? { towards: stun.host } : undefined,
   log,
 })
 
