@@ -57,3 +57,17 @@ export const DROPPED_REPLY_CODES: ReadonlySet<PortMapErrorCode> = new Set<PortMa
   'PORTMAP_MALFORMED',
   'PORTMAP_MISMATCH',
 ])
+
+/** A gateway's refusal, named from the protocol's table of result codes. */
+export function refusedError(
+  protocol: string,
+  gateway: string,
+  resultCode: number,
+  names: Readonly<Record<number, string>>,
+): PortMapError {
+  const resultName = names[resultCode] ?? `result ${resultCode}`
+  return new PortMapError('PORTMAP_REFUSED', `${protocol} refused by ${gateway}: ${resultName}`, {
+    resultCode,
+    resultName,
+  })
+}

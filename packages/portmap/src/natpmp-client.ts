@@ -1,4 +1,4 @@
-import { PortMapError } from './errors.js'
+import { PortMapError, refusedError } from './errors.js'
 import {
   decodeNatPmpReply,
   encodeNatPmpExternalAddressRequest,
@@ -8,13 +8,12 @@ import {
   natPmpResultNames,
 } from './natpmp-codec.js'
 import type { GatewayClientOptions } from './pcp-client.js'
-import {
-  DEFAULT_REQUEST_TIMEOUT_MS,
-  type MappingClient,
-  type MappingGrant,
-  type MappingProtocol,
-  type MapRequest,
-  type RequestOptions,
+import type {
+  MappingClient,
+  MappingGrant,
+  MappingProtocol,
+  MapRequest,
+  RequestOptions,
 } from './types.js'
 import { udpExchange } from './udp-exchange.js'
 import { checkRequest } from './validate.js'
@@ -24,7 +23,7 @@ import { checkRequest } from './validate.js'
  * 250 ms doubling retransmissions. IPv4 only, as the protocol is.
  */
 export function natPmpClient(options: GatewayClientOptions): MappingClient {
-  const port = options.port ?? NATPMP_PORT
+  const target = { ...options, port: options.port ?? NATPMP_PORT }
 
   async function exchange<T extends NatPmpReply['op']>(
     request: Uint8Array,
@@ -32,32 +31,16 @@ export function natPmpClient(options: GatewayClientOptions): MappingClient {
     check: (reply: Extract<NatPmpReply, { op: T }>) => boolean,
     o: RequestOptions,
   ): Promise<{ reply: Extract<NatPmpReply, { op: T }>; localAddress: string }> {
-    let localAddress = ''
-    const reply = await udpExchange({
-      gateway: options.gateway,
-      port,
-      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
-      ...(o.signal ? { signal: o.signal } : {}),
-      timeoutMs: o.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
-      request: (local) => {
-        localAddress = local
-        return request
-      },
+    return udpExchange(target, {
+      ...o,
+      request: () => request,
       accept: (datagram) => {
         const r = decodeNatPmpReply(datagram)
         if (replyOpcode(r) !== 128 + (request[1] as number)) {
           throw new PortMapError('PORTMAP_MISMATCH', 'NAT-PMP reply to another request')
         }
         if (r.resultCode !== 0) {
-          const name = natPmpResultNames[r.resultCode] ?? `result ${r.resultCode}`
-          throw new PortMapError(
-            'PORTMAP_REFUSED',
-            `NAT-PMP refused by ${options.gateway}: ${name}`,
-            {
-              resultCode: r.resultCode,
-              resultName: name,
-            },
-          )
+          throw refusedError('NAT-PMP', options.gateway, r.resultCode, natPmpResultNames)
         }
         if (r.op !== op || !check(r as Extract<NatPmpReply, { op: T }>)) {
           throw new PortMapError('PORTMAP_MISMATCH', 'NAT-PMP reply for another mapping')
@@ -65,7 +48,6 @@ export function natPmpClient(options: GatewayClientOptions): MappingClient {
         return r as Extract<NatPmpReply, { op: T }>
       },
     })
-    return { reply, localAddress }
   }
 
   const mapOnce = (

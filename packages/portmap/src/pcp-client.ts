@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
-import { PortMapError } from './errors.js'
+import { PortMapError, refusedError } from './errors.js'
 import { NATPMP_PORT } from './natpmp-codec.js'
 import {
   decodePcpMapReply,
@@ -8,13 +8,7 @@ import {
   type PcpMapReply,
   pcpResultNames,
 } from './pcp-codec.js'
-import {
-  DEFAULT_REQUEST_TIMEOUT_MS,
-  type MappingClient,
-  type MappingGrant,
-  type MapRequest,
-  type RequestOptions,
-} from './types.js'
+import type { MappingClient, MappingGrant, MapRequest, RequestOptions } from './types.js'
 import { udpExchange } from './udp-exchange.js'
 import { checkRequest } from './validate.js'
 
@@ -35,7 +29,7 @@ export interface GatewayClientOptions {
  * `PORTMAP_UNSUPPORTED_VERSION` — {@link PortMapper} then moves on to {@link natPmpClient}.
  */
 export function pcpClient(options: GatewayClientOptions): MappingClient {
-  const port = options.port ?? NATPMP_PORT
+  const target = { ...options, port: options.port ?? NATPMP_PORT }
   const nonces = new Map<string, Uint8Array>()
   const lastExternal = new Map<string, string>()
   const anyAddress = isIP(options.gateway) === 6 ? '::' : '0.0.0.0'
@@ -53,23 +47,16 @@ export function pcpClient(options: GatewayClientOptions): MappingClient {
       nonces.set(key, nonce)
     }
     const sent = nonce
-    let localAddress = ''
-    const reply = await udpExchange({
-      gateway: options.gateway,
-      port,
-      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
-      ...(o.signal ? { signal: o.signal } : {}),
-      timeoutMs: o.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
-      request: (local) => {
-        localAddress = local
-        return encodePcpMapRequest({
+    return udpExchange(target, {
+      ...o,
+      request: (local) =>
+        encodePcpMapRequest({
           nonce: sent,
           ...fields,
           suggestedExternalAddress: lastExternal.get(key) ?? anyAddress,
           lifetimeSeconds,
           clientAddress: local,
-        })
-      },
+        }),
       accept: (datagram) => {
         const r = decodePcpMapReply(datagram)
         if (!equalBytes(r.nonce, sent) || r.internalPort !== fields.internalPort) {
@@ -78,24 +65,14 @@ export function pcpClient(options: GatewayClientOptions): MappingClient {
             'PCP reply for another mapping (nonce or port)',
           )
         }
-        if (r.resultCode !== 0) {
-          const name = pcpResultNames[r.resultCode] ?? `result ${r.resultCode}`
-          throw new PortMapError(
-            'PORTMAP_REFUSED',
-            `PCP MAP refused by ${options.gateway}: ${name}`,
-            {
-              resultCode: r.resultCode,
-              resultName: name,
-            },
-          )
-        }
+        if (r.resultCode !== 0)
+          throw refusedError('PCP MAP', options.gateway, r.resultCode, pcpResultNames)
         if (r.protocol !== fields.protocol) {
           throw new PortMapError('PORTMAP_MISMATCH', `PCP reply for protocol ${r.protocolNumber}`)
         }
         return r
       },
     })
-    return { reply, localAddress }
   }
 
   return {

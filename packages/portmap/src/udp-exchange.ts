@@ -2,20 +2,23 @@ import { createSocket } from 'node:dgram'
 import { isIP } from 'node:net'
 import { abortReason, deadlineSignal, TimeoutError, throwIfAborted } from '@p2pd/interface'
 import { DROPPED_REPLY_CODES, PortMapError } from './errors.js'
+import { DEFAULT_REQUEST_TIMEOUT_MS, type RequestOptions } from './types.js'
 
-export interface UdpExchangeOptions<T> {
+/** Where a PCP or NAT-PMP request goes. */
+export interface UdpTarget {
   readonly gateway: string
   readonly port: number
+  /** Bind to this local address (the interface that faces the gateway). */
+  readonly localAddress?: string
+}
+
+export interface UdpExchangeOptions<T> extends RequestOptions {
   /** Builds the request once the socket knows its own address (PCP puts it in the message). */
   readonly request: (localAddress: string) => Uint8Array
   /** Decodes and checks one datagram; throws a dropped code for strays, another to fail. */
   readonly accept: (datagram: Uint8Array) => T
-  readonly signal?: AbortSignal
-  readonly timeoutMs: number
   /** First retransmission timeout; doubled after each send (RFC 6886 §3.1: 250 ms). */
   readonly initialRtoMs?: number
-  /** Bind to this local address (the interface that faces the gateway). */
-  readonly localAddress?: string
 }
 
 /**
@@ -26,21 +29,26 @@ export interface UdpExchangeOptions<T> {
  *
  * @throws {@link PortMapError}, `TimeoutError`, `AbortError`
  */
-export async function udpExchange<T>(options: UdpExchangeOptions<T>): Promise<T> {
-  const signal = deadlineSignal(options.timeoutMs, options.signal)
+export async function udpExchange<T>(
+  target: UdpTarget,
+  options: UdpExchangeOptions<T>,
+): Promise<{ reply: T; localAddress: string }> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
+  const signal = deadlineSignal(timeoutMs, options.signal)
   throwIfAborted(signal)
-  const family = isIP(options.gateway)
+  const family = isIP(target.gateway)
   if (family === 0) {
     throw new PortMapError(
       'PORTMAP_BAD_ARGUMENT',
-      `gateway ${JSON.stringify(options.gateway)} is not an IP`,
+      `gateway ${JSON.stringify(target.gateway)} is not an IP`,
     )
   }
   const socket = createSocket(family === 6 ? 'udp6' : 'udp4')
   let timer: NodeJS.Timeout | undefined
   let onAbort = () => {}
   try {
-    return await new Promise<T>((resolve, reject) => {
+    let localAddress = ''
+    const reply = await new Promise<T>((resolve, reject) => {
       let dropped = 0
       let lastDrop: PortMapError | undefined
       onAbort = () => {
@@ -50,7 +58,7 @@ export async function udpExchange<T>(options: UdpExchangeOptions<T>): Promise<T>
           reject(
             new PortMapError(
               'PORTMAP_NO_REPLY',
-              `no valid reply from ${options.gateway}:${options.port} in ${options.timeoutMs} ms${what}`,
+              `no valid reply from ${target.gateway}:${target.port} in ${timeoutMs} ms${what}`,
               { cause: lastDrop ?? reason },
             ),
           )
@@ -61,7 +69,7 @@ export async function udpExchange<T>(options: UdpExchangeOptions<T>): Promise<T>
         reject(
           new PortMapError(
             'PORTMAP_NETWORK',
-            `${options.gateway}:${options.port}: ${err.code ?? err.message}`,
+            `${target.gateway}:${target.port}: ${err.code ?? err.message}`,
             { cause: err },
           ),
         )
@@ -79,16 +87,17 @@ export async function udpExchange<T>(options: UdpExchangeOptions<T>): Promise<T>
         }
       })
       socket.bind(
-        { port: 0, ...(options.localAddress ? { address: options.localAddress } : {}) },
+        { port: 0, ...(target.localAddress ? { address: target.localAddress } : {}) },
         () => {
-          socket.connect(options.port, options.gateway, (err?: Error) => {
+          socket.connect(target.port, target.gateway, (err?: Error) => {
             if (err) {
               socket.emit('error', err)
               return
             }
             let request: Uint8Array
             try {
-              request = options.request(socket.address().address)
+              localAddress = socket.address().address
+              request = options.request(localAddress)
             } catch (err) {
               reject(err)
               return
@@ -104,6 +113,7 @@ export async function udpExchange<T>(options: UdpExchangeOptions<T>): Promise<T>
         },
       )
     })
+    return { reply, localAddress }
   } finally {
     clearTimeout(timer)
     signal.removeEventListener('abort', onAbort)
