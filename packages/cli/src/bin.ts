@@ -4,6 +4,7 @@ import { UsageError } from './args.js'
 import { addrCommand } from './commands/addr.js'
 import { demoCommand } from './commands/demo.js'
 import { idCommand } from './commands/id.js'
+import { mapCommand } from './commands/map.js'
 import { natCommand } from './commands/nat.js'
 
 const usage = `usage: p2pd <command> [options]
@@ -13,7 +14,9 @@ commands:
   addr <peer-address>                       decode and explain a peer address
   id <keyfile>                              load or create a node key (0600) and print its node ID
   nat --server HOST:PORT [--server …] [--transport udp|tcp|both] [--local IP] [--json]
-                                            classify this machine's NAT against those STUN servers`
+                                            classify this machine's NAT against those STUN servers
+  map --port N [--protocol tcp|udp] [--method pcp,nat-pmp,upnp] [--gateway IP] [--hold] [--json]
+                                            ask this LAN's gateway to forward a port, then release it`
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -29,6 +32,9 @@ async function main(argv: string[]): Promise<number> {
       return 0
     case 'nat':
       await natCommand(rest, out)
+      return 0
+    case 'map':
+      await mapCommand(rest, out)
       return 0
     case undefined:
     case 'help':
