@@ -76,6 +76,7 @@ export class PortMapping extends EventEmitter<PortMappingEvents> {
   }
 
   private schedule(delayMs: number): void {
+    if (this.current.lifetimeSeconds === 0) return // permanent (a UPnP lease of 0): nothing to renew
     this.timer = setTimeout(() => void this.renew(), Math.max(1000, delayMs))
     this.timer.unref()
   }

@@ -185,4 +185,29 @@ describe('PortMapper', () => {
     expect(lost.code).toBe('PORTMAP_LOST')
     await mapping.release() // already lost: nothing to send, resolves
   }, 15_000)
+
+  it('does not renew a permanent grant (lifetime 0), and any MappingClient plugs in', async () => {
+    let calls = 0
+    const permanent = {
+      method: 'test-double',
+      async map() {
+        calls++
+        return {
+          method: 'upnp' as const,
+          protocol: 'tcp' as const,
+          gateway: '127.0.0.1',
+          internalAddress: '127.0.0.1',
+          internalPort: 5100,
+          externalAddress: '203.0.113.9',
+          externalPort: 5100,
+          lifetimeSeconds: 0,
+        }
+      },
+      async unmap() {},
+    }
+    const mapping = await new PortMapper([permanent]).map({ protocol: 'tcp', internalPort: 5100 })
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(calls).toBe(1)
+    await mapping.release()
+  })
 })
