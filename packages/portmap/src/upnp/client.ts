@@ -4,13 +4,13 @@ import { isIP } from 'node:net'
 import { AbortError, deadlineSignal, throwIfAborted } from '@p2pd/interface'
 import { PortMapError } from '../errors.js'
 import {
-  DEFAULT_LIFETIME_SECONDS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   type MappingClient,
   type MappingGrant,
   type MapRequest,
   type RequestOptions,
 } from '../types.js'
+import { checkLifetime, checkPort, checkProtocol } from '../validate.js'
 import { parseDescription, type WanService } from './description.js'
 import { httpExchange } from './http.js'
 import { type SoapArguments, type SoapResult, soapCall } from './soap.js'
@@ -63,8 +63,6 @@ const MAX_MAPPING_DESCRIPTION = 256
 const MAX_CONFLICT_RETRIES = 2
 /** IGD:2 devices cap (and turn 0 into) one week (WANIPConnection:2, NewLeaseDuration). */
 const IGD2_MAX_LEASE_SECONDS = 604_800
-/** `NewLeaseDuration` is a ui4. */
-const MAX_LEASE_SECONDS = 0xffff_ffff
 /** HTTP connections at once to the gateway; callers beyond it queue (within their deadlines). */
 const MAX_SOCKETS = 8
 /** Characters XML 1.0 forbids, which a gateway's parser would choke on. */
@@ -144,8 +142,9 @@ class UpnpIgdClient implements UpnpClient {
     if (grant.method !== 'upnp') {
       throw badArgument(`cannot unmap a ${String(grant.method)} grant with the UPnP client`)
     }
-    const protocol = upnpProtocol(grant.protocol)
-    checkPort('externalPort', grant.externalPort)
+    checkProtocol(grant.protocol)
+    checkPort(grant.externalPort, 'externalPort')
+    const protocol = grant.protocol === 'tcp' ? 'TCP' : 'UDP'
     const signal = this.deadline(options)
     const entry: SoapArguments = [
       ['NewRemoteHost', ''],
@@ -410,26 +409,18 @@ interface ValidRequest {
 }
 
 function validateRequest(request: MapRequest, defaultDescription: string): ValidRequest {
-  const wireProtocol = upnpProtocol(request.protocol)
-  checkPort('internalPort', request.internalPort)
+  checkProtocol(request.protocol)
+  checkPort(request.internalPort, 'internalPort')
   if (request.suggestedExternalPort !== undefined) {
-    checkPort('suggestedExternalPort', request.suggestedExternalPort)
+    checkPort(request.suggestedExternalPort, 'suggestedExternalPort')
   }
-  const lifetimeSeconds = request.lifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS
-  if (
-    !Number.isInteger(lifetimeSeconds) ||
-    lifetimeSeconds < 0 ||
-    lifetimeSeconds > MAX_LEASE_SECONDS
-  ) {
-    throw badArgument(
-      `lifetimeSeconds must be an integer in 0–${MAX_LEASE_SECONDS}, got ${lifetimeSeconds}`,
-    )
-  }
+  // 0 is allowed here: UPnP's permanent lease.
+  const lifetimeSeconds = checkLifetime(request.lifetimeSeconds, 0)
   const description = request.description ?? defaultDescription
   checkDescription(description)
   return {
     protocol: request.protocol,
-    upnpProtocol: wireProtocol,
+    upnpProtocol: request.protocol === 'tcp' ? 'TCP' : 'UDP',
     internalPort: request.internalPort,
     suggestedExternalPort: request.suggestedExternalPort,
     lifetimeSeconds,
@@ -456,7 +447,7 @@ function validateOptions(options: UpnpClientOptions): ValidOptions {
     if (ip !== undefined && isIP(ip) !== 4)
       throw badArgument(`${name} must be an IPv4 address, got ${ip}`)
   }
-  if (options.ssdpTarget) checkPort('ssdpTarget.port', options.ssdpTarget.port)
+  if (options.ssdpTarget) checkPort(options.ssdpTarget.port, 'ssdpTarget.port')
   const ssdpTimeoutMs = options.ssdpTimeoutMs ?? DEFAULT_SSDP_TIMEOUT_MS
   if (!(ssdpTimeoutMs > 0 && Number.isFinite(ssdpTimeoutMs))) {
     throw badArgument(`ssdpTimeoutMs must be a positive number, got ${ssdpTimeoutMs}`)
@@ -464,18 +455,6 @@ function validateOptions(options: UpnpClientOptions): ValidOptions {
   const description = options.description ?? DEFAULT_MAPPING_DESCRIPTION
   checkDescription(description)
   return { ...options, location, ssdpTimeoutMs, description }
-}
-
-function upnpProtocol(protocol: unknown): 'TCP' | 'UDP' {
-  if (protocol === 'tcp') return 'TCP'
-  if (protocol === 'udp') return 'UDP'
-  throw badArgument(`protocol must be tcp or udp, got ${String(protocol)}`)
-}
-
-function checkPort(name: string, port: number): void {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw badArgument(`${name} must be an integer in 1–65535, got ${port}`)
-  }
 }
 
 function checkDescription(description: string): void {
