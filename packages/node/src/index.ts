@@ -43,7 +43,7 @@ export {
   type Upgrade,
 } from './node.js'
 export { ConnectError, defaultHeadStartMs, defaultStageTimeoutMs } from './pipeline.js'
-export { ListenerMapping, type PortMappingInit } from './port-mapping.js'
+export type { PortMappingInit } from './port-mapping.js'
 export { ConnectionKind, decodePreamble, encodePreamble, type Preamble } from './preamble.js'
 export { type ConnectionReport, formatReport, type StageReport } from './report.js'
 export { type DirectInit, direct } from './strategies/direct.js'
