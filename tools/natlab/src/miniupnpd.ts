@@ -2,8 +2,9 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type ServerProcess, spawnServer } from '@p2pd/testkit'
 import { NatlabError } from './errors.js'
-import { nftLoad, nsRun, tool } from './exec.js'
+import { nftLoad, tool } from './exec.js'
 import { miniupnpdRuleset } from './nft.js'
+import { listening } from './servers.js'
 
 /** The HTTP port of a lab router's UPnP IGD (its rootDesc is `/rootDesc.xml`). */
 export const UPNP_HTTP_PORT = 5000
@@ -72,8 +73,8 @@ export async function startMiniupnpd(opts: MiniupnpdOptions): Promise<ServerProc
     ],
     // It listens only after the STUN check, which then has said whether forwarding works.
     ready: async () =>
-      (await listeningOn(opts.ns, 'udp', 5351)) &&
-      (await listeningOn(opts.ns, 'tcp', UPNP_HTTP_PORT)),
+      (await listening(opts.ns, 'udp', undefined, 5351)) &&
+      (await listening(opts.ns, 'tcp', undefined, UPNP_HTTP_PORT)),
     readyTimeoutMs: 10_000,
   })
   if (!proc.output().includes('Port forwarding is now enabled')) {
@@ -84,11 +85,4 @@ export async function startMiniupnpd(opts: MiniupnpdOptions): Promise<ServerProc
     )
   }
   return proc
-}
-
-async function listeningOn(ns: string, transport: 'tcp' | 'udp', port: number): Promise<boolean> {
-  const { stdout } = await nsRun(ns, tool('ss'), ['-Hn', transport === 'tcp' ? '-lt' : '-lu'], {
-    allowFail: true,
-  })
-  return stdout.includes(`:${port} `)
 }

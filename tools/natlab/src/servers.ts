@@ -50,17 +50,20 @@ export interface RunningLabServer {
   stop(): Promise<void>
 }
 
-/** True once something listens on `host:port` in `ns` (`ss`), for readiness checks. */
+/**
+ * True once something listens on `host:port` in `ns` (`ss`), for readiness checks; `host`
+ * `undefined` accepts any local address.
+ */
 export async function listening(
   ns: string,
   transport: 'tcp' | 'udp',
-  host: string,
+  host: string | undefined,
   port: number,
 ): Promise<boolean> {
   const { stdout } = await nsRun(ns, tool('ss'), ['-Hn', transport === 'tcp' ? '-lt' : '-lu'], {
     allowFail: true,
   })
-  return stdout.includes(`${host}:${port} `)
+  return stdout.includes(`${host ?? ''}:${port} `)
 }
 
 /** Wraps a testkit {@link ServerProcess} as a running lab server. */
