@@ -222,8 +222,10 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
       AbortSignal.any([this.#lifetime.signal, ...(options.signal ? [options.signal] : [])]),
     )
     const before = this.#addressText
-    const interfaces = await this.#discover(signal)
-    await this.#portMapping?.open(this.#port, signal) // again, if it failed or was lost
+    const [interfaces] = await Promise.all([
+      this.#discover(signal),
+      this.#portMapping?.open(this.#port, signal), // again, if it failed or was lost
+    ])
     this.#setAddress(interfaces)
     if (this.addressText !== before) {
       this.#log('address changed')
