@@ -21,6 +21,8 @@ export default defineConfig({
         root,
         include: ['test/**/*.test.ts'],
         benchmark: { include: ['bench/**/*.bench.ts'] },
+        // Deadline tests call gc() while they wait: a deadline must survive a full collection.
+        execArgv: ['--expose-gc'],
         testTimeout: 30_000,
         hookTimeout: 60_000,
       },

@@ -12,15 +12,17 @@
  *
  * @example
  * ```ts
- * import { NatType, deadlineSignal, isP2pdError } from '@p2pd/interface'
+ * import { Deadline, NatType, isP2pdError } from '@p2pd/interface'
  *
- * const signal = deadlineSignal(2_000) // aborts with a TimeoutError after 2 s
+ * const deadline = new Deadline(2_000) // its signal aborts with a TimeoutError after 2 s
+ * deadline.dispose() // the operation settled: release the timer
  * console.log(NatType.FullCone) // 3
  * ```
  */
 
 export { abortReason, deadlineSignal, sleep, throwIfAborted } from './abort.js'
 export { type Clock, systemClock } from './clock.js'
+export { Deadline, linkSignals, type ParentSignals, withDeadline } from './deadline.js'
 export { AbortError, isP2pdError, P2pdError, TimeoutError } from './errors.js'
 export { MemorySignalingHub } from './memory-signaling.js'
 export {
