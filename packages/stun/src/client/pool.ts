@@ -1,8 +1,9 @@
 import {
   AbortError,
   abortReason,
-  deadlineSignal,
+  Deadline,
   type Endpoint,
+  linkSignals,
   throwIfAborted,
 } from '@p2pd/interface'
 import { StunError } from '../errors.js'
@@ -77,9 +78,27 @@ export class StunServerPool {
     const want = Math.max(1, opts.want ?? 1)
     const transport = opts.transport ?? 'udp'
     const concurrency = Math.max(1, opts.concurrency ?? want + 1)
-    const outer = deadlineSignal(opts.timeoutMs ?? 5000, opts.signal)
+    const outer = new Deadline(opts.timeoutMs ?? 5000, opts.signal, 'STUN pool query')
     const stop = new AbortController()
-    const signal = AbortSignal.any([outer, stop.signal])
+    const link = linkSignals(outer.signal, stop.signal)
+    const signal = link.signal
+    try {
+      return await this.#query(opts, want, transport, concurrency, outer, stop, signal)
+    } finally {
+      link.dispose()
+      outer.dispose()
+    }
+  }
+
+  async #query(
+    opts: PoolQueryOptions,
+    want: number,
+    transport: 'udp' | 'tcp',
+    concurrency: number,
+    outer: Deadline,
+    stop: AbortController,
+    signal: AbortSignal,
+  ): Promise<PoolBinding[]> {
     const queue = this.ranked()
     const results: PoolBinding[] = []
     const errors: unknown[] = []
@@ -88,13 +107,21 @@ export class StunServerPool {
         ? await StunUdpClient.open({
             ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
             type: opts.family === 6 ? 'udp6' : 'udp4',
-            signal: outer,
+            signal: outer.signal,
           })
         : undefined
     const udp = opts.client ?? ownClient
 
     const one = async (spec: string): Promise<PoolBinding> => {
-      const perServer = deadlineSignal(opts.perServerTimeoutMs ?? 2000, signal)
+      const deadline = new Deadline(opts.perServerTimeoutMs ?? 2000, signal, `STUN ${spec}`)
+      try {
+        return await ask(spec, deadline.signal)
+      } finally {
+        deadline.dispose()
+      }
+    }
+
+    const ask = async (spec: string, perServer: AbortSignal): Promise<PoolBinding> => {
       const server = await resolveServer(spec, { family: opts.family ?? 4, signal: perServer })
       if (transport === 'udp' && udp) {
         const r = await udp.binding(server, {
@@ -143,13 +170,19 @@ export class StunServerPool {
     }
 
     try {
-      throwIfAborted(outer)
-      await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker))
+      throwIfAborted(outer.signal)
+      // Bounded by the overall deadline even if a server's socket ignores its signal; the
+      // answers gathered so far still count.
+      await outer.race(
+        Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker)),
+      )
+    } catch (err) {
+      if (!outer.aborted) throw err
     } finally {
       await ownClient?.close()
     }
-    if (results.length > 0) return results
-    if (outer.aborted) throw abortReason(outer)
+    if (results.length > 0) return results.slice()
+    if (outer.aborted) throw abortReason(outer.signal)
     throw new StunError('STUN_ALL_FAILED', `no STUN server answered (${errors.length} tried)`, {
       cause: new AggregateError(errors),
     })

@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns/promises'
-import { abortReason, deadlineSignal, type Endpoint } from '@p2pd/interface'
+import { abortReason, Deadline, type Endpoint } from '@p2pd/interface'
 import { DEFAULT_STUN_PORT } from '../constants.js'
 import { StunError } from '../errors.js'
 import { ipFamily } from '../ip.js'
@@ -66,24 +66,15 @@ export async function resolveServer(
     }
     return { host: ep.host, port: ep.port }
   }
-  const signal = deadlineSignal(opts.timeoutMs ?? 3000, opts.signal)
-  if (signal.aborted) throw abortReason(signal)
-  let onAbort: (() => void) | undefined
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(abortReason(signal))
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
+  const deadline = new Deadline(opts.timeoutMs ?? 3000, opts.signal, `resolving ${ep.host}`)
   try {
-    const found = await Promise.race([
-      lookup(ep.host, opts.family ? { family: opts.family } : {}),
-      aborted,
-    ])
+    // The resolver cannot be cancelled: the race settles at the deadline regardless.
+    const found = await deadline.race(lookup(ep.host, opts.family ? { family: opts.family } : {}))
     return { host: found.address, port: ep.port }
   } catch (cause) {
-    if (signal.aborted) throw abortReason(signal)
+    if (deadline.aborted) throw abortReason(deadline.signal)
     throw new StunError('STUN_RESOLVE', `cannot resolve ${ep.host}`, { cause })
   } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort)
-    aborted.catch(() => {})
+    deadline.dispose()
   }
 }

@@ -1,11 +1,5 @@
 import { connect, type Socket } from 'node:net'
-import {
-  abortReason,
-  deadlineSignal,
-  type Endpoint,
-  TimeoutError,
-  throwIfAborted,
-} from '@p2pd/interface'
+import { abortReason, Deadline, type Endpoint, TimeoutError, throwIfAborted } from '@p2pd/interface'
 import {
   decodeMessage,
   type EncodeOptions,
@@ -75,45 +69,16 @@ export class StunTcpClient {
     server: string | Endpoint,
     opts: StunTcpConnectOptions = {},
   ): Promise<StunTcpClient> {
-    const signal = deadlineSignal(opts.timeoutMs ?? 5000, opts.signal)
-    const to = await resolveServer(server, { signal })
-    throwIfAborted(signal)
-    const socket = await new Promise<Socket>((resolve, reject) => {
-      const s = connect({
-        host: to.host,
-        port: to.port,
-        ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
-        ...(opts.localPort !== undefined ? { localPort: opts.localPort } : {}),
-        noDelay: true,
-      })
-      const done = () => {
-        signal.removeEventListener('abort', onAbort)
-        s.off('error', onError)
-        s.off('connect', onConnect)
-      }
-      const onAbort = () => {
-        done()
-        s.destroy()
-        reject(abortReason(signal))
-      }
-      const onError = (err: Error) => {
-        done()
-        s.destroy()
-        reject(
-          new StunError('STUN_SOCKET', `cannot connect to ${to.host}:${to.port}: ${err.message}`, {
-            cause: err,
-          }),
-        )
-      }
-      const onConnect = () => {
-        done()
-        resolve(s)
-      }
-      signal.addEventListener('abort', onAbort, { once: true })
-      s.once('error', onError)
-      s.once('connect', onConnect)
-    })
-    return new StunTcpClient(socket, to, opts)
+    const deadline = new Deadline(opts.timeoutMs ?? 5000, opts.signal, 'STUN TCP connect')
+    const signal = deadline.signal
+    try {
+      const to = await resolveServer(server, { signal })
+      throwIfAborted(signal)
+      const socket = await connectSocket(to, opts, signal)
+      return new StunTcpClient(socket, to, opts)
+    } finally {
+      deadline.dispose()
+    }
   }
 
   get local(): Endpoint {
@@ -219,4 +184,47 @@ export class StunTcpClient {
       this.#onUnmatched?.(frame)
     }
   }
+}
+
+/** Opens the TCP connection; destroys the socket and rejects typed when `signal` aborts. */
+function connectSocket(
+  to: Endpoint,
+  opts: StunTcpConnectOptions,
+  signal: AbortSignal,
+): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
+    const s = connect({
+      host: to.host,
+      port: to.port,
+      ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
+      ...(opts.localPort !== undefined ? { localPort: opts.localPort } : {}),
+      noDelay: true,
+    })
+    const done = () => {
+      signal.removeEventListener('abort', onAbort)
+      s.off('error', onError)
+      s.off('connect', onConnect)
+    }
+    const onAbort = () => {
+      done()
+      s.destroy()
+      reject(abortReason(signal))
+    }
+    const onError = (err: Error) => {
+      done()
+      s.destroy()
+      reject(
+        new StunError('STUN_SOCKET', `cannot connect to ${to.host}:${to.port}: ${err.message}`, {
+          cause: err,
+        }),
+      )
+    }
+    const onConnect = () => {
+      done()
+      resolve(s)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    s.once('error', onError)
+    s.once('connect', onConnect)
+  })
 }

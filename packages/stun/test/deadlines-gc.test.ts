@@ -1,0 +1,102 @@
+import { createServer, type Server, type Socket } from 'node:net'
+import { TimeoutError } from '@p2pd/interface'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { StunServerPool, StunTcpClient, StunUdpClient } from '../src/index.js'
+import { closeSocket, portOf, udpSocket } from './helpers.js'
+
+// vitest runs with --expose-gc: deadlines must fire through full collections.
+const gc = (globalThis as { gc?: () => void }).gc as () => void
+
+/** Runs `work` while forcing a full GC every 50 ms; returns how it settled and when. */
+async function underGc(work: () => Promise<unknown>): Promise<{ err: unknown; ms: number }> {
+  const timer = setInterval(gc, 50)
+  const t0 = performance.now()
+  try {
+    await work()
+    return { err: undefined, ms: performance.now() - t0 }
+  } catch (err) {
+    return { err, ms: performance.now() - t0 }
+  } finally {
+    clearInterval(timer)
+  }
+}
+
+/** Settled with a TimeoutError no sooner than `ms` and no later than `ms` + 10 % + 50 ms. */
+function expectTimeoutOnTime(r: { err: unknown; ms: number }, ms: number): void {
+  expect(r.err).toBeInstanceOf(TimeoutError)
+  expect(r.ms).toBeGreaterThanOrEqual(ms - 5)
+  expect(r.ms).toBeLessThanOrEqual(ms * 1.1 + 50)
+}
+
+describe('STUN deadlines survive garbage collection', () => {
+  let tcp: Server
+  const held: Socket[] = []
+
+  beforeAll(async () => {
+    // Accepts connections and never answers.
+    tcp = createServer((s) => {
+      held.push(s)
+      s.on('error', () => {})
+    })
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve))
+  })
+  afterAll(async () => {
+    for (const s of held) s.destroy()
+    await new Promise((resolve) => tcp.close(resolve))
+  })
+  const tcpPort = () => (tcp.address() as { port: number }).port
+
+  it('a UDP binding to a silent server rejects with a TimeoutError on time', async () => {
+    const silent = await udpSocket()
+    const client = await StunUdpClient.open({ localAddress: '127.0.0.1' })
+    try {
+      const r = await underGc(() =>
+        client.binding(
+          { host: '127.0.0.1', port: portOf(silent) },
+          { timeoutMs: 1000, signal: new AbortController().signal },
+        ),
+      )
+      expectTimeoutOnTime(r, 1000)
+    } finally {
+      await client.close()
+      await closeSocket(silent)
+    }
+  })
+
+  it('a TCP connect + binding to a silent server rejects with a TimeoutError on time', async () => {
+    const r = await underGc(async () => {
+      const conn = await StunTcpClient.connect(
+        { host: '127.0.0.1', port: tcpPort() },
+        { timeoutMs: 1000, signal: new AbortController().signal },
+      )
+      try {
+        await conn.binding({ timeoutMs: 1000, signal: new AbortController().signal })
+      } finally {
+        await conn.close()
+      }
+    })
+    expectTimeoutOnTime(r, 1000)
+  })
+
+  it('the pool settles at its overall deadline, before any per-server one (UDP and TCP)', async () => {
+    const silent = await udpSocket()
+    try {
+      for (const transport of ['udp', 'tcp'] as const) {
+        const port = transport === 'udp' ? portOf(silent) : tcpPort()
+        const pool = new StunServerPool([`127.0.0.1:${port}`])
+        const r = await underGc(() =>
+          pool.query({
+            transport,
+            localAddress: '127.0.0.1',
+            timeoutMs: 1000,
+            perServerTimeoutMs: 5000,
+            signal: new AbortController().signal,
+          }),
+        )
+        expectTimeoutOnTime(r, 1000)
+      }
+    } finally {
+      await closeSocket(silent)
+    }
+  })
+})
