@@ -3,14 +3,19 @@ import { createSocket } from 'node:dgram'
 import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { P2pdError } from '@p2pd/interface'
 import { freePort } from './ports.js'
 import { requireBinary, type ServerProcess, spawnServer } from './process.js'
 
 /** chronyd refuses to start unless it runs as root (`Fatal error : Not superuser`). */
-export class ChronyNeedsRootError extends Error {
+export class ChronyNeedsRootError extends P2pdError {
+  declare readonly code: 'TESTKIT_CHRONY_NEEDS_ROOT'
+
   constructor() {
-    super('chronyd needs root to start (it drops to _chrony itself); run the chrony tests as root')
-    this.name = 'ChronyNeedsRootError'
+    super(
+      'TESTKIT_CHRONY_NEEDS_ROOT',
+      'chronyd needs root to start (it drops to _chrony itself); run the chrony tests as root',
+    )
   }
 }
 

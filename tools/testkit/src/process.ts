@@ -1,15 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
+import { P2pdError } from '@p2pd/interface'
 
 /** Thrown when a real server the tests need is not installed. Never turned into a skip in CI. */
-export class MissingServerError extends Error {
+export class MissingServerError extends P2pdError {
+  declare readonly code: 'TESTKIT_MISSING_SERVER'
+
   constructor(binary: string, debianPackage: string) {
     super(
+      'TESTKIT_MISSING_SERVER',
       `${binary} not found: install the Debian package '${debianPackage}' ` +
         `(npm test does this itself when run as root)`,
     )
-    this.name = 'MissingServerError'
   }
 }
 
