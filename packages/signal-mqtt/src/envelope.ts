@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { type Identity, IdentityError, open, SEALED_BOX_OVERHEAD, seal } from '@p2pd/identity'
+import { P2pdError } from '@p2pd/interface'
 import { SignalingError } from './errors.js'
 
 /** First byte of every envelope on the wire. */
@@ -41,14 +42,19 @@ export type EnvelopeDropReason =
   | 'malformed'
   | 'senderMismatch'
 
-/** Thrown by {@link openEnvelope}: the envelope is dropped for `reason`. */
-export class EnvelopeDrop extends Error {
+/**
+ * Thrown by {@link openEnvelope}: the envelope is dropped for `reason`. The code is always
+ * `SIGNAL_ENVELOPE_DROPPED`; `reason` says which check refused it.
+ */
+export class EnvelopeDrop extends P2pdError {
+  declare readonly code: 'SIGNAL_ENVELOPE_DROPPED'
+
   constructor(
     readonly reason: EnvelopeDropReason,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message)
-    this.name = 'EnvelopeDrop'
+    super('SIGNAL_ENVELOPE_DROPPED', message, options)
   }
 }
 

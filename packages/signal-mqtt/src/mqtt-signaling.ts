@@ -3,7 +3,7 @@ import { type Identity, isNodeId } from '@p2pd/identity'
 import {
   abortReason,
   type Clock,
-  deadlineSignal,
+  Deadline,
   type InboundSignal,
   type SignalHandler,
   type Signaling,
@@ -107,7 +107,8 @@ export class MqttSignaling implements Signaling {
   async #start(callerSignal: AbortSignal | undefined): Promise<void> {
     throwIfAborted(callerSignal)
     this.#state = 'starting'
-    const signal = deadlineSignal(this.#s.startTimeoutMs, callerSignal)
+    const deadline = new Deadline(this.#s.startTimeoutMs, callerSignal, 'signaling start')
+    const signal = deadline.signal
     this.#connections = this.#s.connectTo.map(
       (offset) =>
         new BrokerConnection({
@@ -167,6 +168,8 @@ export class MqttSignaling implements Signaling {
         await Promise.allSettled(connections.map((c) => c.close()))
       }
       throw err
+    } finally {
+      deadline.dispose()
     }
     this.#state = 'started'
   }
@@ -218,14 +221,14 @@ export class MqttSignaling implements Signaling {
       this.metrics.publishFailed++
       throw new SignalingError('SIGNALING_NO_BROKER', 'no broker is connected')
     }
-    const signal = deadlineSignal(this.#s.publishTimeoutMs, options.signal)
     const topic = `${this.#s.topicPrefix}${to.nodeId}`
     const payload = Buffer.from(envelope.buffer, envelope.byteOffset, envelope.byteLength)
     const acked = Promise.any(
       routes.map((c) => c.publish(topic, payload, this.#s.messageExpirySec)),
     )
+    const deadline = new Deadline(this.#s.publishTimeoutMs, options.signal, 'signaling publish')
     try {
-      await untilAborted(acked, signal)
+      await deadline.race(acked)
     } catch (err) {
       this.metrics.publishFailed++
       if (err instanceof AggregateError) {
@@ -236,6 +239,8 @@ export class MqttSignaling implements Signaling {
         )
       }
       throw err
+    } finally {
+      deadline.dispose()
     }
     this.metrics.published++
   }
@@ -302,24 +307,6 @@ export class MqttSignaling implements Signaling {
 /** Lower is better: failing brokers last, then by round trip. */
 function healthRank(h: BrokerHealth): number {
   return h.failures * 1e6 + (h.rttMs ?? 1e5)
-}
-
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortReason(signal))
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortReason(signal))
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(v)
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(e)
-      },
-    )
-  })
 }
 
 function settingsOf(options: MqttSignalingOptions): Settings {
