@@ -46,7 +46,19 @@ export interface Strategy {
   readonly name: StrategyName
   /** `true` if worth trying between these two peers, or a short reason why not. */
   canTry(local: PeerAddress, remote: PeerAddress): true | string
-  /** Produces a raw connection to `ctx.remote`, or rejects. Must honour `signal`. */
+  /**
+   * Produces a raw connection to `ctx.remote`, or rejects.
+   *
+   * The lifecycle of `signal`, exactly:
+   * - It aborts when the stage's deadline passes, when the caller gives up, or when another
+   *   strategy wins first. Then reject soon and release what you opened (closing sockets on
+   *   abort is right). The node stops waiting at once either way, and closes a connection you
+   *   deliver after that.
+   * - Once your connection wins (it was authenticated first), the node detaches it from
+   *   `signal` before it cancels the other stages: `signal` never aborts after a win, so a
+   *   strategy that closes its socket on abort keeps the connection it won.
+   * - The returned stream then belongs to the pipe; do not touch it again.
+   */
   connect(ctx: StrategyContext, signal: AbortSignal): Promise<RawConnection>
   /**
    * Message types that start a responder flow (routed by the node to {@link accept}). Their

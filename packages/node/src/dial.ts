@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net'
-import { abortReason, type Endpoint, type RawConnection } from '@p2pd/interface'
+import { abortReason, type Endpoint, linkSignals, type RawConnection } from '@p2pd/interface'
 import { NodeError } from './errors.js'
 
 /** Opens one TCP connection, or rejects with the typed abort reason / the socket error. */
@@ -41,8 +41,8 @@ export async function dialFirst(
   staggerMs = 250,
 ): Promise<{ socket: Socket; endpoint: Endpoint }> {
   if (candidates.length === 0) throw new NodeError('NODE_NO_CANDIDATES', 'nothing to dial')
-  const ctrl = new AbortController()
-  const inner = AbortSignal.any([signal, ctrl.signal])
+  // Aborted when one candidate wins (or the caller gives up): the losers stop dialling.
+  const inner = linkSignals(signal)
   const errors: unknown[] = []
   return new Promise((resolve, reject) => {
     let next = 0
@@ -54,13 +54,13 @@ export async function dialFirst(
       if (done || next >= candidates.length) return
       const endpoint = candidates[next++] as Endpoint
       pending++
-      dialTcp(endpoint, inner).then(
+      dialTcp(endpoint, inner.signal).then(
         (socket) => {
           pending--
           if (done) return void socket.destroy()
           done = true
           clearTimeout(timer)
-          ctrl.abort()
+          inner.abort()
           resolve({ socket, endpoint })
         },
         (err) => {
@@ -70,11 +70,13 @@ export async function dialFirst(
           if (signal.aborted) {
             done = true
             clearTimeout(timer)
+            inner.dispose()
             return reject(abortReason(signal))
           }
           if (next < candidates.length) return launch()
           if (pending === 0) {
             done = true
+            inner.dispose()
             reject(
               new NodeError(
                 'NODE_DIAL_FAILED',

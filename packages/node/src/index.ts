@@ -38,6 +38,7 @@ export {
   createNode,
   type InterfaceInit,
   type NodeEvents,
+  type NodeHealth,
   type NodeInit,
   P2pdNode,
   type Upgrade,

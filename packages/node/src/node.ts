@@ -4,7 +4,7 @@ import { generateIdentity, type Identity, secureChannel } from '@p2pd/identity'
 import {
   type AddressInterface,
   type Clock,
-  deadlineSignal,
+  Deadline,
   type InboundSignal,
   type NatInfo,
   type PeerAddress,
@@ -67,6 +67,8 @@ export interface NodeInit {
   connectTimeoutMs?: number
   /** Deadline of `start()` (default 10 s). */
   startTimeoutMs?: number
+  /** Reject `start()` with `NODE_DEGRADED` instead of running degraded (default false). */
+  strict?: boolean
   /** Secure-channel handshake deadline (default 5 s). */
   handshakeTimeoutMs?: number
   /** Per-strategy stage deadlines and head starts, overriding the defaults. */
@@ -114,7 +116,17 @@ export interface NodeEvents {
   /** The node's peer address changed (network change, broker set change): re-share it. */
   address: [string]
   upgraded: [Upgrade]
+  /** Start or an address refresh found the node unreachable as announced (see `health`). */
+  degraded: [NodeHealth]
   error: [Error]
+}
+
+/** What {@link P2pdNode.health} reports. */
+export interface NodeHealth {
+  /** `degraded`: the node runs, but peers may not reach it (see `problems`). */
+  readonly status: 'ok' | 'degraded'
+  /** What is wrong, one sentence each (empty when `ok`). */
+  readonly problems: readonly string[]
 }
 
 /** Background upgrade attempts after a relayed win: how many, and how far apart (ms). */
@@ -146,6 +158,7 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
   #port = 0
   #interfaces: readonly InterfaceInit[] = []
   readonly #portMapping?: ListenerMapping
+  #health: NodeHealth = { status: 'ok', problems: [] }
   /** Every pipe this node made, so stop() can close them gracefully (with a close frame). */
   readonly #pipes = new Set<Pipe>()
 
@@ -184,21 +197,40 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     return this.#addressText
   }
 
-  /** Starts listening, signaling and interface discovery; resolves with the address text. */
-  async start(options: { signal?: AbortSignal } = {}): Promise<string> {
-    const signal = deadlineSignal(this.#init.startTimeoutMs ?? 10_000, options.signal)
+  /**
+   * Starts listening, signaling and interface discovery; resolves with the address text.
+   * When discovery observed no interface (no STUN server answered), the node is
+   * {@link P2pdNode.health | degraded}: it emits `'degraded'` and goes on, or, with `strict`
+   * (here or in {@link NodeInit}), stops and rejects with `NODE_DEGRADED`.
+   */
+  async start(options: { signal?: AbortSignal; strict?: boolean } = {}): Promise<string> {
+    const deadline = new Deadline(
+      this.#init.startTimeoutMs ?? 10_000,
+      [this.#lifetime.signal, options.signal],
+      'start',
+    )
+    const signal = deadline.signal
     const listen = this.#init.listen ?? {}
-    const [bound, interfaces] = await Promise.all([
-      this.#listener.listen(listen.host ?? '0.0.0.0', listen.port ?? 0).then(async (b) => {
-        await this.#portMapping?.open(b.port, signal)
-        return b
-      }),
-      this.#discover(signal),
-      this.signaling.start({ signal }),
-    ])
+    const [bound, interfaces] = await deadline
+      .race(
+        Promise.all([
+          this.#listener.listen(listen.host ?? '0.0.0.0', listen.port ?? 0).then(async (b) => {
+            await this.#portMapping?.open(b.port, signal)
+            return b
+          }),
+          this.#discover(signal),
+          this.signaling.start({ signal }),
+        ]),
+      )
+      .finally(() => deadline.dispose())
     this.#port = bound.port
     this.#unsubscribe = this.signaling.subscribe((m) => void this.#onSignal(m))
     this.#setAddress(interfaces)
+    const health = this.#checkHealth(interfaces)
+    if (health.status === 'degraded' && (options.strict ?? this.#init.strict)) {
+      await this.stop()
+      throw new NodeError('NODE_DEGRADED', `start: ${health.problems.join('; ')}`)
+    }
     this.#log(`node ${this.nodeId.slice(0, 16)}… listening on port ${bound.port}`)
     const every = this.#init.networkCheckMs ?? 10_000
     if (every > 0) {
@@ -217,16 +249,22 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
    * changed. Runs by itself on network changes; call it after you know something moved.
    */
   async refreshAddress(options: { signal?: AbortSignal } = {}): Promise<string> {
-    const signal = deadlineSignal(
+    const deadline = new Deadline(
       this.#init.startTimeoutMs ?? 10_000,
-      AbortSignal.any([this.#lifetime.signal, ...(options.signal ? [options.signal] : [])]),
+      [this.#lifetime.signal, options.signal],
+      'address refresh',
     )
     const before = this.#addressText
-    const [interfaces] = await Promise.all([
-      this.#discover(signal),
-      this.#portMapping?.open(this.#port, signal), // again, if it failed or was lost
-    ])
+    const [interfaces] = await deadline
+      .race(
+        Promise.all([
+          this.#discover(deadline.signal),
+          this.#portMapping?.open(this.#port, deadline.signal), // again, if failed or lost
+        ]),
+      )
+      .finally(() => deadline.dispose())
     this.#setAddress(interfaces)
+    this.#checkHealth(interfaces)
     if (this.addressText !== before) {
       this.#log('address changed')
       this.emit('address', this.addressText)
@@ -245,6 +283,29 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     const before = this.#addressText
     this.#setAddress(this.#interfaces)
     if (this.addressText !== before) this.emit('address', this.addressText)
+  }
+
+  /** Whether the node can be reached as announced; see {@link NodeHealth}. */
+  get health(): NodeHealth {
+    return this.#health
+  }
+
+  /** Degraded when interface discovery ran and observed nothing: the address has no path. */
+  #checkHealth(interfaces: readonly InterfaceInit[]): NodeHealth {
+    const problems: string[] = []
+    if (typeof this.#init.interfaces === 'function' && interfaces.length === 0) {
+      problems.push(
+        'no interface could be observed (no STUN server answered); peers cannot dial in',
+      )
+    }
+    const health: NodeHealth = { status: problems.length ? 'degraded' : 'ok', problems }
+    const changed = health.problems.join() !== this.#health.problems.join()
+    this.#health = health
+    if (changed && health.status === 'degraded') {
+      this.#log(`degraded: ${problems.join('; ')}`)
+      this.emit('degraded', health)
+    }
+    return health
   }
 
   /** The listener's port mapping, when `portMapping` is on and the gateway granted one. */
@@ -287,10 +348,12 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     if (remote.legacy) {
       throw new NodeError('NODE_LEGACY_PEER', 'a legacy P2PD node id cannot be authenticated')
     }
-    const signal = deadlineSignal(
+    const deadline = new Deadline(
       options.timeoutMs ?? this.#init.connectTimeoutMs ?? 30_000,
-      AbortSignal.any([this.#lifetime.signal, ...(options.signal ? [options.signal] : [])]),
+      [this.#lifetime.signal, options.signal],
+      'connect',
     )
+    const signal = deadline.signal
     const ctx = this.#context(remote)
     try {
       const { pipe, report } = await runPipeline({
@@ -320,6 +383,8 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
         this.emit('report', report)
       }
       throw err
+    } finally {
+      deadline.dispose()
     }
   }
 

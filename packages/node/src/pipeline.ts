@@ -1,5 +1,7 @@
 import {
+  AbortError,
   abortReason,
+  Deadline,
   type NatInfo,
   type PeerAddress,
   type Pipe,
@@ -52,6 +54,7 @@ export class ConnectError extends NodeError {
   }
 }
 
+const noop = () => {}
 const nats = (a: PeerAddress): NatInfo[] => [...a.ip4, ...a.ip6].map((i) => i.nat)
 
 /**
@@ -84,8 +87,10 @@ export async function runPipeline(
     throw new ConnectError('no strategy can reach this peer', report())
   }
 
-  const cancelAll = new AbortController()
-  const overall = AbortSignal.any([input.signal, cancelAll.signal])
+  // Each stage owns its deadline (GC-safe: its own timer, strong references). The winner's is
+  // disposed before the others are aborted, so the winning stage's signal never fires: a
+  // strategy that closes its socket on abort keeps the connection it won.
+  const live = new Set<Deadline>()
 
   return new Promise((resolve, reject) => {
     let next = 0
@@ -93,14 +98,19 @@ export async function runPipeline(
     let settled = false
     let headTimer: NodeJS.Timeout | undefined
 
-    const finish = (err?: Error) => {
+    const finish = (winner?: Deadline, err?: Error) => {
       if (settled) return
       settled = true
       clearTimeout(headTimer)
-      cancelAll.abort()
+      input.signal.removeEventListener('abort', onOuterAbort)
+      winner?.dispose()
+      live.delete(winner as Deadline)
+      for (const stage of live) stage.abort(new AbortError('another strategy won'))
+      live.clear()
       if (err) reject(err)
     }
-    const onOuterAbort = () => finish(abortReason(input.signal))
+    const onOuterAbort = () => finish(undefined, abortReason(input.signal))
+    if (input.signal.aborted) return onOuterAbort()
     input.signal.addEventListener('abort', onOuterAbort, { once: true })
 
     const launch = () => {
@@ -109,27 +119,38 @@ export async function runPipeline(
       const strategy = runnable[next++] as Strategy
       running++
       const startedMs = since()
-      const stageSignal = AbortSignal.any([
-        overall,
-        AbortSignal.timeout(stageTimeout[strategy.name] ?? 10_000),
-      ])
+      const stage = new Deadline(
+        stageTimeout[strategy.name] ?? 10_000,
+        input.signal,
+        `${strategy.name} stage`,
+      )
+      live.add(stage)
       const wait = headStart[strategy.name] ?? 2_000
       if (Number.isFinite(wait)) headTimer = setTimeout(launch, wait)
-      input
-        .attempt(strategy, stageSignal)
-        .then((raw) => input.secure(raw, strategy, stageSignal))
+      // race(): a strategy that ignores its signal still ends its stage on time; what it
+      // delivers after its stage ended is closed, never leaked.
+      const attempt = Promise.resolve().then(() => input.attempt(strategy, stage.signal))
+      attempt.then((raw) => void (stage.aborted && raw.stream.destroy()), noop)
+      stage
+        .race(attempt)
+        .then((raw) => {
+          const secured = input.secure(raw, strategy, stage.signal)
+          secured.then((pipe) => void (stage.aborted && pipe.close()), noop)
+          return stage.race(secured)
+        })
         .then(
           (pipe) => {
             running--
             if (settled) return void pipe.close()
             stages.push({ strategy: strategy.name, outcome: 'won', startedMs, endedMs: since() })
-            input.signal.removeEventListener('abort', onOuterAbort)
             const r = report(strategy.name)
-            finish()
+            finish(stage)
             resolve({ pipe, report: r })
           },
           (err: Error & { code?: string }) => {
             running--
+            stage.dispose()
+            live.delete(stage)
             stages.push({
               strategy: strategy.name,
               outcome: settled ? 'cancelled' : 'failed',
@@ -139,10 +160,8 @@ export async function runPipeline(
             })
             if (settled) return
             if (next < runnable.length) return launch()
-            if (running === 0) {
-              input.signal.removeEventListener('abort', onOuterAbort)
-              finish(new ConnectError('every strategy failed', report()))
-            }
+            if (running === 0)
+              finish(undefined, new ConnectError('every strategy failed', report()))
           },
         )
     }

@@ -1,4 +1,4 @@
-import { type AddressInterface, DeltaType, isOpenNat, NatType } from '@p2pd/interface'
+import { type AddressInterface, Deadline, DeltaType, isOpenNat, NatType } from '@p2pd/interface'
 import {
   describeGrant,
   findGateway,
@@ -56,7 +56,8 @@ export class ListenerMapping {
   /** Maps TCP `port`; never throws (a failure is logged and the node goes on without). */
   async open(port: number, signal: AbortSignal): Promise<void> {
     if (this.#mapping) return
-    const budget = AbortSignal.any([signal, AbortSignal.timeout(this.init.timeoutMs ?? 2000)])
+    const deadline = new Deadline(this.init.timeoutMs ?? 2000, signal, 'port mapping')
+    const budget = deadline.signal
     const t0 = performance.now()
     try {
       const clients =
@@ -92,6 +93,8 @@ export class ListenerMapping {
       mapping.on('error', (err) => this.log(`port mapping renewal failed: ${String(err)}`))
     } catch (err) {
       this.log(`port mapping: none (${(err as Error).message})`)
+    } finally {
+      deadline.dispose()
     }
   }
 

@@ -5,16 +5,18 @@
  *
  *   p2pd-nat-probe.ts <local IP> <stun host:port>
  */
+import { withDeadline } from '@p2pd/interface'
 import { natInfoForInterface } from '@p2pd/nat'
 
 const [localAddress, server] = process.argv.slice(2)
 try {
-  const r = await natInfoForInterface({
-    servers: [server as string],
-    localAddress,
-    family: 4,
-    signal: AbortSignal.timeout(20_000),
-  })
+  const r = await withDeadline(
+    20_000,
+    undefined,
+    (signal) =>
+      natInfoForInterface({ servers: [server as string], localAddress, family: 4, signal }),
+    'NAT probe',
+  )
   const side = (d: typeof r.udp) => ({
     mapping: d.mapping,
     filtering: d.filtering,

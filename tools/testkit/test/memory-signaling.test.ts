@@ -1,5 +1,5 @@
 import {
-  deadlineSignal,
+  Deadline,
   isP2pdError,
   MemorySignalingHub,
   TimeoutError,
@@ -66,7 +66,7 @@ describe('waitForSignal', () => {
     await a.publish({ nodeId: 'b' }, { type: 'no', body: 0 })
     await a.publish({ nodeId: 'b' }, { type: 'yes', body: 1 })
     expect((await wanted).message.body).toBe(1)
-    await expect(waitForSignal(b, () => false, deadlineSignal(30))).rejects.toBeInstanceOf(
+    await expect(waitForSignal(b, () => false, new Deadline(30).signal)).rejects.toBeInstanceOf(
       TimeoutError,
     )
     await a.close()

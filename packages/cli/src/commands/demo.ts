@@ -1,4 +1,4 @@
-import type { Strategy } from '@p2pd/interface'
+import { Deadline, type Strategy } from '@p2pd/interface'
 import { createNode, direct, type P2pdNode, reverse } from '@p2pd/node'
 import { punch } from '@p2pd/punch'
 import { turn } from '@p2pd/turn'
@@ -75,7 +75,8 @@ export async function demoCommand(
     for (const { name, make } of demoStrategies(infra)) {
       if (only && !only.includes(name)) continue
       out(`› ${name}: connecting …`)
-      const signal = AbortSignal.timeout(30_000)
+      const deadline = new Deadline(30_000, undefined, `${name} demo`)
+      const signal = deadline.signal
       try {
         const t = performance.now()
         const [pipe, inbound] = await Promise.all([
@@ -92,6 +93,8 @@ export async function demoCommand(
       } catch (err) {
         rows.push({ name, error: (err as Error).message })
         out(`  failed: ${(err as Error).message}`)
+      } finally {
+        deadline.dispose()
       }
     }
   } finally {

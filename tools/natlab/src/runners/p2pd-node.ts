@@ -24,7 +24,7 @@
  * (pipes closed, TURN allocation released) — so neither side closes under the other.
  */
 import type { Duplex } from 'node:stream'
-import type { Clock, Strategy } from '@p2pd/interface'
+import { type Clock, Deadline, type Strategy } from '@p2pd/interface'
 import { createNode, direct, reverse, stunInterfaces } from '@p2pd/node'
 import { measureOffset } from '@p2pd/ntp'
 import { punch } from '@p2pd/punch'
@@ -134,9 +134,17 @@ async function interfaces(signal: AbortSignal) {
   discoveryMs = performance.now() - t
   return r
 }
-const discovered = discoverFirst
-  ? await syncClock().then(() => interfaces(AbortSignal.timeout(15_000)).catch(() => []))
-  : undefined
+async function discoverWithin(ms: number) {
+  const deadline = new Deadline(ms, undefined, 'discovery')
+  try {
+    return await deadline.race(interfaces(deadline.signal))
+  } catch {
+    return []
+  } finally {
+    deadline.dispose()
+  }
+}
+const discovered = discoverFirst ? await syncClock().then(() => discoverWithin(15_000)) : undefined
 const node = createNode({
   signaling: (identity) => mqttSignaling({ identity, brokers: [mqtt], redundancy: 1 }),
   strategies,
