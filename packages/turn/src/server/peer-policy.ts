@@ -1,73 +1,77 @@
 import { ipFamily, ipToBytes } from '@p2pd/stun'
+import { TurnError } from '../errors.js'
+import { classifyPeer, embeddedIpv4, inRange, parseCidr } from './special-addresses.js'
 
-/** Which peers a TURN server relays to. */
+export { classifyPeer, type PeerClass } from './special-addresses.js'
+
+/**
+ * Which peers a TURN server relays to. By default only public addresses: no loopback, no
+ * private or link-local networks, nothing reserved (documentation, benchmarking, multicast…),
+ * and IPv6 forms that carry an IPv4 address are judged by that address.
+ */
 export interface PeerPolicy {
   /** Relay to 127.0.0.0/8 and ::1 (default false: only tests and the demo need it). */
   readonly allowLoopbackPeers?: boolean
   /**
-   * Relay to private, link-local and shared ranges (RFC 1918, 169.254/16, 100.64/10,
-   * fc00::/7, fe80::/10). Default false: a public relay must not reach into its own LAN.
+   * Relay to private, link-local and shared ranges (10/8, 172.16/12, 192.168/16, 169.254/16,
+   * 100.64/10, fc00::/7, fe80::/10, fec0::/10). Default false: a public relay must not reach
+   * into its own LAN.
    */
   readonly allowPrivatePeers?: boolean
+  /**
+   * Ranges relayed to whatever their class (CIDR, e.g. `'198.18.0.0/15'` for a lab whose
+   * "internet" is the benchmarking range). Wins over everything else, like coturn's
+   * `allowed-peer-ip`. An IPv6 form carrying an IPv4 address matches IPv4 ranges too.
+   */
+  readonly allowPeerRanges?: readonly string[]
+  /** Ranges never relayed to besides the built-in ones (e.g. the relay's own subnet). */
+  readonly denyPeerRanges?: readonly string[]
 }
 
-function v4(bytes: Buffer): number {
-  return bytes.readUInt32BE(0)
+interface Cidr {
+  readonly net: Buffer
+  readonly bits: number
 }
 
-function inV4(ip: number, net: number, bits: number): boolean {
-  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0
-  return (ip & mask) >>> 0 === (net & mask) >>> 0
+function compileRanges(name: string, list: readonly string[] | undefined): Cidr[] {
+  return (list ?? []).map((text) => {
+    const cidr = parseCidr(text)
+    if (!cidr) throw new TurnError('TURN_BAD_INPUT', `${name}: not an address range: ${text}`)
+    return cidr
+  })
 }
 
-const ipv4 = (a: number, b: number, c: number, d: number) =>
-  ((a << 24) | (b << 16) | (c << 8) | d) >>> 0
+function matches(ranges: readonly Cidr[], bytes: Buffer, v4: Buffer | undefined): boolean {
+  return ranges.some((r) => inRange(bytes, r.net, r.bits) || (!!v4 && inRange(v4, r.net, r.bits)))
+}
 
-/** Classifies a peer IP: `'loopback'`, `'private'`, `'never'` (unroutable) or `'public'`. */
-export function classifyPeer(host: string): 'loopback' | 'private' | 'never' | 'public' {
-  const family = ipFamily(host)
-  if (family === 0) return 'never'
-  let bytes = ipToBytes(host)
-  if (family === 6) {
-    // IPv4-mapped addresses are judged as the IPv4 address they carry.
-    if (bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
-      bytes = bytes.subarray(12)
-    } else {
-      if (bytes.subarray(0, 15).every((b) => b === 0)) return bytes[15] === 1 ? 'loopback' : 'never'
-      const first = bytes[0] as number
-      if (first === 0xff) return 'never' // multicast
-      if ((first & 0xfe) === 0xfc) return 'private' // fc00::/7
-      if (first === 0xfe && ((bytes[1] as number) & 0xc0) === 0x80) return 'private' // fe80::/10
-      return 'public'
+/**
+ * A policy turned into a check (ranges parsed once). Throws `TURN_BAD_INPUT` for a malformed
+ * range.
+ */
+export function compilePeerPolicy(policy: PeerPolicy): (host: string) => boolean {
+  const allow = compileRanges('allowPeerRanges', policy.allowPeerRanges)
+  const deny = compileRanges('denyPeerRanges', policy.denyPeerRanges)
+  return (host) => {
+    if (ipFamily(host) === 0) return false
+    const bytes = ipToBytes(host)
+    const v4 = embeddedIpv4(bytes)
+    if (allow.length > 0 && matches(allow, bytes, v4)) return true
+    if (deny.length > 0 && matches(deny, bytes, v4)) return false
+    switch (classifyPeer(host)) {
+      case 'public':
+        return true
+      case 'loopback':
+        return policy.allowLoopbackPeers === true
+      case 'private':
+        return policy.allowPrivatePeers === true
+      default:
+        return false
     }
   }
-  const ip = v4(bytes)
-  if (inV4(ip, ipv4(127, 0, 0, 0), 8)) return 'loopback'
-  if (inV4(ip, 0, 8) || inV4(ip, ipv4(224, 0, 0, 0), 4) || inV4(ip, ipv4(240, 0, 0, 0), 4)) {
-    return 'never'
-  }
-  if (
-    inV4(ip, ipv4(10, 0, 0, 0), 8) ||
-    inV4(ip, ipv4(172, 16, 0, 0), 12) ||
-    inV4(ip, ipv4(192, 168, 0, 0), 16) ||
-    inV4(ip, ipv4(169, 254, 0, 0), 16) ||
-    inV4(ip, ipv4(100, 64, 0, 0), 10)
-  ) {
-    return 'private'
-  }
-  return 'public'
 }
 
 /** True when `policy` lets the server relay to `host`. */
 export function peerAllowed(host: string, policy: PeerPolicy): boolean {
-  switch (classifyPeer(host)) {
-    case 'public':
-      return true
-    case 'loopback':
-      return policy.allowLoopbackPeers === true
-    case 'private':
-      return policy.allowPrivatePeers === true
-    default:
-      return false
-  }
+  return compilePeerPolicy(policy)(host)
 }

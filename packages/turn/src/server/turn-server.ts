@@ -24,7 +24,8 @@ import { PasswordAlgorithm } from '../client/auth.js'
 import { TurnError } from '../errors.js'
 import { peerDataIndication } from '../peer-data.js'
 import { NonceIssuer } from './nonce.js'
-import { type PeerPolicy, peerAllowed } from './peer-policy.js'
+import { compilePeerPolicy, type PeerPolicy } from './peer-policy.js'
+import { StrangerGuard, type TurnLimits } from './stranger-guard.js'
 
 /** Options of {@link TurnServer}. Defaults: loopback only, nothing relayed to loopback peers. */
 export interface TurnServerOptions extends PeerPolicy {
@@ -55,8 +56,10 @@ export interface TurnServerOptions extends PeerPolicy {
   readonly maxAllocationsPerUser?: number
   /** Offer SHA-256 long-term keys and MESSAGE-INTEGRITY-SHA256 (PASSWORD-ALGORITHMS). */
   readonly offerSha256?: boolean
-  /** SOFTWARE attribute in responses (default none). */
+  /** SOFTWARE attribute in authenticated responses (default none; never sent to strangers). */
   readonly software?: string
+  /** Budgets for unauthenticated and failing senders; see {@link TurnLimits} for defaults. */
+  readonly limits?: TurnLimits
 }
 
 /** Counters of a {@link TurnServer}. */
@@ -66,7 +69,16 @@ export interface TurnServerStats {
   relayedToPeers: number
   relayedToClients: number
   refusedPeers: number
+  /** Undecodable datagrams, and relay traffic without an allocation or permission. */
   dropped: number
+  /** Unauthenticated requests over their source's budget: dropped, no reply. */
+  droppedUnauthenticated: number
+  /** Requests with wrong credentials (username, realm or integrity). */
+  authFailures: number
+  /** Signed requests dropped unchecked: source over its failed-auth budget, or in back-off. */
+  throttledFailedAuth: number
+  /** Replies to strangers not sent: they would have exceeded the bytes the source sent. */
+  amplificationLimited: number
 }
 
 interface Allocation {
@@ -123,6 +135,10 @@ export class TurnServer {
   #socket: Socket | undefined
   readonly #allocations = new Map<string, Allocation>()
   readonly #perUser = new Map<string, number>()
+  /** Live allocations per client IP: such a source has authenticated, its replies are free. */
+  readonly #perIp = new Map<string, number>()
+  readonly #guard: StrangerGuard
+  readonly #peerAllowed: (host: string) => boolean
   #sweeper: NodeJS.Timeout | undefined
   #address: Endpoint | undefined
   readonly stats: TurnServerStats = {
@@ -132,12 +148,18 @@ export class TurnServer {
     relayedToClients: 0,
     refusedPeers: 0,
     dropped: 0,
+    droppedUnauthenticated: 0,
+    authFailures: 0,
+    throttledFailedAuth: 0,
+    amplificationLimited: 0,
   }
 
   constructor(opts: TurnServerOptions) {
     this.#opts = opts
     this.#realm = opts.realm ?? 'p2pd'
     this.#nonces = new NonceIssuer(opts.nonceTtlMs ?? 600_000, opts.offerSha256 ?? false)
+    this.#guard = new StrangerGuard(opts.limits)
+    this.#peerAllowed = compilePeerPolicy(opts)
   }
 
   /** Where clients reach the server (after `start()`). */
@@ -153,6 +175,11 @@ export class TurnServer {
   /** Number of live allocations. */
   get allocationCount(): number {
     return this.#allocations.size
+  }
+
+  /** Source IPs whose budgets are tracked now (bounded by `limits.maxTrackedSources`). */
+  get trackedSources(): number {
+    return this.#guard.trackedSources
   }
 
   /** Binds the listening socket. Throws `TURN_SOCKET` when the port is taken. */
@@ -177,6 +204,7 @@ export class TurnServer {
     for (const a of [...this.#allocations.values()]) this.#remove(a)
     const s = this.#socket
     this.#socket = undefined
+    this.#guard.clear()
     if (s) await new Promise<void>((r) => s.close(() => r()))
   }
 
@@ -208,6 +236,14 @@ export class TurnServer {
     }
     if (req.cls !== StunClass.Request) return
     this.stats.requests++
+    this.#guard.received(from.host, msg.length)
+    // Unsigned requests are the cheap ones to spoof: they spend the source's budget up front.
+    if (!signed(req) || req.method === StunMethod.Binding) {
+      if (!this.#guard.takeUnauthenticated(from.host)) {
+        this.stats.droppedUnauthenticated++
+        return
+      }
+    }
     try {
       this.#onRequest(req, from)
     } catch (err) {
@@ -264,44 +300,55 @@ export class TurnServer {
     }
   }
 
-  /** Long-term credential check; answers 401/438 itself and returns undefined on failure. */
+  /**
+   * Long-term credential check; answers 400/401/438 itself (or drops the request when the
+   * source is over its failed-auth budget or in back-off) and returns undefined on failure.
+   * The nonce is checked first: it is cheap, and bound to the client's IP, so a blind spoofer
+   * gets 438s (budgeted like any stranger's reply), never a counted password failure.
+   */
   #authenticate(
     req: DecodedStunMessage,
     from: Endpoint,
   ): { username: string; encode: EncodeOptions } | undefined {
     const a = readAttributes(req)
-    const hasMi =
-      findAttribute(req, AttrType.MessageIntegrity) ??
-      findAttribute(req, AttrType.MessageIntegritySha256)
+    const ip = from.host
     const challenge = (code: number, reason: string) => {
       const attrs: StunAttribute[] = [
         attr.errorCode(code, reason),
         attr.realm(this.#realm),
-        attr.nonce(this.#nonces.issue()),
+        attr.nonce(this.#nonces.issue(ip)),
       ]
       if (this.#opts.offerSha256) attrs.push(attr.raw(AttrType.PasswordAlgorithms, algorithmsValue))
       this.#reply(req, from, undefined, attrs, true)
       return undefined
     }
-    if (!hasMi || !a.username || !a.realm || !a.nonce) {
-      if (hasMi) return challenge(400, 'Bad Request')
-      return challenge(401, 'Unauthorized')
+    if (!signed(req)) return challenge(401, 'Unauthorized')
+    if (!a.username || !a.realm || !a.nonce) return challenge(400, 'Bad Request')
+    if (this.#guard.authGate(ip, a.username) !== 'ok') {
+      this.stats.throttledFailedAuth++
+      return undefined
+    }
+    if (!this.#nonces.valid(a.nonce, ip)) return challenge(438, 'Stale Nonce')
+    const failed = (code: number, reason: string) => {
+      this.stats.authFailures++
+      this.#guard.authFailed(ip, a.username as string)
+      return challenge(code, reason)
     }
     const password = this.#password(a.username)
-    if (password === undefined || a.realm !== this.#realm) return challenge(401, 'Unauthorized')
+    if (password === undefined || a.realm !== this.#realm) return failed(401, 'Unauthorized')
     let algorithm: 'md5' | 'sha256' = 'md5'
     const alg = findAttribute(req, AttrType.PasswordAlgorithm)
     if (alg && alg.value.length >= 2 && alg.value.readUInt16BE(0) === PasswordAlgorithm.Sha256) {
       const offered = findAttribute(req, AttrType.PasswordAlgorithms)
       // RFC 8489 §9.2.4: the echoed list must be the one we sent (downgrade protection).
       if (!this.#opts.offerSha256 || !offered?.value.equals(algorithmsValue)) {
-        return challenge(400, 'Bad Request')
+        return failed(400, 'Bad Request')
       }
       algorithm = 'sha256'
     }
     const key = longTermKey(a.username, this.#realm, password, algorithm)
-    if (!verifyIntegrity(req, key)) return challenge(401, 'Unauthorized')
-    if (!this.#nonces.valid(a.nonce)) return challenge(438, 'Stale Nonce')
+    if (!verifyIntegrity(req, key)) return failed(401, 'Unauthorized')
+    this.#guard.authSucceeded(ip, a.username)
     const sha256Mi = findAttribute(req, AttrType.MessageIntegritySha256) !== undefined
     return {
       username: a.username,
@@ -316,16 +363,33 @@ export class TurnServer {
     attributes: StunAttribute[],
     error = false,
   ): Buffer {
-    if (this.#opts.software) attributes.push(attr.software(this.#opts.software))
+    if (auth && this.#opts.software) attributes.push(attr.software(this.#opts.software))
     const res = createMessage({
       method: req.method,
       cls: error ? StunClass.ErrorResponse : StunClass.SuccessResponse,
       transactionId: req.transactionId,
       attributes,
     })
-    const bytes = encodeMessage(res, auth?.encode ?? { fingerprint: true })
+    // To a stranger: as small as it can be (no SOFTWARE, no FINGERPRINT), and only within
+    // the bytes that source sent, so the server is no reflection amplifier.
+    const bytes = encodeMessage(res, auth?.encode ?? {})
+    if (!auth && !this.#mayAnswerStranger(req, to.host, bytes.length)) return bytes
     this.#send(bytes, to)
     return bytes
+  }
+
+  #mayAnswerStranger(req: DecodedStunMessage, ip: string, bytes: number): boolean {
+    // Unsigned requests spent their token on arrival; signed ones that failed spend it now.
+    if (signed(req) && req.method !== StunMethod.Binding) {
+      if (!this.#guard.takeUnauthenticated(ip)) {
+        this.stats.droppedUnauthenticated++
+        return false
+      }
+    }
+    if ((this.#perIp.get(ip) ?? 0) > 0) return true
+    if (this.#guard.mayReply(ip, bytes)) return true
+    this.stats.amplificationLimited++
+    return false
   }
 
   #lifetime(req: DecodedStunMessage): number {
@@ -409,6 +473,7 @@ export class TurnServer {
         )
         relay.on('error', () => {})
         this.#allocations.set(key, alloc)
+        this.#perIp.set(from.host, (this.#perIp.get(from.host) ?? 0) + 1)
         this.stats.allocations++
         alloc.allocateResponse = this.#reply(req, from, auth, [
           attr.xorAddress(AttrType.XorRelayedAddress, relayed, req.transactionId),
@@ -473,7 +538,7 @@ export class TurnServer {
     if (peers.length === 0) {
       return void this.#reply(req, from, auth, [attr.errorCode(400, 'Bad Request')], true)
     }
-    if (!peers.every((p) => peerAllowed(p.host, this.#opts))) {
+    if (!peers.every((p) => this.#peerAllowed(p.host))) {
       this.stats.refusedPeers++
       return void this.#reply(req, from, auth, [attr.errorCode(403, 'Forbidden')], true)
     }
@@ -504,7 +569,7 @@ export class TurnServer {
     ) {
       return void this.#reply(req, from, auth, [attr.errorCode(400, 'Bad Request')], true)
     }
-    if (!peerAllowed(peer.host, this.#opts)) {
+    if (!this.#peerAllowed(peer.host)) {
       this.stats.refusedPeers++
       return void this.#reply(req, from, auth, [attr.errorCode(403, 'Forbidden')], true)
     }
@@ -573,6 +638,7 @@ export class TurnServer {
   }
 
   #sweep(): void {
+    this.#guard.sweep()
     const now = Date.now()
     for (const a of [...this.#allocations.values()]) {
       if (!a.relay) continue
@@ -595,6 +661,9 @@ export class TurnServer {
     if (a.relay) {
       a.relay.close()
       this.#decUser(a.username)
+      const n = (this.#perIp.get(a.client.host) ?? 1) - 1
+      if (n <= 0) this.#perIp.delete(a.client.host)
+      else this.#perIp.set(a.client.host, n)
     }
   }
 
@@ -616,6 +685,14 @@ const algorithmsValue = Buffer.from([
   0,
   0,
 ])
+
+/** True when the request carries MESSAGE-INTEGRITY or MESSAGE-INTEGRITY-SHA256. */
+function signed(req: DecodedStunMessage): boolean {
+  return (
+    findAttribute(req, AttrType.MessageIntegrity) !== undefined ||
+    findAttribute(req, AttrType.MessageIntegritySha256) !== undefined
+  )
+}
 
 function bindUdp(host: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
