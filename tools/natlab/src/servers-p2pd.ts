@@ -10,7 +10,7 @@
  * ```
  */
 import { spawnServer } from '@p2pd/testkit'
-import { SERVER_IPS } from './addressing.js'
+import { PUBLIC_CIDR, SERVER_IPS } from './addressing.js'
 import { tool } from './exec.js'
 import { nodeTsArgv, PACKAGE_DIR, srcFile } from './node-in-ns.js'
 import { type LabEndpoint, type LabServer, listening, type RunningLabServer } from './servers.js'
@@ -116,9 +116,9 @@ export interface P2pdTurnOptions {
 
 /**
  * `@p2pd/turn`'s `TurnServer` (UDP) on the reserved TURN address (198.18.0.13:3478), relaying
- * from the same IP. The peer policy stays the package default: no loopback, no private peers
- * (the lab's public side, 198.18.0.0/15, is classified `public` by `classifyPeer`, so nothing
- * needs loosening). Endpoint `turn` with `extra` = `{ user, password, realm }`.
+ * from the same IP. The peer policy is the package default (no loopback, no private, no
+ * reserved peers) plus the lab's "internet", 198.18.0.0/15: a benchmarking range, so refused
+ * unless allowed explicitly. Endpoint `turn` with `extra` = `{ user, password, realm }`.
  */
 export function p2pdTurnServer(opts: P2pdTurnOptions = {}): LabServer {
   const host = opts.host ?? SERVER_IPS.turn
@@ -140,6 +140,7 @@ export function p2pdTurnServer(opts: P2pdTurnOptions = {}): LabServer {
           relayPortRange: [49152, 65535],
           realm,
           users: { [user]: password },
+          allowPeerRanges: [PUBLIC_CIDR],
           maxAllocations: 20_000,
           maxAllocationsPerUser: opts.maxAllocationsPerUser ?? 10_000,
           // Runners killed mid-trial leave allocations behind: let them expire soon.
