@@ -6,6 +6,7 @@ bash scripts/servers.sh
 echo "› build";     pnpm -s build --output-logs=errors-only
 echo "› typecheck"; pnpm -s typecheck
 echo "› lint";      pnpm -s lint
+echo "› deadlines"; node scripts/check-deadlines.mjs
 echo "› api docs"
 log=$(mktemp); pnpm -s docs:api >"$log" 2>&1 || { cat "$log"; exit 1; }; rm -f "$log"
 echo "› test"

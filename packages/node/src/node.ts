@@ -3,6 +3,7 @@ import { decodePeerAddress, encodePeerAddress, MAX_INTERFACES } from '@p2pd/addr
 import { generateIdentity, type Identity, secureChannel } from '@p2pd/identity'
 import {
   type AddressInterface,
+  abortReason,
   type Clock,
   Deadline,
   type InboundSignal,
@@ -18,6 +19,9 @@ import {
 } from '@p2pd/interface'
 import type { PortMapping } from '@p2pd/portmap'
 import { NodeError } from './errors.js'
+import { InboundAttempt } from './inbound-attempt.js'
+import { type InboundLimits, resolveInboundLimits } from './inbound-limits.js'
+import type { InboundStats } from './inbound-stats.js'
 import { IncomingPipes } from './incoming.js'
 import { Listener } from './listener.js'
 import { machineId as osMachineId } from './machine-id.js'
@@ -69,8 +73,15 @@ export interface NodeInit {
   startTimeoutMs?: number
   /** Reject `start()` with `NODE_DEGRADED` instead of running degraded (default false). */
   strict?: boolean
-  /** Secure-channel handshake deadline (default 5 s). */
+  /** Secure-channel handshake deadline, both directions (default 5 s). */
   handshakeTimeoutMs?: number
+  /**
+   * Deadlines and caps for connections strangers open to the listener: preamble 5 s,
+   * nomination 10 s, the whole inbound path 15 s; at most 8 pending per source address and
+   * 256 in total, and never more than the open-file limit minus a reserve for the node's own
+   * dials. See {@link InboundLimits}; what happened is in `node.stats.inbound`.
+   */
+  inbound?: InboundLimits
   /** Per-strategy stage deadlines and head starts, overriding the defaults. */
   stageTimeoutMs?: Record<string, number>
   headStartMs?: Record<string, number>
@@ -175,10 +186,21 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
       const pm = init.portMapping === true ? {} : init.portMapping
       this.#portMapping = new ListenerMapping(pm, this.#log, () => this.#rebuildAddress())
     }
-    this.#listener = new Listener({
-      onDirect: (raw) => void this.#acceptRaw(raw, 'direct', undefined),
-      onReject: (reason) => this.#log(`listener: dropped a connection: ${reason}`),
-    })
+    this.#listener = new Listener(
+      {
+        onDirect: (raw, attempt) => void this.#acceptRaw(raw, 'direct', undefined, attempt),
+        onReject: (reason) => this.#log(`listener: dropped a connection: ${reason}`),
+      },
+      resolveInboundLimits(init.inbound),
+    )
+  }
+
+  /**
+   * Counters since the node was created. `inbound`: what the listener did with connections
+   * strangers and peers opened to it (admitted, refused by cap, timed out by stage, …).
+   */
+  get stats(): { readonly inbound: InboundStats } {
+    return { inbound: this.#listener.stats }
   }
 
   get nodeId(): string {
@@ -218,7 +240,7 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
             await this.#portMapping?.open(b.port, signal)
             return b
           }),
-          this.#discover(signal),
+          this.#discover(signal, this.#init.startTimeoutMs ?? 10_000),
           this.signaling.start({ signal }),
         ]),
       )
@@ -258,7 +280,7 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     const [interfaces] = await deadline
       .race(
         Promise.all([
-          this.#discover(deadline.signal),
+          this.#discover(deadline.signal, this.#init.startTimeoutMs ?? 10_000),
           this.#portMapping?.open(this.#port, deadline.signal), // again, if failed or lost
         ]),
       )
@@ -272,9 +294,23 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     return this.addressText
   }
 
-  #discover(signal: AbortSignal): Promise<readonly InterfaceInit[]> {
+  /**
+   * Runs interface discovery within 80 % of the caller's budget, so that a discovery that
+   * hears nothing ends as "no interfaces" (a degraded node) rather than as a failed start.
+   */
+  async #discover(signal: AbortSignal, budgetMs: number): Promise<readonly InterfaceInit[]> {
     const ifaces = this.#init.interfaces ?? loopbackInterfaces
-    return typeof ifaces === 'function' ? ifaces(signal) : Promise.resolve(ifaces)
+    if (typeof ifaces !== 'function') return ifaces
+    const deadline = new Deadline(budgetMs * 0.8, signal, 'interface discovery')
+    try {
+      return await deadline.race(ifaces(deadline.signal))
+    } catch (err) {
+      if (signal.aborted) throw err
+      this.#log(`interface discovery: ${(err as Error).message}`)
+      return []
+    } finally {
+      deadline.dispose()
+    }
   }
 
   /** The mapping moved or was lost: same interfaces, new address. */
@@ -466,21 +502,46 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     return nodeId !== this.nodeId && (await (this.#init.allow?.(nodeId) ?? true))
   }
 
-  /** Responder side: authenticate, check the allow-list, wait for nomination, hand over. */
-  async #acceptRaw(raw: RawConnection, strategy: string, expectedPeer: string | undefined) {
-    const signal = AbortSignal.any([this.#lifetime.signal, AbortSignal.timeout(60_000)])
+  /**
+   * Responder side: authenticate, check the allow-list, wait for nomination, hand over. Each
+   * stage runs under its own deadline and the attempt's total one; `attempt` comes from the
+   * listener (admitted and counted), or is made here for a connection we dialled ourselves.
+   */
+  async #acceptRaw(
+    raw: RawConnection,
+    strategy: string,
+    expectedPeer: string | undefined,
+    attempt = new InboundAttempt({
+      stream: raw.stream,
+      totalTimeoutMs: this.#listener.limits.totalTimeoutMs,
+      parent: this.#lifetime.signal,
+    }),
+  ) {
+    const stop = () => attempt.fail(abortReason(this.#lifetime.signal))
+    this.#lifetime.signal.addEventListener('abort', stop, { once: true })
+    if (this.#lifetime.signal.aborted) stop()
     try {
-      const pipe = this.#track(await this.#secure(raw, strategy, expectedPeer, signal))
-      if (!(await this.#allowed(pipe.remotePeer))) {
+      const handshakeMs = this.#init.handshakeTimeoutMs ?? 5_000
+      const pipe = this.#track(
+        await attempt.run('handshake', handshakeMs, (s) =>
+          this.#secure(raw, strategy, expectedPeer, s),
+        ),
+      )
+      if (!(await attempt.race(this.#allowed(pipe.remotePeer)))) {
         this.#log(`refused pipe from ${pipe.remotePeer.slice(0, 16)}… (allow-list)`)
+        attempt.fail(new NodeError('NODE_REFUSED', 'allow-list'), { close: false })
         return void pipe.close()
       }
-      await awaitNomination(pipe, signal)
+      const nominationMs = this.#listener.limits.nominationTimeoutMs
+      await attempt.run('nomination', nominationMs, (s) => awaitNomination(pipe, s))
+      attempt.complete()
       this.incoming.push(pipe)
       this.emit('pipe', pipe)
     } catch (err) {
-      raw.stream.destroy()
+      attempt.fail(err)
       this.#log(`inbound ${strategy} connection dropped: ${(err as Error).message}`)
+    } finally {
+      this.#lifetime.signal.removeEventListener('abort', stop)
     }
   }
 
@@ -495,8 +556,12 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
         throw new NodeError('NODE_BAD_MESSAGE', 'address does not belong to the sender')
       }
       if (!(await this.#allowed(inbound.from))) return
-      const signal = AbortSignal.any([this.#lifetime.signal, AbortSignal.timeout(30_000)])
-      const raw = await strategy.accept(this.#context(remote), inbound, signal)
+      // Only the strategy's part (e.g. dialling back) runs under this deadline; #acceptRaw
+      // has deadlines of its own.
+      const dial = new Deadline(30_000, this.#lifetime.signal, `${strategy.name} accept`)
+      const raw = await strategy
+        .accept(this.#context(remote), inbound, dial.signal)
+        .finally(() => dial.dispose())
       if (raw) await this.#acceptRaw(raw, strategy.name, inbound.from)
     } catch (err) {
       this.#log(
