@@ -1,4 +1,5 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import { AUTH_PROPERTY } from './pair-keys.js'
 
 /** Where one broker connection stands. */
 export type BrokerState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'closed'
@@ -38,7 +39,8 @@ export interface BrokerConnectionOptions {
   readonly reconnectMaxMs: number
   /** Passed to MQTT.js (TLS material for `mqtts://`/`wss://`, credentials, ws options…). */
   readonly mqttOptions?: IClientOptions
-  readonly onMessage: (payload: Buffer) => void
+  /** A payload on our topic, with the pair authenticator property when it carried one. */
+  readonly onMessage: (payload: Buffer, auth: string | undefined) => void
   /** Called whenever `subscribed` changes. */
   readonly onChange: () => void
   readonly log: (message: string) => void
@@ -116,8 +118,10 @@ export class BrokerConnection {
         refusedVersion = true
       }
     })
-    client.on('message', (topic, payload) => {
-      if (topic === this.#o.topic) this.#o.onMessage(payload)
+    client.on('message', (topic, payload, packet) => {
+      if (topic !== this.#o.topic) return
+      const value = packet.properties?.userProperties?.[AUTH_PROPERTY]
+      this.#o.onMessage(payload, typeof value === 'string' ? value : undefined)
     })
     client.on('connect', () => {
       if (client !== this.#client) return
@@ -181,10 +185,10 @@ export class BrokerConnection {
   }
 
   /**
-   * Publishes with QoS 1 (and, on MQTT 5, a message expiry) and resolves on PUBACK. Rejects
-   * when not connected or when the connection drops first.
+   * Publishes with QoS 1 (and, on MQTT 5, a message expiry and the pair authenticator `auth`)
+   * and resolves on PUBACK. Rejects when not connected or when the connection drops first.
    */
-  publish(topic: string, payload: Buffer, expirySec: number): Promise<void> {
+  publish(topic: string, payload: Buffer, expirySec: number, auth?: string): Promise<void> {
     const client = this.#client
     if (!client || this.#state !== 'connected') {
       return Promise.reject(new Error(`${this.#o.url} is not connected`))
@@ -196,7 +200,14 @@ export class BrokerConnection {
         payload,
         {
           qos: 1,
-          ...(this.#version === 5 ? { properties: { messageExpiryInterval: expirySec } } : {}),
+          ...(this.#version === 5
+            ? {
+                properties: {
+                  messageExpiryInterval: expirySec,
+                  ...(auth ? { userProperties: { [AUTH_PROPERTY]: auth } } : {}),
+                },
+              }
+            : {}),
         },
         (err) => {
           if (err) {

@@ -31,6 +31,11 @@ export interface EnvelopePayload {
   readonly seq: number
   readonly type: string
   readonly body: unknown
+  /**
+   * Optional pair key (64 hex) the recipient may authenticate later envelopes of this pair with
+   * (see the package README, Floods). Receivers that do not know it ignore it.
+   */
+  readonly ak?: string
 }
 
 /** Why an envelope was refused; each reason is a counter in the metrics. */

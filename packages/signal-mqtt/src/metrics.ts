@@ -9,8 +9,14 @@ export type DropReason =
   | 'replayed'
   /** Sender over its token bucket. */
   | 'rateLimited'
-  /** All senders together over the global bucket (checked before decrypting). */
+  /** Strangers (no valid pair authenticator) together over their budget, before decrypting. */
   | 'globalRateLimited'
+  /** A pair authenticator with a known key id but a wrong MAC: forged, dropped before decrypting. */
+  | 'forged'
+  /** An ephemeral key already opened once: real senders never reuse one (before decrypting). */
+  | 'reusedKey'
+  /** More envelopes waiting to be opened than the queue holds (before decrypting). */
+  | 'overloaded'
   /** Type neither built in nor `app/…`. */
   | 'unknownType'
   /** Body fails the schema of its type, or an `app/…` body over its cap. */
@@ -20,6 +26,10 @@ export type DropReason =
 export interface SignalingMetrics {
   /** MQTT messages that arrived on our topic (every copy). */
   received: number
+  /** Envelopes that carried a valid pair authenticator (from a peer we have talked to). */
+  fromPeers: number
+  /** Envelopes opened (key agreement, decryption, signature): the expensive work done. */
+  opened: number
   /** Messages handed to the handlers. */
   delivered: number
   /** `publish()` calls acknowledged by at least one broker. */
@@ -34,6 +44,8 @@ export interface SignalingMetrics {
 export function emptyMetrics(): SignalingMetrics {
   return {
     received: 0,
+    fromPeers: 0,
+    opened: 0,
     delivered: 0,
     published: 0,
     publishFailed: 0,
@@ -48,8 +60,23 @@ export function emptyMetrics(): SignalingMetrics {
       replayed: 0,
       rateLimited: 0,
       globalRateLimited: 0,
+      forged: 0,
+      reusedKey: 0,
+      overloaded: 0,
       unknownType: 0,
       badBody: 0,
     },
   }
+}
+
+/** Envelopes refused as forgeries: bad authenticator, reused key, failed decryption or signature. */
+export function forgedCount(m: SignalingMetrics): number {
+  const d = m.dropped
+  return d.forged + d.reusedKey + d.undecryptable + d.badSignature + d.senderMismatch
+}
+
+/** Envelopes refused for want of budget: rate limits and a full queue. */
+export function overBudgetCount(m: SignalingMetrics): number {
+  const d = m.dropped
+  return d.rateLimited + d.globalRateLimited + d.overloaded
 }

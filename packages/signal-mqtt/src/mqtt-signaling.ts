@@ -17,10 +17,12 @@ import { brokerOrder } from './broker-order.js'
 import { DEFAULT_BROKERS, isBrokerUrl } from './brokers.js'
 import { newMessageId, PAYLOAD_VERSION, sealEnvelope } from './envelope.js'
 import { SignalingError, SignalMessageError } from './errors.js'
-import { InboundPipeline } from './inbound.js'
+import { type Accepted, InboundPipeline } from './inbound.js'
+import { INBOUND_QUEUE_DEFAULTS, InboundQueue } from './inbound-queue.js'
 import { validateSignalMessage } from './messages/registry.js'
 import { emptyMetrics, type SignalingMetrics } from './metrics.js'
 import { type MqttSignalingOptions, SIGNALING_DEFAULTS } from './options.js'
+import { PairKeys } from './pair-keys.js'
 import type { RateLimit } from './rate-limit.js'
 import { ReorderBuffer } from './reorder.js'
 
@@ -46,7 +48,8 @@ export class MqttSignaling implements Signaling {
   readonly #identity: Identity
   readonly #clock: Clock
   readonly #handlers = new Set<SignalHandler>()
-  readonly #inbound: InboundPipeline
+  readonly #inbound: InboundQueue
+  readonly #pairKeys = new PairKeys()
   readonly #changes = new Set<() => void>()
   readonly #reorder: ReorderBuffer
   /** Our stream id, and the next sequence number per recipient (bounded, LRU). */
@@ -63,7 +66,7 @@ export class MqttSignaling implements Signaling {
     this.nodeId = options.identity.nodeId
     this.brokers = this.#s.brokers
     this.topic = `${this.#s.topicPrefix}${this.nodeId}`
-    this.#inbound = new InboundPipeline({
+    const pipeline = new InboundPipeline({
       identity: this.#identity,
       clock: this.#clock,
       metrics: this.metrics,
@@ -74,8 +77,17 @@ export class MqttSignaling implements Signaling {
       replayCacheSize: this.#s.replayCacheSize,
       perSender: this.#s.perSenderRate,
       global: this.#s.globalRate,
+      pairKeys: this.#pairKeys,
     })
     this.#reorder = new ReorderBuffer(this.#s.reorderHoldMs, (m) => this.#deliver(m))
+    const deliver = (accepted: Accepted) => {
+      if (this.#state !== 'closed') this.#reorder.push(accepted.sid, accepted.seq, accepted.signal)
+    }
+    // Strangers' lane holds one burst of their budget (within bounds: memory is ≤ 16 KiB each).
+    this.#inbound = new InboundQueue(pipeline, deliver, {
+      ...INBOUND_QUEUE_DEFAULTS,
+      maxStrangerPending: Math.min(1_024, Math.max(64, Math.ceil(this.#s.globalRate.burst))),
+    })
   }
 
   /** Offsets of the brokers we are connected and subscribed to right now, in `connectTo` order. */
@@ -121,7 +133,7 @@ export class MqttSignaling implements Signaling {
           reconnectMinMs: this.#s.reconnectMinMs,
           reconnectMaxMs: this.#s.reconnectMaxMs,
           mqttOptions: this.#s.mqttOptions,
-          onMessage: (payload) => this.#receive(payload),
+          onMessage: (payload, auth) => this.#receive(payload, auth),
           onChange: () => {
             for (const notify of [...this.#changes]) notify()
           },
@@ -213,9 +225,11 @@ export class MqttSignaling implements Signaling {
         seq: this.#sequence(to.nodeId),
         type: message.type,
         body: message.body,
+        ak: this.#pairKeys.keyFor(to.nodeId),
       },
       this.#s.maxEnvelopeBytes,
     )
+    const auth = this.#pairKeys.authenticate(to.nodeId, envelope)
     const routes = this.#route(to)
     if (routes.length === 0) {
       this.metrics.publishFailed++
@@ -224,7 +238,7 @@ export class MqttSignaling implements Signaling {
     const topic = `${this.#s.topicPrefix}${to.nodeId}`
     const payload = Buffer.from(envelope.buffer, envelope.byteOffset, envelope.byteLength)
     const acked = Promise.any(
-      routes.map((c) => c.publish(topic, payload, this.#s.messageExpirySec)),
+      routes.map((c) => c.publish(topic, payload, this.#s.messageExpirySec, auth)),
     )
     const deadline = new Deadline(this.#s.publishTimeoutMs, options.signal, 'signaling publish')
     try {
@@ -264,10 +278,9 @@ export class MqttSignaling implements Signaling {
     return (shared.length > 0 ? shared : usable).slice(0, this.#s.redundancy)
   }
 
-  #receive(payload: Buffer): void {
+  #receive(payload: Buffer, auth: string | undefined): void {
     if (this.#state === 'closed') return
-    const accepted = this.#inbound.accept(payload)
-    if (accepted) this.#reorder.push(accepted.sid, accepted.seq, accepted.signal)
+    this.#inbound.push(payload, auth)
   }
 
   #deliver(inbound: InboundSignal): void {
@@ -294,12 +307,14 @@ export class MqttSignaling implements Signaling {
   async close(): Promise<void> {
     if (this.#state === 'closed') return
     this.#state = 'closed'
+    this.#inbound.close()
     for (const notify of [...this.#changes]) notify()
     const connections = this.#connections
     this.#connections = []
     await Promise.allSettled(connections.map((c) => c.close()))
     this.#handlers.clear()
-    this.#inbound.clear()
+    this.#inbound.pipeline.clear()
+    this.#pairKeys.clear()
     this.#reorder.clear()
   }
 }

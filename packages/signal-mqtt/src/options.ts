@@ -58,7 +58,11 @@ export interface MqttSignalingOptions {
   readonly reorderHoldMs?: number
   /** Per-sender token bucket (default 50 msg/s, burst 200). */
   readonly perSenderRate?: RateLimit
-  /** Bucket over all inbound messages, checked before decrypting (default 500/s, burst 1,000). */
+  /**
+   * Budget of envelopes from strangers — senders without a valid pair authenticator — all
+   * together, checked before decrypting (default 100/s, burst 200). Peers we have talked to
+   * are not counted against it (see the README, Floods).
+   */
   readonly globalRate?: RateLimit
   /** Extra MQTT.js client options (TLS CA/certs for `mqtts://`/`wss://`, credentials…). */
   readonly mqttOptions?: IClientOptions
@@ -83,5 +87,5 @@ export const SIGNALING_DEFAULTS = {
   replayCacheSize: 10_000,
   reorderHoldMs: 250,
   perSenderRate: { rate: 50, burst: 200 },
-  globalRate: { rate: 500, burst: 1_000 },
+  globalRate: { rate: 100, burst: 200 },
 } as const

@@ -90,7 +90,10 @@ describe('InboundPipeline (defaults)', () => {
 
   it('limits each sender to its bucket (burst 200) while others still get through', () => {
     let now = 0
-    const { p, metrics } = pipeline(undefined, { monotonic: () => now })
+    const { p, metrics } = pipeline(undefined, {
+      monotonic: () => now,
+      global: { rate: 500, burst: 1_000 },
+    })
     const envelopes = Array.from({ length: 230 }, () => envelope())
     const delivered = envelopes.filter((e) => p.accept(e)).length
     expect(delivered).toBe(200)

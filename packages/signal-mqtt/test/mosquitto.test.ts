@@ -179,7 +179,9 @@ describe('MqttSignaling over mosquitto', () => {
       expect(atB.map((m) => m.message.body)).toEqual(['real'])
       const d = b.metrics.dropped
       expect(d.replayed).toBe(1)
-      expect(d.undecryptable + d.malformed + d.badSignature).toBe(4) // 3 flips + not for us
+      // 3 flips + not for us; the flips that keep the ephemeral key are refused unopened.
+      expect(d.undecryptable + d.malformed + d.badSignature + d.reusedKey).toBe(4)
+      expect(d.reusedKey).toBe(2)
       expect(d.senderMismatch).toBe(1)
       expect(d.expired).toBe(1)
       expect(b.metrics.delivered).toBe(1)
@@ -204,6 +206,8 @@ describe('MqttSignaling over mosquitto', () => {
       }
       await Promise.all(sends)
       await until(() => b.metrics.received === 2_000, 40_000, 'every copy')
+      // Opening is sliced across event-loop turns: wait for the queue to drain.
+      await until(() => atB.length === 1_000, 40_000, 'every message opened')
       await settle(100)
       const bodies = atB.map((m) => m.message.body as number)
       expect(bodies).toHaveLength(1_000)
