@@ -42,6 +42,12 @@ export type TurnErrorCode =
   | 'TURN_BAD_INPUT'
   /** The relay strategy's offer/answer failed (bad message, peer refused). */
   | 'TURN_SIGNALING'
+  /**
+   * A relayed stream stopped carrying packets: the allocation was lost (refresh failed, the
+   * connection to the server dropped) or nothing came through the relay for the relay idle
+   * timeout (server gone or restarted, far relay gone, peer gone). `cause` says which.
+   */
+  | 'TURN_RELAY_LOST'
 
 const byStatus: Readonly<Record<number, TurnErrorCode>> = {
   400: 'TURN_BAD_REQUEST',
@@ -109,4 +115,16 @@ export class StreamError extends P2pdError {
   constructor(code: StreamErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options)
   }
+}
+
+/**
+ * True when `err`, or an error in its `cause` chain, is a {@link TurnError} `TURN_RELAY_LOST`:
+ * a pipe over a relayed stream fails with the secure channel's own error, caused by this one.
+ */
+export function isRelayLost(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    // By code, not class: a second copy of this package (dist next to source) still counts.
+    if ((e as { code?: unknown }).code === 'TURN_RELAY_LOST') return true
+  }
+  return false
 }

@@ -47,6 +47,7 @@ export {
   type TurnServerConfig,
 } from './client/turn-client.js'
 export {
+  isRelayLost,
   StreamError,
   type StreamErrorCode,
   TurnError,
@@ -56,7 +57,14 @@ export {
 export { NonceIssuer } from './server/nonce.js'
 export { classifyPeer, type PeerPolicy, peerAllowed } from './server/peer-policy.js'
 export { TurnServer, type TurnServerOptions, type TurnServerStats } from './server/turn-server.js'
-export { type TurnAnswer, type TurnInit, type TurnOffer, turn } from './strategy.js'
+export {
+  RELAY_IDLE_TIMEOUT_MS,
+  RELAY_KEEPALIVE_MS,
+  type TurnAnswer,
+  type TurnInit,
+  type TurnOffer,
+  turn,
+} from './strategy.js'
 export type { DatagramLink } from './stream/link.js'
 export {
   createMemoryLinkPair,

@@ -34,9 +34,25 @@ export interface TurnInit {
   readonly servers: readonly TurnServerConfig[]
   /** Client options (deadlines, refresh periods) for every allocation. */
   readonly client?: Omit<TurnClientOptions, 'signal'>
-  /** Reliable-stream tuning (segment size, buffers, RTO bounds…). */
+  /**
+   * Reliable-stream tuning (segment size, buffers, RTO bounds…). Relayed streams default to
+   * a keep-alive every {@link RELAY_KEEPALIVE_MS} and fail with `TURN_RELAY_LOST` after
+   * {@link RELAY_IDLE_TIMEOUT_MS} without hearing the far end (`keepAliveMs`, `idleTimeoutMs`
+   * override them).
+   */
   readonly stream?: Omit<ReliableStreamOptions, 'conv'>
 }
+
+/** A relayed stream sends a keep-alive after this long without sending anything (ms). */
+export const RELAY_KEEPALIVE_MS = 1000
+/**
+ * A relayed stream that hears nothing from the far end for this long (ms) fails with
+ * `TURN_RELAY_LOST`: a dead or restarted relay shows up within this bound on both ends,
+ * whether data is flowing or not. Four keep-alive periods: one lost keep-alive is no alarm.
+ */
+export const RELAY_IDLE_TIMEOUT_MS = 4000
+/** Until the far end is first heard: it may still be binding its channel to us (ms). */
+const RELAY_OPEN_TIMEOUT_MS = 15_000
 
 function parseEndpoint(v: unknown): Endpoint {
   const e = v as { host?: unknown; port?: unknown } | null
@@ -73,7 +89,11 @@ async function allocateFirst(init: TurnInit, signal: AbortSignal): Promise<TurnC
   throw last ?? new TurnError('TURN_BAD_INPUT', 'no TURN server configured')
 }
 
-/** The reliable stream over `client`'s allocation to `peer`; closing it deallocates. */
+/**
+ * The reliable stream over `client`'s allocation to `peer`; closing it deallocates. It fails
+ * with `TURN_RELAY_LOST` when the allocation is lost (refresh failed, server connection
+ * dropped) or when nothing comes through the relay for the idle timeout.
+ */
 function relayStream(
   client: TurnClient,
   peer: Endpoint,
@@ -81,10 +101,21 @@ function relayStream(
   init: TurnInit,
 ): ReliableStream {
   const stream = new ReliableStream(client.link(peer, { closeClient: true }), {
+    keepAliveMs: RELAY_KEEPALIVE_MS,
+    idleTimeoutMs: RELAY_IDLE_TIMEOUT_MS,
+    openTimeoutMs: RELAY_OPEN_TIMEOUT_MS,
     ...init.stream,
     conv: id,
   })
-  client.once('lost', (err) => stream.destroy(err))
+  client.once('lost', (err) =>
+    stream.destroy(
+      new TurnError(
+        'TURN_RELAY_LOST',
+        `relay allocation on ${client.server.host}:${client.server.port} lost: ${err.message}`,
+        { cause: err },
+      ),
+    ),
+  )
   return stream
 }
 

@@ -1,12 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net'
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls'
-import {
-  abortReason,
-  deadlineSignal,
-  type Endpoint,
-  TimeoutError,
-  throwIfAborted,
-} from '@p2pd/interface'
+import { abortReason, Deadline, type Endpoint, TimeoutError, throwIfAborted } from '@p2pd/interface'
 import {
   type DecodedStunMessage,
   decodeMessage,
@@ -142,7 +136,24 @@ export async function openStream(
     timeoutMs?: number
   },
 ): Promise<ServerConnection> {
-  const signal = deadlineSignal(opts.timeoutMs ?? 5000, opts.signal)
+  const deadline = new Deadline(
+    opts.timeoutMs ?? 5000,
+    opts.signal,
+    `TURN ${opts.transport} connect to ${server.host}:${server.port}`,
+  )
+  try {
+    return await connectStream(server, opts, deadline.signal)
+  } finally {
+    deadline.dispose()
+  }
+}
+
+/** {@link openStream} under its deadline: `signal` bounds the connect only. */
+async function connectStream(
+  server: Endpoint,
+  opts: { transport: 'tcp' | 'tls'; localAddress?: string; tls?: ConnectionOptions },
+  signal: AbortSignal,
+): Promise<ServerConnection> {
   throwIfAborted(signal)
   const socket = await new Promise<Socket>((resolve, reject) => {
     const base = {

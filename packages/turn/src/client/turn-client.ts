@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type { ConnectionOptions } from 'node:tls'
-import { deadlineSignal, type Endpoint, throwIfAborted } from '@p2pd/interface'
+import { type Endpoint, throwIfAborted, withDeadline } from '@p2pd/interface'
 import {
   AttrType,
   attr,
@@ -19,7 +19,7 @@ import {
   StunMethod,
   verifyIntegrity,
 } from '@p2pd/stun'
-import { TurnError, turnErrorCodeFor } from '../errors.js'
+import { type StreamError, TurnError, turnErrorCodeFor } from '../errors.js'
 import { peerDataIndication } from '../peer-data.js'
 import type { DatagramLink } from '../stream/link.js'
 import { LongTermAuth } from './auth.js'
@@ -130,6 +130,8 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
   #nextChannel = FIRST_CHANNEL
   #closed = false
   #closing: Promise<void> | undefined
+  /** Aborted on close or loss: background requests stop waiting at once. */
+  readonly #life = new AbortController()
   readonly stats: TurnClientStats = {
     allocationRefreshes: 0,
     permissionRefreshes: 0,
@@ -156,11 +158,28 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
    * `TURN_QUOTA`, `TURN_CAPACITY`, `TURN_FORBIDDEN`, `TURN_NO_RESPONSE`, `TURN_SOCKET`…),
    * `TimeoutError` or `AbortError`; nothing stays open on failure.
    */
-  static async allocate(
+  static allocate(server: TurnServerConfig, opts: TurnClientOptions = {}): Promise<TurnClient> {
+    return withDeadline(
+      opts.timeoutMs ?? 10_000,
+      opts.signal,
+      async (signal) => {
+        const client = await TurnClient.#allocateWithin(server, opts, signal)
+        // Allocated just as the deadline fired: the caller has its TimeoutError already.
+        if (signal.aborted) {
+          await client.close()
+          throwIfAborted(signal)
+        }
+        return client
+      },
+      `TURN allocation on ${server.host}`,
+    )
+  }
+
+  static async #allocateWithin(
     server: TurnServerConfig,
-    opts: TurnClientOptions = {},
+    opts: TurnClientOptions,
+    signal: AbortSignal,
   ): Promise<TurnClient> {
-    const signal = deadlineSignal(opts.timeoutMs ?? 10_000, opts.signal)
     const transport = server.transport ?? 'udp'
     const port = server.port ?? (transport === 'tls' ? 5349 : 3478)
     let endpoint: Endpoint
@@ -297,12 +316,9 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
    */
   async refresh(options: { lifetimeSec?: number; signal?: AbortSignal } = {}): Promise<number> {
     this.#assertOpen()
-    const signal = deadlineSignal(this.#opts.requestTimeoutMs ?? 5000, options.signal)
     const lifetime = options.lifetimeSec ?? this.#opts.lifetimeSec ?? 600
-    const res = await this.#request(
-      StunMethod.Refresh,
-      () => [attr.uint32(AttrType.Lifetime, lifetime)],
-      signal,
+    const res = await this.#withinRequestDeadline(options.signal, 'TURN refresh', (signal) =>
+      this.#request(StunMethod.Refresh, () => [attr.uint32(AttrType.Lifetime, lifetime)], signal),
     )
     this.#setLifetime(res)
     return this.#lifetimeSec
@@ -321,10 +337,11 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
     for (const p of list) {
       if (ipFamily(p.host) === 0) throw new TurnError('TURN_BAD_INPUT', `not an IP: ${p.host}`)
     }
-    const signal = deadlineSignal(this.#opts.requestTimeoutMs ?? 5000, options.signal)
-    await this.#sendPermissions(
-      list.map((p) => p.host),
-      signal,
+    await this.#withinRequestDeadline(options.signal, 'TURN CreatePermission', (signal) =>
+      this.#sendPermissions(
+        list.map((p) => p.host),
+        signal,
+      ),
     )
     for (const p of list) this.#permissions.add(p.host)
     this.#armPermissionTimer()
@@ -343,9 +360,8 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
     if (this.#permissionTimer) return
     this.#permissionTimer = setInterval(async () => {
       try {
-        await this.#sendPermissions(
-          [...this.#permissions],
-          deadlineSignal(this.#opts.requestTimeoutMs ?? 5000),
+        await this.#withinRequestDeadline(this.#life.signal, 'TURN permission refresh', (s) =>
+          this.#sendPermissions([...this.#permissions], s),
         )
         this.stats.permissionRefreshes++
         this.emit('refresh', 'permission')
@@ -378,11 +394,12 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
       throw new TurnError('TURN_BAD_INPUT', 'all 4,096 channel numbers are in use')
     }
     const number = this.#nextChannel++
-    const signal = deadlineSignal(this.#opts.requestTimeoutMs ?? 5000, options.signal)
     // Incoming ChannelData may arrive as soon as the server has bound it.
     this.#peersByChannel.set(number, peer)
     try {
-      await this.#sendChannelBind(number, peer, signal)
+      await this.#withinRequestDeadline(options.signal, 'TURN ChannelBind', (signal) =>
+        this.#sendChannelBind(number, peer, signal),
+      )
     } catch (err) {
       this.#peersByChannel.delete(number)
       throw err
@@ -412,10 +429,8 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
     this.#channelTimer = setInterval(async () => {
       try {
         for (const { number, peer } of this.#channelsByPeer.values()) {
-          await this.#sendChannelBind(
-            number,
-            peer,
-            deadlineSignal(this.#opts.requestTimeoutMs ?? 5000),
+          await this.#withinRequestDeadline(this.#life.signal, 'TURN channel refresh', (s) =>
+            this.#sendChannelBind(number, peer, s),
           )
         }
         this.stats.channelRefreshes++
@@ -466,6 +481,12 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
     const key = peerKey(peer)
     return {
       send: (packet) => this.send(packet, peer),
+      lostError: (cause: StreamError) =>
+        new TurnError(
+          'TURN_RELAY_LOST',
+          `relayed path to ${peer.host}:${peer.port} via ${this.server.host}:${this.server.port} lost: ${cause.message}`,
+          { cause },
+        ),
       onReceive: (handler) => {
         this.#receivers.set(key, handler)
       },
@@ -487,10 +508,12 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
     this.#stopTimers()
     if (wasOpen) {
       try {
-        await this.#request(
-          StunMethod.Refresh,
-          () => [attr.uint32(AttrType.Lifetime, 0)],
-          deadlineSignal(2000),
+        await withDeadline(
+          2000,
+          undefined,
+          (signal) =>
+            this.#request(StunMethod.Refresh, () => [attr.uint32(AttrType.Lifetime, 0)], signal),
+          'TURN deallocation',
         )
       } catch {
         // The server may be gone already; the allocation then dies with its lifetime.
@@ -503,6 +526,7 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
   }
 
   #stopTimers(): void {
+    this.#life.abort(new TurnError('TURN_CLOSED', 'TURN client is closed'))
     clearTimeout(this.#refreshTimer)
     clearInterval(this.#permissionTimer)
     clearInterval(this.#channelTimer)
@@ -555,6 +579,15 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
     const receiver = this.#receivers.get(peerKey(peer))
     if (receiver) receiver(data)
     else this.emit('data', data, peer)
+  }
+
+  /** Runs one request under the request deadline (`requestTimeoutMs`), GC-safe. */
+  #withinRequestDeadline<T>(
+    parent: AbortSignal | undefined,
+    what: string,
+    work: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    return withDeadline(this.#opts.requestTimeoutMs ?? 5000, parent, work, what)
   }
 
   /**

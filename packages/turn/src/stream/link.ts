@@ -1,3 +1,5 @@
+import type { StreamError } from '../errors.js'
+
 /**
  * What the reliable stream runs over: an unreliable, unordered datagram path to one peer
  * (a TURN channel, a UDP socket, or the in-memory lossy link of the tests). Datagrams may be
@@ -10,4 +12,10 @@ export interface DatagramLink {
   onReceive(handler: (packet: Buffer) => void): void
   /** Releases the path (idempotent). The stream calls it once it is done with the link. */
   close(): void | Promise<void>
+  /**
+   * Names the path's death in the link's own terms: when the stream gives up on the peer
+   * (`STREAM_IDLE_TIMEOUT`, `STREAM_DEAD_LINK`) it fails with this error instead (e.g. a
+   * TURN link answers `TURN_RELAY_LOST`, caused by the stream's error). Optional.
+   */
+  lostError?(cause: StreamError): Error
 }

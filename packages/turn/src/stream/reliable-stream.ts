@@ -34,6 +34,11 @@ export interface ReliableStreamOptions extends RttOptions {
   readonly keepAliveMs?: number
   /** Fail with `STREAM_IDLE_TIMEOUT` after this long without hearing the peer (default 30 s). */
   readonly idleTimeoutMs?: number
+  /**
+   * Until the peer is heard for the first time, the idle limit is this instead (default:
+   * `idleTimeoutMs`): the far end may still be setting up its side of the path.
+   */
+  readonly openTimeoutMs?: number
   /** Retransmission timer granularity (default 10 ms). */
   readonly tickMs?: number
   /** After a clean close, keep answering the peer's retransmitted FIN this long (1 s). */
@@ -89,6 +94,7 @@ export class ReliableStream extends Duplex {
   readonly #sendBufferBytes: number
   readonly #keepAliveMs: number
   readonly #idleTimeoutMs: number
+  readonly #openTimeoutMs: number
   readonly #tickMs: number
   readonly #lingerMs: number
   readonly #closeTimeoutMs: number
@@ -100,6 +106,7 @@ export class ReliableStream extends Duplex {
   #echoTs: number | undefined
   #lastSent = performance.now()
   #lastHeard = performance.now()
+  #heardPeer = false
   #lastProbe = 0
   #advertised = 0
   #writeCallback: ((err?: Error | null) => void) | undefined
@@ -119,6 +126,7 @@ export class ReliableStream extends Duplex {
     this.#sendBufferBytes = opts.sendBufferBytes ?? 2 * 1024 * 1024
     this.#keepAliveMs = opts.keepAliveMs ?? 5000
     this.#idleTimeoutMs = opts.idleTimeoutMs ?? 30_000
+    this.#openTimeoutMs = opts.openTimeoutMs ?? this.#idleTimeoutMs
     this.#tickMs = opts.tickMs ?? 10
     this.#lingerMs = opts.lingerMs ?? 1000
     this.#closeTimeoutMs = opts.closeTimeoutMs ?? 5000
@@ -202,16 +210,25 @@ export class ReliableStream extends Duplex {
 
   /** Sends RST (unless the peer sent one) and releases the link now. */
   #reset(err: Error): void {
-    if (!(err instanceof StreamError && err.code === 'STREAM_RESET')) {
+    // A link-named error (`lostError`) carries the stream's own error as its cause.
+    const own = err instanceof StreamError ? err : err.cause
+    if (!(own instanceof StreamError && own.code === 'STREAM_RESET')) {
       const reason =
-        err instanceof StreamError && err.code === 'STREAM_IDLE_TIMEOUT'
+        own instanceof StreamError && own.code === 'STREAM_IDLE_TIMEOUT'
           ? RstReason.IdleTimeout
-          : err instanceof StreamError && err.code === 'STREAM_DEAD_LINK'
+          : own instanceof StreamError && own.code === 'STREAM_DEAD_LINK'
             ? RstReason.DeadLink
             : RstReason.Error
       this.#transmit(encodeRst(this.conv, this.#ts(), reason))
     }
     this.#release()
+  }
+
+  /** The peer is unreachable: fail with the link's name for it (or the stream's own error). */
+  #linkDead(cause: StreamError): void {
+    const err = this.#link.lostError?.(cause) ?? cause
+    if (this.destroyed) this.#reset(err)
+    else this.destroy(err)
   }
 
   #release(): void {
@@ -256,6 +273,7 @@ export class ReliableStream extends Duplex {
     }
     this.#packetsReceived++
     this.#lastHeard = performance.now()
+    this.#heardPeer = true
     switch (packet.type) {
       case PacketType.Data: {
         // Once the Duplex is gone (closing, lingering) data is acked and dropped.
@@ -355,9 +373,7 @@ export class ReliableStream extends Duplex {
     const ts = this.#ts()
     for (const s of out) this.#transmit(encodeData(this.conv, ts, s.seq, s.data, s.fin))
     if (dead) {
-      const err = new StreamError('STREAM_DEAD_LINK', 'no acknowledgement after many retries')
-      if (this.destroyed) this.#reset(err)
-      else this.destroy(err)
+      this.#linkDead(new StreamError('STREAM_DEAD_LINK', 'no acknowledgement after many retries'))
       return
     }
     if (this.#sender.blockedByPeer && now - this.#lastProbe >= this.#sender.rtt.rto) {
@@ -383,13 +399,14 @@ export class ReliableStream extends Duplex {
   #housekeep(): void {
     if (this.#state !== 'open' && this.#state !== 'closing') return
     const now = performance.now()
-    if (now - this.#lastHeard > this.#idleTimeoutMs) {
-      const err = new StreamError(
-        'STREAM_IDLE_TIMEOUT',
-        `nothing heard for ${this.#idleTimeoutMs} ms`,
+    const limit = this.#heardPeer ? this.#idleTimeoutMs : this.#openTimeoutMs
+    if (now - this.#lastHeard > limit) {
+      this.#linkDead(
+        new StreamError(
+          'STREAM_IDLE_TIMEOUT',
+          `nothing heard from the peer for ${Math.round(now - this.#lastHeard)} ms`,
+        ),
       )
-      if (this.destroyed) this.#reset(err)
-      else this.destroy(err)
       return
     }
     if (now - this.#lastSent > this.#keepAliveMs) this.#sendAck(false)
