@@ -1,0 +1,340 @@
+import { createCipheriv, createECDH, hkdfSync, randomBytes } from 'node:crypto'
+import { connect, type Socket } from 'node:net'
+import { generateIdentity } from '@p2pd/identity'
+import { isP2pdError } from '@p2pd/interface'
+import { createNode, type P2pdNode, reverse } from '@p2pd/node'
+import { type MqttSignaling, mqttSignaling } from '@p2pd/signal-mqtt'
+import { MissingServerError } from '@p2pd/testkit'
+import { startAedes } from '@p2pd/testkit/aedes'
+import { startMosquitto } from '@p2pd/testkit/mosquitto'
+import type { Scenario, ScenarioResult } from '../scenario.js'
+
+// secp256k1 over BigInt: just enough to make many ephemeral keys and their shared points by
+// addition (E_i = E_0 + i·G, S_i = S_0 + i·B), ~50 µs each instead of two scalar multiplications.
+const P = 2n ** 256n - 2n ** 32n - 977n
+const G = {
+  x: 0x79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798n,
+  y: 0x483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8n,
+}
+type Affine = { x: bigint; y: bigint }
+type Jacobian = { x: bigint; y: bigint; z: bigint }
+const mod = (a: bigint) => ((a % P) + P) % P
+function pow(b: bigint, e: bigint): bigint {
+  let r = 1n
+  let x = mod(b)
+  for (let k = e; k > 0n; k >>= 1n) {
+    if (k & 1n) r = (r * x) % P
+    x = (x * x) % P
+  }
+  return r
+}
+const big = (b: Uint8Array) => BigInt(`0x${Buffer.from(b).toString('hex')}`)
+const bytes32 = (n: bigint) => Buffer.from(n.toString(16).padStart(64, '0'), 'hex')
+function decompress(pk: Uint8Array): Affine {
+  const x = big(pk.subarray(1))
+  let y = pow(x ** 3n + 7n, (P + 1n) / 4n)
+  if ((y & 1n) !== BigInt((pk[0] as number) & 1)) y = P - y
+  return { x, y }
+}
+function compress(p: Affine): Buffer {
+  return Buffer.concat([Buffer.from([p.y & 1n ? 3 : 2]), bytes32(p.x)])
+}
+/** Jacobian + affine (madd-2007-bl, a = 0). */
+function add(p: Jacobian, q: Affine): Jacobian {
+  const z1z1 = (p.z * p.z) % P
+  const h = mod(((q.x * z1z1) % P) - p.x)
+  const s2 = (((q.y * p.z) % P) * z1z1) % P
+  const hh = (h * h) % P
+  const i = (4n * hh) % P
+  const j = (h * i) % P
+  const r = mod(2n * (s2 - p.y))
+  const v = (p.x * i) % P
+  const x = mod(r * r - j - 2n * v)
+  const y = mod(r * (v - x) - ((2n * p.y * j) % P))
+  const z = mod((p.z + h) ** 2n - z1z1 - hh)
+  return { x, y, z }
+}
+/** Affine form of many Jacobian points with one inversion (Montgomery's trick). */
+function normalize(points: Jacobian[]): Affine[] {
+  const prefix: bigint[] = []
+  let acc = 1n
+  for (const p of points) {
+    prefix.push(acc)
+    acc = (acc * p.z) % P
+  }
+  let inv = pow(acc, P - 2n)
+  const out: Affine[] = new Array(points.length)
+  for (let k = points.length - 1; k >= 0; k--) {
+    const p = points[k] as Jacobian
+    const zi = (inv * (prefix[k] as bigint)) % P
+    inv = (inv * p.z) % P
+    const zi2 = (zi * zi) % P
+    out[k] = { x: (p.x * zi2) % P, y: (((p.y * zi2) % P) * zi) % P }
+  }
+  return out
+}
+
+/**
+ * `count` envelopes to `victimId` that pass every cheap check and force the whole open: a fresh
+ * ephemeral key each, a correct AEAD (so the victim decrypts), a real-looking sender key, and a
+ * signature that fails only at the very end.
+ */
+export function forgeEnvelopes(victimId: string, count: number): Buffer[] {
+  const victim = Buffer.from(victimId, 'hex')
+  const b = decompress(victim)
+  const ecdh = createECDH('secp256k1')
+  ecdh.generateKeys()
+  const e0 = big(ecdh.getPrivateKey())
+  const eBase = decompress(ecdh.getPublicKey(null, 'compressed'))
+  // S_0 = e_0·B: the ECDH gives x only; the y sign is the one for which S_0 + B = (e_0 + 1)·B.
+  const x0 = big(ecdh.computeSecret(victim))
+  const next = createECDH('secp256k1')
+  next.setPrivateKey(bytes32(e0 + 1n))
+  const x1 = big(next.computeSecret(victim))
+  let s0: Affine = decompress(Buffer.concat([Buffer.from([2]), bytes32(x0)]))
+  if (normalize([add({ ...s0, z: 1n }, b)])[0]?.x !== x1) s0 = { x: s0.x, y: P - s0.y }
+  const senders = Array.from({ length: 16 }, () => Buffer.from(generateIdentity().nodeId, 'hex'))
+  const plaintext = Buffer.from(JSON.stringify({ v: 1, pad: 'x'.repeat(160) }))
+  const out: Buffer[] = []
+  let e: Jacobian = { ...eBase, z: 1n }
+  let s: Jacobian = { ...s0, z: 1n }
+  while (out.length < count) {
+    const n = Math.min(512, count - out.length)
+    const es: Jacobian[] = []
+    const ss: Jacobian[] = []
+    for (let k = 0; k < n; k++) {
+      es.push(e)
+      ss.push(s)
+      e = add(e, G)
+      s = add(s, b)
+    }
+    const ea = normalize(es)
+    const sa = normalize(ss)
+    for (let k = 0; k < n; k++) {
+      const ephemeral = compress(ea[k] as Affine)
+      const shared = bytes32((sa[k] as Affine).x)
+      const salt = Buffer.concat([Buffer.from([1]), ephemeral, victim])
+      const okm = Buffer.from(hkdfSync('sha256', shared, salt, 'p2pd/v1/box/signal', 44))
+      const header = Buffer.concat([Buffer.from([1]), ephemeral])
+      const inner = Buffer.concat([
+        senders[out.length % senders.length] as Buffer,
+        randomBytes(64),
+        plaintext,
+      ])
+      const cipher = createCipheriv('chacha20-poly1305', okm.subarray(0, 32), okm.subarray(32), {
+        authTagLength: 16,
+      })
+      cipher.setAAD(header, { plaintextLength: inner.length })
+      const body = Buffer.concat([cipher.update(inner), cipher.final(), cipher.getAuthTag()])
+      out.push(Buffer.concat([Buffer.from([1]), header, body]))
+    }
+  }
+  return out
+}
+
+/** A bare MQTT 3.1.1 publisher (QoS 0, no client library): the flooder. */
+async function rawPublisher(port: number): Promise<{ socket: Socket; close(): void }> {
+  const socket = connect({ host: '127.0.0.1', port })
+  socket.on('error', () => {})
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject)
+    socket.once('connect', () => resolve())
+  })
+  const id = Buffer.from(`flood-${randomBytes(4).toString('hex')}`)
+  const variable = Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 2, 0, 60])
+  const payload = Buffer.concat([Buffer.from([0, id.length]), id])
+  socket.write(
+    Buffer.concat([Buffer.from([0x10, variable.length + payload.length]), variable, payload]),
+  )
+  await new Promise<void>((resolve) => socket.once('data', () => resolve()))
+  socket.on('data', () => {})
+  return { socket, close: () => socket.destroy() }
+}
+
+function publishPacket(topic: string, payload: Buffer): Buffer {
+  const t = Buffer.from(topic)
+  let remaining = 2 + t.length + payload.length
+  const length: number[] = []
+  do {
+    let byte = remaining % 128
+    remaining = Math.floor(remaining / 128)
+    if (remaining > 0) byte |= 0x80
+    length.push(byte)
+  } while (remaining > 0)
+  const head = Buffer.from([0x30, ...length, t.length >> 8, t.length & 0xff])
+  return Buffer.concat([head, t, payload])
+}
+
+/** Publishes `envelopes` to `topic` evenly over `ms`; resolves when the last is written. */
+async function flood(port: number, topic: string, envelopes: Buffer[], ms: number) {
+  const pub = await rawPublisher(port)
+  const started = performance.now()
+  let sent = 0
+  try {
+    while (sent < envelopes.length) {
+      const due = Math.min(
+        envelopes.length,
+        Math.ceil(((performance.now() - started) / ms) * envelopes.length),
+      )
+      const batch: Buffer[] = []
+      for (; sent < due; sent++) batch.push(publishPacket(topic, envelopes[sent] as Buffer))
+      if (batch.length > 0) pub.socket.write(Buffer.concat(batch))
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    await new Promise<void>((r) => pub.socket.write(Buffer.alloc(0), () => r()))
+  } finally {
+    pub.close()
+  }
+  return { sent, ms: performance.now() - started }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] as number)
+}
+
+/** One reverse connect from `a` to `b`; its time in ms, or undefined when it failed. */
+async function reverseConnect(a: P2pdNode, b: P2pdNode, timeoutMs: number) {
+  const t0 = performance.now()
+  try {
+    const pipe = await a.connect(b.addressText, { strategies: [reverse()], timeoutMs })
+    const ms = performance.now() - t0
+    await pipe.close()
+    return ms
+  } catch (err) {
+    if (!isP2pdError(err)) throw err
+    return undefined
+  }
+}
+
+async function broker(): Promise<{
+  url: string
+  port: number
+  kind: string
+  stop(): Promise<void>
+}> {
+  try {
+    const m = await startMosquitto()
+    return { url: m.url, port: m.port, kind: 'mosquitto', stop: () => m.stop() }
+  } catch (err) {
+    if (!(err instanceof MissingServerError)) throw err
+    const a = await startAedes()
+    return { url: a.url, port: a.port, kind: 'aedes', stop: () => a.close() }
+  }
+}
+
+/**
+ * A flooder publishes well-formed forged envelopes (each forcing the full open: key agreement,
+ * decryption, signature) to the victim's topic while a known peer asks it for reverse
+ * connects; the connects must still succeed, about as fast as without the flood.
+ */
+const forgedFlood: Scenario = {
+  group: 'signaling',
+  name: 'forged envelope flood vs reverse connects',
+  async run({ short, log }): Promise<ScenarioResult[]> {
+    const envelopes = short ? 3_000 : 10_000
+    const floodMs = short ? 1_500 : 5_000
+    const connects = short ? 6 : 20
+    const baselineRuns = short ? 3 : 10
+    const firstContacts = short ? 1 : 3
+    const timeoutMs = 5_000
+    const server = await broker()
+    const nodes: P2pdNode[] = []
+    const mk = () => {
+      const node = createNode({
+        signaling: (identity) =>
+          mqttSignaling({ identity, brokers: [server.url], connectTo: [0], startTimeoutMs: 5_000 }),
+        strategies: [reverse()],
+        listen: { host: '127.0.0.1' },
+        networkCheckMs: 0,
+      })
+      node.on('pipe', (p) => void p.close().catch(() => {}))
+      nodes.push(node)
+      return node
+    }
+    try {
+      const a = mk()
+      const b = mk()
+      await Promise.all([a.start(), b.start()])
+      const metrics = () => (b.signaling as MqttSignaling).metrics
+      const baseline: number[] = []
+      for (let k = 0; k < baselineRuns; k++) {
+        const ms = await reverseConnect(a, b, timeoutMs)
+        if (ms !== undefined) baseline.push(ms)
+      }
+      log(`baseline: ${baseline.length}/${baselineRuns}, median ${median(baseline).toFixed(0)} ms`)
+      const strangers = await Promise.all(Array.from({ length: firstContacts }, mk))
+      await Promise.all(strangers.map((s) => s.start()))
+
+      const t0 = performance.now()
+      const forged = forgeEnvelopes(b.nodeId, envelopes)
+      log(`forged ${forged.length} envelopes in ${(performance.now() - t0).toFixed(0)} ms`)
+      const before = { ...metrics(), dropped: { ...metrics().dropped } }
+      const topic = (b.signaling as MqttSignaling).topic
+      const flooding = flood(server.port, topic, forged, floodMs)
+      // Spread the connects over the flood, each started while it is running.
+      const attempts: Promise<number | undefined>[] = []
+      for (let k = 0; k < connects; k++) {
+        attempts.push(
+          new Promise((r) => setTimeout(r, (k * floodMs) / connects)).then(() =>
+            reverseConnect(a, b, timeoutMs),
+          ),
+        )
+      }
+      const firsts = strangers.map((s, k) =>
+        new Promise((r) => setTimeout(r, ((k + 0.5) * floodMs) / firstContacts)).then(() =>
+          reverseConnect(s, b, timeoutMs),
+        ),
+      )
+      const [sent, times, firstTimes] = await Promise.all([
+        flooding,
+        Promise.all(attempts),
+        Promise.all(firsts),
+      ])
+      const ok = times.filter((t): t is number => t !== undefined)
+      const m = metrics()
+      const d = (k: keyof typeof m.dropped) => (m.dropped[k] ?? 0) - (before.dropped[k] ?? 0)
+      const floodMedian = median(ok)
+      const baseMedian = median(baseline)
+      const need = Math.ceil(connects * 0.95)
+      const pass = baseline.length > 0 && ok.length >= need && floodMedian <= baseMedian + 1_000
+      const firstOk = firstTimes.filter((t) => t !== undefined).length
+      return [
+        {
+          name: `${envelopes.toLocaleString('en')} forged envelopes in ${floodMs / 1000} s`,
+          attempts: sent.sent,
+          fault: 'well-formed forged envelopes (fresh ephemeral key, valid AEAD, bad signature)',
+          outcome:
+            `${ok.length}/${connects} reverse connects from a known peer; median ` +
+            `${floodMedian.toFixed(0)} ms vs ${baseMedian.toFixed(0)} ms without the flood; ` +
+            `victim opened ${(m.opened ?? 0) - (before.opened ?? 0)}, over budget ` +
+            `${d('globalRateLimited') + d('overloaded')}; first contacts ${firstOk}/${firstContacts}`,
+          bar: `≥ ${need}/${connects} succeed, median within 1 s of the no-flood median`,
+          pass,
+          figures: {
+            broker: server.kind,
+            floodSent: sent.sent,
+            floodMs: Math.round(sent.ms),
+            connectsOk: ok.length,
+            connects,
+            medianMs: Math.round(floodMedian),
+            baselineMedianMs: Math.round(baseMedian),
+            baselineOk: baseline.length,
+            opened: (m.opened ?? 0) - (before.opened ?? 0),
+            fromPeers: (m.fromPeers ?? 0) - (before.fromPeers ?? 0),
+            badSignature: d('badSignature'),
+            overBudget: d('globalRateLimited') + d('overloaded'),
+            reusedKey: d('reusedKey'),
+            firstContactsOk: firstOk,
+            firstContacts,
+          },
+        },
+      ]
+    } finally {
+      await Promise.allSettled(nodes.map((n) => n.stop()))
+      await server.stop()
+    }
+  },
+}
+
+export default [forgedFlood] satisfies Scenario[]
