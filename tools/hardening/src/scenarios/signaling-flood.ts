@@ -1,7 +1,8 @@
 import { createCipheriv, createECDH, hkdfSync, randomBytes } from 'node:crypto'
-import { connect, type Socket } from 'node:net'
+import { once } from 'node:events'
+import { Worker } from 'node:worker_threads'
 import { generateIdentity } from '@p2pd/identity'
-import { isP2pdError } from '@p2pd/interface'
+import { isP2pdError, P2pdError } from '@p2pd/interface'
 import { createNode, type P2pdNode, reverse } from '@p2pd/node'
 import { type MqttSignaling, mqttSignaling } from '@p2pd/signal-mqtt'
 import { MissingServerError } from '@p2pd/testkit'
@@ -132,60 +133,60 @@ export function forgeEnvelopes(victimId: string, count: number): Buffer[] {
   return out
 }
 
-/** A bare MQTT 3.1.1 publisher (QoS 0, no client library): the flooder. */
-async function rawPublisher(port: number): Promise<{ socket: Socket; close(): void }> {
-  const socket = connect({ host: '127.0.0.1', port })
-  socket.on('error', () => {})
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject)
-    socket.once('connect', () => resolve())
-  })
-  const id = Buffer.from(`flood-${randomBytes(4).toString('hex')}`)
-  const variable = Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 2, 0, 60])
-  const payload = Buffer.concat([Buffer.from([0, id.length]), id])
-  socket.write(
-    Buffer.concat([Buffer.from([0x10, variable.length + payload.length]), variable, payload]),
-  )
-  await new Promise<void>((resolve) => socket.once('data', () => resolve()))
-  socket.on('data', () => {})
-  return { socket, close: () => socket.destroy() }
-}
-
-function publishPacket(topic: string, payload: Buffer): Buffer {
-  const t = Buffer.from(topic)
+// The flooder runs in its own thread, so that its pace does not depend on the victim's event
+// loop: a bare MQTT 3.1.1 client (no library) publishing QoS 0 evenly over `ms`.
+const FLOODER = `
+const { workerData, parentPort } = require('node:worker_threads')
+const net = require('node:net')
+const { port, topic, envelopes, ms } = workerData
+const t = Buffer.from(topic)
+function packet(payload) {
   let remaining = 2 + t.length + payload.length
-  const length: number[] = []
+  const len = []
   do {
-    let byte = remaining % 128
+    let b = remaining % 128
     remaining = Math.floor(remaining / 128)
-    if (remaining > 0) byte |= 0x80
-    length.push(byte)
+    if (remaining > 0) b |= 0x80
+    len.push(b)
   } while (remaining > 0)
-  const head = Buffer.from([0x30, ...length, t.length >> 8, t.length & 0xff])
-  return Buffer.concat([head, t, payload])
+  return Buffer.concat([Buffer.from([0x30, ...len, t.length >> 8, t.length & 0xff]), t, payload])
 }
-
-/** Publishes `envelopes` to `topic` evenly over `ms`; resolves when the last is written. */
-async function flood(port: number, topic: string, envelopes: Buffer[], ms: number) {
-  const pub = await rawPublisher(port)
-  const started = performance.now()
-  let sent = 0
-  try {
-    while (sent < envelopes.length) {
-      const due = Math.min(
-        envelopes.length,
-        Math.ceil(((performance.now() - started) / ms) * envelopes.length),
-      )
-      const batch: Buffer[] = []
-      for (; sent < due; sent++) batch.push(publishPacket(topic, envelopes[sent] as Buffer))
-      if (batch.length > 0) pub.socket.write(Buffer.concat(batch))
-      await new Promise((r) => setTimeout(r, 10))
+const socket = net.connect({ host: '127.0.0.1', port })
+socket.on('error', (e) => parentPort.postMessage({ error: String(e) }))
+socket.once('connect', () => {
+  const id = Buffer.from('flood-' + process.pid + '-' + Date.now())
+  const variable = Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 2, 0, 60])
+  const body = Buffer.concat([Buffer.from([0, id.length]), id])
+  socket.write(Buffer.concat([Buffer.from([0x10, variable.length + body.length]), variable, body]))
+  socket.once('data', () => {
+    socket.on('data', () => {})
+    const started = performance.now()
+    let sent = 0
+    const tick = () => {
+      const due = Math.min(envelopes.length, Math.ceil(((performance.now() - started) / ms) * envelopes.length))
+      const batch = []
+      for (; sent < due; sent++) batch.push(packet(Buffer.from(envelopes[sent])))
+      if (batch.length > 0) socket.write(Buffer.concat(batch))
+      if (sent < envelopes.length) return setTimeout(tick, 5)
+      socket.end(() => parentPort.postMessage({ sent, ms: performance.now() - started }))
     }
-    await new Promise<void>((r) => pub.socket.write(Buffer.alloc(0), () => r()))
+    tick()
+  })
+})
+`
+
+/** Publishes `envelopes` to `topic` evenly over `ms` from a worker thread. */
+async function flood(port: number, topic: string, envelopes: Buffer[], ms: number) {
+  const worker = new Worker(FLOODER, { eval: true, workerData: { port, topic, envelopes, ms } })
+  try {
+    const [reply] = (await once(worker, 'message')) as [
+      { sent: number; ms: number; error?: string },
+    ]
+    if (reply.error) throw new P2pdError('HARDENING_FLOODER', `flooder: ${reply.error}`)
+    return reply
   } finally {
-    pub.close()
+    await worker.terminate()
   }
-  return { sent, ms: performance.now() - started }
 }
 
 const median = (xs: number[]) => {
