@@ -16,6 +16,7 @@ import {
   type StrategyContext,
   sleep,
   systemClock,
+  withDeadline,
 } from '@p2pd/interface'
 import type { PortMapping } from '@p2pd/portmap'
 import { NodeError } from './errors.js'
@@ -29,9 +30,16 @@ import { networkFingerprint, watchNetwork } from './network-watch.js'
 import { awaitNomination, nominate } from './nomination.js'
 import { runPipeline } from './pipeline.js'
 import { ListenerMapping, type PortMappingInit } from './port-mapping.js'
+import {
+  type Reconnected,
+  type ReconnectFailed,
+  type RelayLost,
+  superviseRelayedPipe,
+} from './relay-recovery.js'
 import { type ConnectionReport, formatReport } from './report.js'
 import { direct } from './strategies/direct.js'
 import { reverse } from './strategies/reverse.js'
+import { isUnsupportedRequest, UnsupportedResponder, UnsupportedWatch } from './unsupported.js'
 
 /** One interface the node announces in its address. */
 export interface InterfaceInit {
@@ -52,7 +60,11 @@ export interface NodeInit {
   signaling: Signaling | ((identity: Identity) => Signaling)
   /** Connect strategies in preference order (default `[direct(), reverse()]`). */
   strategies?: Strategy[]
-  /** Listener bind address (default `0.0.0.0`) and port (default 0 = any). */
+  /**
+   * Listener bind address and port (default 0 = any). The default address follows what the
+   * node announces: `127.0.0.1` for a loopback-only node (the default), else every interface
+   * (`0.0.0.0`, or `::` when an IPv6 address is announced).
+   */
   listen?: { host?: string; port?: number }
   /**
    * Interfaces to announce, or a function that discovers them (e.g. with `@p2pd/nat`).
@@ -108,6 +120,13 @@ export interface ConnectOptions {
    * emit `'upgraded'` when a direct pipe is ready (default true).
    */
   upgrade?: boolean
+  /**
+   * When this relayed pipe later fails because its relay went away (`'relay-lost'`), connect
+   * to the peer again with the same options and emit `'reconnected'` with the new pipe, or
+   * `'reconnect-failed'` after 3 failed attempts 2 s apart (default false). `signal` bounds
+   * this first connect only; each reconnect has `timeoutMs` and ends when the node stops.
+   */
+  reconnect?: boolean
   signal?: AbortSignal
   timeoutMs?: number
 }
@@ -127,6 +146,12 @@ export interface NodeEvents {
   /** The node's peer address changed (network change, broker set change): re-share it. */
   address: [string]
   upgraded: [Upgrade]
+  /** A relayed pipe (made or accepted) failed because its relay went away. */
+  'relay-lost': [RelayLost]
+  /** After a relay loss with `reconnect: true`: the new pipe to the same peer. */
+  reconnected: [Reconnected]
+  /** After a relay loss with `reconnect: true`: every attempt failed. */
+  'reconnect-failed': [ReconnectFailed]
   /** Start or an address refresh found the node unreachable as announced (see `health`). */
   degraded: [NodeHealth]
   error: [Error]
@@ -170,6 +195,8 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
   #interfaces: readonly InterfaceInit[] = []
   readonly #portMapping?: ListenerMapping
   #health: NodeHealth = { status: 'ok', problems: [] }
+  #bound?: { host: string; port: number }
+  readonly #refusals = new UnsupportedResponder()
   /** Every pipe this node made, so stop() can close them gracefully (with a close frame). */
   readonly #pipes = new Set<Pipe>()
 
@@ -236,16 +263,19 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     const [bound, interfaces] = await deadline
       .race(
         Promise.all([
-          this.#listener.listen(listen.host ?? '0.0.0.0', listen.port ?? 0).then(async (b) => {
-            await this.#portMapping?.open(b.port, signal)
-            return b
-          }),
+          this.#listener
+            .listen(listen.host ?? this.#defaultListenHost(), listen.port ?? 0)
+            .then(async (b) => {
+              await this.#portMapping?.open(b.port, signal)
+              return b
+            }),
           this.#discover(signal, this.#init.startTimeoutMs ?? 10_000),
           this.signaling.start({ signal }),
         ]),
       )
       .finally(() => deadline.dispose())
     this.#port = bound.port
+    this.#bound = bound
     this.#unsubscribe = this.signaling.subscribe((m) => void this.#onSignal(m))
     this.#setAddress(interfaces)
     const health = this.#checkHealth(interfaces)
@@ -321,6 +351,26 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     if (this.addressText !== before) this.emit('address', this.addressText)
   }
 
+  /**
+   * Bind to what the node announces: a node that announces only loopback (the default
+   * local-only node) listens on loopback, not on every interface. Discovered or mixed
+   * interfaces need the wildcard, since the LAN address may change.
+   */
+  #defaultListenHost(): string {
+    const ifaces = this.#init.interfaces ?? loopbackInterfaces
+    if (typeof ifaces === 'function' || ifaces.length === 0) return '0.0.0.0'
+    const nics = ifaces.map((i) => i.nic ?? i.ext)
+    if (nics.every((ip) => ip.startsWith('127.'))) return '127.0.0.1'
+    if (nics.every((ip) => ip === '::1')) return '::1'
+    return nics.some((ip) => ip.includes(':')) ? '::' : '0.0.0.0'
+  }
+
+  /** The listener's bound address (after `start()`). */
+  get listening(): { readonly host: string; readonly port: number } {
+    if (!this.#bound) throw new NodeError('NODE_NOT_STARTED', 'call start() first')
+    return this.#bound
+  }
+
   /** Whether the node can be reached as announced; see {@link NodeHealth}. */
   get health(): NodeHealth {
     return this.#health
@@ -391,12 +441,13 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     )
     const signal = deadline.signal
     const ctx = this.#context(remote)
+    const refusals = new UnsupportedWatch(this.signaling, remote.nodeId)
     try {
       const { pipe, report } = await runPipeline({
         local: this.address,
         remote,
         strategies: options.strategies ?? this.strategies,
-        attempt: (strategy, s) => strategy.connect(ctx, s),
+        attempt: (strategy, s) => refusals.guard(strategy, strategy.connect(ctx, s)),
         secure: async (raw, strategy, s) =>
           this.#track(await this.#secure(raw, strategy.name, remote.nodeId, s)),
         signal,
@@ -407,6 +458,16 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
       this.#log(formatReport(report))
       this.emit('report', report)
       const connected = Object.assign(pipe, { report })
+      superviseRelayedPipe({
+        node: this,
+        peer: remote.nodeId,
+        pipe: connected,
+        lifetime: this.#lifetime.signal,
+        ...(options.reconnect
+          ? { reconnect: (s) => this.connect(remote, { ...options, signal: s }) }
+          : {}),
+        log: this.#log,
+      })
       if (pipe.path.relayed && options.upgrade !== false) {
         const rest = (options.strategies ?? this.strategies).filter((s) => s.name !== pipe.strategy)
         if (rest.length > 0) void this.#upgrade(remote, connected, rest)
@@ -420,6 +481,7 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
       }
       throw err
     } finally {
+      refusals.dispose()
       deadline.dispose()
     }
   }
@@ -465,6 +527,32 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
       } catch {
         await sleep(UPGRADE_SPACING_MS, this.#lifetime.signal).catch(() => {})
       }
+    }
+  }
+
+  /** Tells a peer that asked for a strategy we do not run, so its connect fails fast. */
+  async #refuse(inbound: InboundSignal): Promise<void> {
+    try {
+      const text = (inbound.message.body as { address?: unknown } | null)?.address
+      if (typeof text !== 'string') return
+      const remote = decodePeerAddress(text)
+      if (remote.nodeId !== inbound.from || !(await this.#allowed(inbound.from))) return
+      await withDeadline(
+        5_000,
+        this.#lifetime.signal,
+        (signal) =>
+          this.#refusals.answer(
+            this.signaling,
+            { nodeId: remote.nodeId, signal: remote.signal },
+            inbound,
+            signal,
+          ),
+        'unsupported reply',
+      )
+    } catch (err) {
+      this.#log(
+        `${inbound.message.type}: could not answer "unsupported": ${(err as Error).message}`,
+      )
     }
   }
 
@@ -535,6 +623,13 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
       const nominationMs = this.#listener.limits.nominationTimeoutMs
       await attempt.run('nomination', nominationMs, (s) => awaitNomination(pipe, s))
       attempt.complete()
+      superviseRelayedPipe({
+        node: this,
+        peer: pipe.remotePeer,
+        pipe,
+        lifetime: this.#lifetime.signal,
+        log: this.#log,
+      })
       this.incoming.push(pipe)
       this.emit('pipe', pipe)
     } catch (err) {
@@ -547,6 +642,9 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
 
   async #onSignal(inbound: InboundSignal): Promise<void> {
     const strategy = this.strategies.find((s) => s.accepts?.includes(inbound.message.type))
+    if (!strategy?.accept && isUnsupportedRequest(inbound.message.type, this.strategies)) {
+      return this.#refuse(inbound)
+    }
     if (!strategy?.accept || !this.#address) return
     try {
       const text = (inbound.message.body as { address?: unknown } | null)?.address

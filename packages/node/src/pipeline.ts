@@ -160,8 +160,15 @@ export async function runPipeline(
             })
             if (settled) return
             if (next < runnable.length) return launch()
-            if (running === 0)
-              finish(undefined, new ConnectError('every strategy failed', report()))
+            if (running === 0) {
+              const why = stages
+                .filter((s) => s.outcome === 'failed')
+                .map((s) => `${s.strategy}: ${s.error?.message ?? 'failed'}`)
+              finish(
+                undefined,
+                new ConnectError(`every strategy failed (${why.join('; ')})`, report()),
+              )
+            }
           },
         )
     }
