@@ -30,6 +30,8 @@
 export { directCandidates, isReachable, type Vicinity, vicinity } from './candidates.js'
 export { type StunInterfacesInit, stunInterfaces } from './discover.js'
 export { NodeError } from './errors.js'
+export { defaultInboundLimits, type InboundLimits } from './inbound-limits.js'
+export type { InboundStage, InboundStats, RefusalReason } from './inbound-stats.js'
 export { IncomingPipes } from './incoming.js'
 export { networkFingerprint, watchNetwork } from './network-watch.js'
 export {

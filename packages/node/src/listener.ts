@@ -1,31 +1,63 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { abortReason, type RawConnection } from '@p2pd/interface'
+import { Admission } from './admission.js'
 import { NodeError } from './errors.js'
+import type { InboundAttempt } from './inbound-attempt.js'
+import { type ResolvedInboundLimits, resolveInboundLimits } from './inbound-limits.js'
+import { InboundCounters, type InboundStats } from './inbound-stats.js'
 import { ConnectionKind, readPreamble } from './preamble.js'
 
 export interface ListenerEvents {
-  /** A `direct` dial: the node runs the secure channel as responder. */
-  onDirect(raw: RawConnection): void
+  /**
+   * A `direct` dial: the node runs the secure channel as responder, within `attempt`'s
+   * deadlines, and ends the attempt (`complete()` once nominated, `fail()` otherwise).
+   */
+  onDirect(raw: RawConnection, attempt: InboundAttempt): void
   /** Errors of single connections (bad preamble, unknown token): logged, never thrown. */
   onReject(reason: string): void
 }
 
 /**
- * The node's TCP listener. Reads each connection's preamble (bounded by a deadline) and
- * routes it: `reverse` dials go to whoever is waiting for their token, `direct` dials to the
- * node. Unknown tokens and junk are closed at once.
+ * The node's TCP listener. Admits each connection (see {@link Admission}), reads its preamble
+ * under a deadline and routes it: `reverse` dials go to whoever is waiting for their token,
+ * `direct` dials to the node. Unknown tokens and junk are closed at once.
  */
 export class Listener {
   readonly #server: Server
   readonly #waiting = new Map<string, (raw: RawConnection) => void>()
   readonly #sockets = new Set<Socket>()
   readonly #events: ListenerEvents
-  readonly #preambleTimeoutMs: number
+  readonly #limits: ResolvedInboundLimits
+  readonly #counters = new InboundCounters()
+  readonly #admission: Admission
+  readonly #closing = new AbortController()
 
-  constructor(events: ListenerEvents, preambleTimeoutMs = 5_000) {
+  constructor(events: ListenerEvents, limits: ResolvedInboundLimits = resolveInboundLimits()) {
     this.#events = events
-    this.#preambleTimeoutMs = preambleTimeoutMs
+    this.#limits = limits
+    this.#admission = new Admission(limits, this.#counters)
     this.#server = createServer((socket) => this.#route(socket))
+    // A backstop under the admission caps: inbound sockets of any kind (pipes included) never
+    // take the last half of the fd reserve. Node drops the excess at accept time.
+    if (Number.isFinite(limits.fdLimit)) {
+      this.#server.maxConnections = Math.max(1, limits.fdLimit - Math.ceil(limits.fdReserve / 2))
+    }
+    this.#server.on('drop', () => this.#counters.refused.fdBudget++)
+  }
+
+  /** The resolved limits (defaults applied). */
+  get limits(): ResolvedInboundLimits {
+    return this.#limits
+  }
+
+  /** What happened to inbound connections so far. */
+  get stats(): InboundStats {
+    return this.#counters.snapshot(this.#admission.pending)
+  }
+
+  /** Where the node counts the stages it runs itself (handshake, nomination). */
+  get counters(): InboundCounters {
+    return this.#counters
   }
 
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
@@ -57,10 +89,12 @@ export class Listener {
   }
 
   async #route(socket: Socket): Promise<void> {
+    socket.on('error', () => {})
+    const attempt = this.#admission.admit(socket, this.#closing.signal)
+    if (!attempt) return
     this.#sockets.add(socket)
     socket.once('close', () => this.#sockets.delete(socket))
     socket.setNoDelay(true)
-    socket.on('error', () => {})
     const raw = (): RawConnection => ({
       stream: socket,
       local: { host: socket.localAddress ?? '', port: socket.localPort ?? 0 },
@@ -69,21 +103,26 @@ export class Listener {
       initiator: false,
     })
     try {
-      const preamble = await readPreamble(socket, AbortSignal.timeout(this.#preambleTimeoutMs))
-      if (preamble.kind === ConnectionKind.Direct) return this.#events.onDirect(raw())
+      const preamble = await attempt.run('preamble', this.#limits.preambleTimeoutMs, (signal) =>
+        readPreamble(socket, signal),
+      )
+      if (preamble.kind === ConnectionKind.Direct) return this.#events.onDirect(raw(), attempt)
       const waiter = this.#waiting.get(preamble.token)
       if (preamble.kind !== ConnectionKind.Reverse || !waiter) {
         throw new NodeError('NODE_UNEXPECTED', 'connection with an unknown token')
       }
       this.#waiting.delete(preamble.token)
+      // The token was secret and one-shot; the waiting connect() bounds the rest.
+      attempt.complete()
       waiter(raw())
     } catch (err) {
-      socket.destroy()
+      attempt.fail(err)
       this.#events.onReject((err as Error).message)
     }
   }
 
   async close(): Promise<void> {
+    this.#closing.abort()
     for (const s of this.#sockets) s.destroy()
     await new Promise<void>((resolve) => this.#server.close(() => resolve()))
   }
