@@ -1,6 +1,8 @@
 import { abortReason, type Pipe } from '@p2pd/interface'
 import { NodeError } from './errors.js'
 
+const ignore = () => {}
+
 /**
  * Authenticated inbound pipes, as an async iterator. Bounded: when nobody consumes and
  * `limit` pipes wait, new ones are closed rather than queued without end.
@@ -19,16 +21,25 @@ export class IncomingPipes implements AsyncIterable<Pipe> {
       return
     }
     if (this.#closed || this.#queue.length >= this.limit) {
+      pipe.on('error', ignore)
       void pipe.close()
       return
     }
+    // Nobody holds a queued pipe yet: its errors (the peer reset it) must not crash the process.
+    pipe.on('error', ignore)
     this.#queue.push(pipe)
+  }
+
+  #take(): Pipe | undefined {
+    const pipe = this.#queue.shift()
+    pipe?.off('error', ignore)
+    return pipe
   }
 
   close(): void {
     this.#closed = true
     for (const r of this.#readers.splice(0)) r({ value: undefined, done: true })
-    for (const p of this.#queue.splice(0)) void p.close()
+    for (const p of this.#queue.splice(0)) void p.close() // still ignoring errors
   }
 
   /**
@@ -36,7 +47,7 @@ export class IncomingPipes implements AsyncIterable<Pipe> {
    * nothing from the queue, so no pipe is lost to an abandoned wait).
    */
   next(signal?: AbortSignal): Promise<Pipe> {
-    const pipe = this.#queue.shift()
+    const pipe = this.#take()
     if (pipe) return Promise.resolve(pipe)
     if (this.#closed) return Promise.reject(new NodeError('NODE_STOPPED', 'node stopped'))
     return new Promise((resolve, reject) => {
@@ -59,7 +70,7 @@ export class IncomingPipes implements AsyncIterable<Pipe> {
   [Symbol.asyncIterator](): AsyncIterator<Pipe> {
     return {
       next: () => {
-        const pipe = this.#queue.shift()
+        const pipe = this.#take()
         if (pipe) return Promise.resolve({ value: pipe, done: false })
         if (this.#closed) return Promise.resolve({ value: undefined, done: true })
         return new Promise((resolve) => this.#readers.push(resolve))

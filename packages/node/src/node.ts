@@ -27,7 +27,7 @@ import { IncomingPipes } from './incoming.js'
 import { Listener } from './listener.js'
 import { machineId as osMachineId } from './machine-id.js'
 import { networkFingerprint, watchNetwork } from './network-watch.js'
-import { awaitNomination, nominate } from './nomination.js'
+import { awaitNomination, bindingOf, nominate } from './nomination.js'
 import { runPipeline } from './pipeline.js'
 import { ListenerMapping, type PortMappingInit } from './port-mapping.js'
 import {
@@ -134,11 +134,22 @@ export interface ConnectOptions {
 /** A pipe returned by `connect()`, with the story of how it was made. */
 export type ConnectedPipe = Pipe & { readonly report: ConnectionReport }
 
-/** A relayed pipe has a direct successor: move traffic to `pipe`, then close `previous`. */
+/**
+ * A relayed pipe has a direct successor: move traffic to `pipe`, then close `previous`.
+ * Both ends get it: the side that connected (`role: 'initiator'`, its pipes carry a
+ * `report`) and the side that accepted (`role: 'responder'`). On the responder the new pipe
+ * is delivered only here, never by `accept()` or `incoming`.
+ */
 export interface Upgrade {
-  readonly previous: ConnectedPipe
-  readonly pipe: ConnectedPipe
+  readonly previous: Pipe & { readonly report?: ConnectionReport }
+  readonly pipe: Pipe & { readonly report?: ConnectionReport }
+  readonly role: 'initiator' | 'responder'
 }
+
+/** Marks an upgrade's connect with the pipe it replaces (internal to the node). */
+const REPLACES = Symbol('replaces')
+type InternalConnectOptions = ConnectOptions & { [REPLACES]?: Pipe }
+const ignore = () => {}
 
 export interface NodeEvents {
   pipe: [Pipe]
@@ -454,7 +465,7 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
         stageTimeoutMs: this.#init.stageTimeoutMs,
         headStartMs: this.#init.headStartMs,
       })
-      nominate(pipe)
+      nominate(pipe, (options as InternalConnectOptions)[REPLACES])
       this.#log(formatReport(report))
       this.emit('report', report)
       const connected = Object.assign(pipe, { report })
@@ -486,13 +497,26 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     }
   }
 
-  /** The next authenticated inbound pipe (cancellable: an aborted wait takes nothing). */
+  /**
+   * The next authenticated inbound pipe: a peer connected to this node and nominated the pipe.
+   *
+   * - Pipes come in the order they were nominated. `node.incoming` is the same queue as an
+   *   async iterable; use one or the other. At most `incoming.limit` (64) wait; more are closed.
+   * - Cancellable: when `signal` aborts, the promise rejects with the typed reason and takes
+   *   nothing from the queue, so no pipe is lost to an abandoned wait.
+   * - Rejects with `NODE_STOPPED` once the node stops.
+   * - An upgrade (a direct pipe the peer made to replace a relayed one) never comes here: it is
+   *   delivered with the pipe it replaces by the `'upgraded'` event.
+   */
   accept(options: { signal?: AbortSignal } = {}): Promise<Pipe> {
     return this.incoming.next(options.signal)
   }
 
   /** Stops everything: pipes (closed gracefully), listener, signaling, timers. */
   async stop(): Promise<void> {
+    // Tearing pipes down is ours to do: errors it causes (a reset, a truncated close) must not
+    // surface as unhandled 'error' events on pipes nobody listens to any more.
+    for (const p of this.#pipes) p.on('error', ignore)
     this.#lifetime.abort()
     this.#unsubscribe?.()
     this.incoming.close()
@@ -510,6 +534,24 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     return pipe
   }
 
+  /**
+   * Responder side of an upgrade: the peer nominated `pipe` as the successor of the pipe whose
+   * handshake hash starts with `replaces`. It goes to `'upgraded'`, not to `accept()`, so a
+   * program that pairs its connects with its accepts keeps pairing the right pipes.
+   */
+  #upgraded(pipe: Pipe, replaces: Buffer): void {
+    const previous = [...this.#pipes].find(
+      (p) =>
+        p !== pipe && p.remotePeer === pipe.remotePeer && bindingOf(p)?.equals(replaces) === true,
+    )
+    if (!previous || previous.destroyed) {
+      this.#log(`upgrade from ${pipe.remotePeer.slice(0, 16)}… replaces no open pipe: closed`)
+      return void pipe.close()
+    }
+    this.#log(`upgraded ${previous.strategy} → ${pipe.strategy} (peer's initiative)`)
+    this.emit('upgraded', { previous, pipe, role: 'responder' })
+  }
+
   /** After a relayed win: try the other strategies now and then until one gives a pipe. */
   async #upgrade(remote: PeerAddress, previous: ConnectedPipe, strategies: Strategy[]) {
     for (let attempt = 0; attempt < UPGRADE_ATTEMPTS; attempt++) {
@@ -519,10 +561,11 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
           strategies,
           upgrade: false,
           signal: this.#lifetime.signal,
-        })
+          [REPLACES]: previous,
+        } as InternalConnectOptions)
         if (previous.destroyed) return void pipe.close()
         this.#log(`upgraded ${previous.strategy} → ${pipe.strategy}`)
-        this.emit('upgraded', { previous, pipe })
+        this.emit('upgraded', { previous, pipe, role: 'initiator' })
         return
       } catch {
         await sleep(UPGRADE_SPACING_MS, this.#lifetime.signal).catch(() => {})
@@ -621,8 +664,11 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
         return void pipe.close()
       }
       const nominationMs = this.#listener.limits.nominationTimeoutMs
-      await attempt.run('nomination', nominationMs, (s) => awaitNomination(pipe, s))
+      const nomination = await attempt.run('nomination', nominationMs, (s) =>
+        awaitNomination(pipe, s),
+      )
       attempt.complete()
+      if (nomination.replaces) return this.#upgraded(pipe, nomination.replaces)
       superviseRelayedPipe({
         node: this,
         peer: pipe.remotePeer,

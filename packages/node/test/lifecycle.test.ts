@@ -57,13 +57,17 @@ describe('address refresh', () => {
 })
 
 describe('upgrade after a relayed win', () => {
-  it('emits upgraded with a direct pipe, and the peer receives it', async () => {
+  it('both ends get upgraded (old pipe, new pipe); accept() never returns the successor', async () => {
     const server = new TurnServer({
       host: '127.0.0.1',
       users: { u: 'p' },
       allowLoopbackPeers: true,
     })
     const at = await server.start()
+    const unhandled: unknown[] = []
+    const onUnhandled = (e: unknown) => unhandled.push(e)
+    process.on('unhandledRejection', onUnhandled)
+    process.on('uncaughtException', onUnhandled)
     try {
       const hub = new MemorySignalingHub()
       const strategies = [
@@ -84,18 +88,34 @@ describe('upgrade after a relayed win', () => {
       const inbound: Pipe[] = []
       b.on('pipe', (p) => inbound.push(p))
       const upgraded = new Promise<Upgrade>((resolve) => a.once('upgraded', resolve))
-      const pipe = await a.connect(b.addressText)
+      const peerUpgraded = new Promise<Upgrade>((resolve) => b.once('upgraded', resolve))
+      const [pipe, accepted] = await Promise.all([a.connect(b.addressText), b.accept()])
       expect(pipe.strategy).toBe('turn')
       expect(pipe.path.relayed).toBe(true)
-      const up = await upgraded
+      expect(accepted.strategy).toBe('turn')
+      const [up, peerUp] = await Promise.all([upgraded, peerUpgraded])
+      expect(up.role).toBe('initiator')
       expect(up.previous).toBe(pipe)
       expect(up.pipe.strategy).toBe('direct')
       expect(up.pipe.path.relayed).toBe(false)
-      await new Promise((r) => setTimeout(r, 100))
-      expect(inbound.map((p) => p.strategy)).toEqual(['turn', 'direct'])
-      await pipe.close()
-      await up.pipe.close()
+      expect(peerUp.role).toBe('responder')
+      expect(peerUp.previous).toBe(accepted)
+      expect(peerUp.pipe.strategy).toBe('direct')
+      // The successor is the peer's end of the same pipe: bytes cross.
+      up.pipe.write('over the upgraded pipe')
+      const [got] = (await new Promise((r) => peerUp.pipe.once('data', (d) => r([d])))) as [Buffer]
+      expect(got.toString()).toBe('over the upgraded pipe')
+      // accept() does not hand the successor out as if it were a new peer's pipe.
+      const next = await b.accept({ signal: AbortSignal.timeout(200) }).catch((e) => e)
+      expect((next as { code?: string }).code).toBe('TIMEOUT')
+      expect(inbound.map((p) => p.strategy)).toEqual(['turn'])
+      // Stop both nodes with every pipe still open: nothing may surface unhandled.
+      await Promise.all(nodes.splice(0).map((n) => n.stop()))
+      await new Promise((r) => setTimeout(r, 200))
+      expect(unhandled).toEqual([])
     } finally {
+      process.off('unhandledRejection', onUnhandled)
+      process.off('uncaughtException', onUnhandled)
       await server.close()
     }
   })
