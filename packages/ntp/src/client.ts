@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto'
 import { createSocket, type RemoteInfo } from 'node:dgram'
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
-import { abortReason, deadlineSignal, TimeoutError, throwIfAborted } from '@p2pd/interface'
+import { abortReason, TimeoutError, throwIfAborted } from '@p2pd/interface'
 import { DISCARDED_REPLY_CODES, NtpError } from './errors.js'
+import { type Hold, operationDeadline } from './hold.js'
 import { localNow, localNowError } from './local-clock.js'
 import { encodePacket, NtpMode } from './packet.js'
 import { type NtpMeasurement, parseReply } from './reply.js'
-import { type NtpServerSpec, parseServer } from './server-spec.js'
+import { type NtpServerAddress, type NtpServerSpec, parseServer } from './server-spec.js'
 import type { NtpTimestamp } from './timestamp.js'
 
 /** One validated SNTP sample from one server. */
@@ -44,12 +45,31 @@ export const DEFAULT_QUERY_TIMEOUT_MS = 2000
  *
  * @throws {@link NtpError}, {@link KissOfDeathError}, `TimeoutError`, `AbortError`
  */
-export async function querySntp(
+export function querySntp(server: NtpServerSpec, options: QueryOptions = {}): Promise<NtpSample> {
+  return sntpQuery(server, options, 'hold')
+}
+
+/** {@link querySntp}; with `'background'` its socket and timer do not keep the process alive. */
+export async function sntpQuery(
   server: NtpServerSpec,
-  options: QueryOptions = {},
+  options: QueryOptions,
+  hold: Hold,
 ): Promise<NtpSample> {
   const target = parseServer(server)
-  const signal = deadlineSignal(options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS, options.signal)
+  const timeoutMs = options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS
+  const deadline = operationDeadline(timeoutMs, options.signal, `SNTP query to ${target.key}`, hold)
+  try {
+    return await query(target, deadline.signal, hold)
+  } finally {
+    deadline.dispose()
+  }
+}
+
+async function query(
+  target: NtpServerAddress,
+  signal: AbortSignal,
+  hold: Hold,
+): Promise<NtpSample> {
   throwIfAborted(signal)
   const address = await resolve(target.host, signal)
   const family = isIP(address)
@@ -63,6 +83,7 @@ export async function querySntp(
   const nonce = randomNonce()
   const request = encodePacket({ version: 4, mode: NtpMode.Client, transmitTimestamp: nonce })
   const socket = createSocket(family === 6 ? 'udp6' : 'udp4')
+  if (hold === 'background') socket.unref()
   let onAbort = () => {}
   try {
     return await new Promise<NtpSample>((resolvePromise, reject) => {

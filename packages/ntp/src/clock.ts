@@ -1,8 +1,16 @@
-import { AbortError, abortReason, type Clock, deadlineSignal, TimeoutError } from '@p2pd/interface'
+import {
+  AbortError,
+  abortReason,
+  type Clock,
+  Deadline,
+  linkSignals,
+  TimeoutError,
+} from '@p2pd/interface'
 import { NtpError } from './errors.js'
+import { keepAlive } from './hold.js'
 import { KissTracker } from './kiss.js'
 import { localNow, systemMinusMonotonic } from './local-clock.js'
-import { type MeasureOptions, measureOffset, type OffsetEstimate } from './measure.js'
+import { type MeasureOptions, measure, type OffsetEstimate } from './measure.js'
 import type { NtpServerSpec } from './server-spec.js'
 
 /** What a clock reports to its subscribers after every refresh attempt. */
@@ -131,14 +139,18 @@ export class NtpClock implements Clock {
   /**
    * Resolves once the clock has synced (starting it if needed). On deadline (default 30 s) it
    * rejects with `NtpError('NTP_NOT_SYNCED')` carrying the last refresh error, or `TimeoutError`.
+   * While it is pending the process stays alive; once it settles, only the background refresh
+   * remains, and that never keeps the process alive (call `stop()` to end it).
    */
   async ready(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
     if (this.#synced) return
     this.start()
-    const signal = AbortSignal.any([
-      deadlineSignal(options.timeoutMs ?? 30_000, options.signal),
-      this.#stopper.signal,
-    ])
+    const deadline = new Deadline(
+      options.timeoutMs ?? 30_000,
+      [options.signal, this.#stopper.signal],
+      'NtpClock.ready',
+    )
+    const signal = deadline.signal
     let unsubscribe = () => {}
     let onAbort = () => {}
     try {
@@ -162,6 +174,7 @@ export class NtpClock implements Clock {
     } finally {
       unsubscribe()
       signal.removeEventListener('abort', onAbort)
+      deadline.dispose()
     }
   }
 
@@ -170,20 +183,27 @@ export class NtpClock implements Clock {
    * Background refreshing is not needed for this to work.
    */
   refresh(options: { signal?: AbortSignal } = {}): Promise<OffsetEstimate> {
+    // The measurement itself never holds the process open; an awaiting caller does.
+    return keepAlive(this.#refresh(options.signal))
+  }
+
+  #refresh(callerSignal?: AbortSignal): Promise<OffsetEstimate> {
     if (this.#inflight) return this.#inflight
     if (this.#stopper.signal.aborted) this.#stopper = new AbortController()
-    const signal = options.signal
-      ? AbortSignal.any([options.signal, this.#stopper.signal])
-      : this.#stopper.signal
+    const link = linkSignals(callerSignal, this.#stopper.signal)
     const o = this.#opts
-    const run = measureOffset(o.servers, {
-      signal,
-      kiss: this.#kiss,
-      ...(o.samplesPerServer !== undefined && { samplesPerServer: o.samplesPerServer }),
-      ...(o.spacingMs !== undefined && { spacingMs: o.spacingMs }),
-      ...(o.queryTimeoutMs !== undefined && { queryTimeoutMs: o.queryTimeoutMs }),
-      ...(o.timeoutMs !== undefined && { timeoutMs: o.timeoutMs }),
-    }).then(
+    const run = measure(
+      o.servers,
+      {
+        signal: link.signal,
+        kiss: this.#kiss,
+        ...(o.samplesPerServer !== undefined && { samplesPerServer: o.samplesPerServer }),
+        ...(o.spacingMs !== undefined && { spacingMs: o.spacingMs }),
+        ...(o.queryTimeoutMs !== undefined && { queryTimeoutMs: o.queryTimeoutMs }),
+        ...(o.timeoutMs !== undefined && { timeoutMs: o.timeoutMs }),
+      },
+      'background',
+    ).then(
       (estimate) => {
         this.#apply(estimate)
         this.#emit({ type: 'sync', estimate })
@@ -196,6 +216,7 @@ export class NtpClock implements Clock {
       },
     )
     this.#inflight = run.finally(() => {
+      link.dispose()
       this.#inflight = undefined
     })
     return this.#inflight
@@ -251,7 +272,7 @@ export class NtpClock implements Clock {
   #schedule(ms: number): void {
     clearTimeout(this.#timer)
     this.#timer = setTimeout(() => {
-      this.refresh().then(
+      this.#refresh().then(
         () => {
           if (this.#started) this.#schedule(this.#opts.refreshIntervalMs ?? 600_000)
         },

@@ -1,10 +1,11 @@
-import { abortReason, deadlineSignal, sleep } from '@p2pd/interface'
-import { DEFAULT_QUERY_TIMEOUT_MS, type NtpSample, querySntp } from './client.js'
+import { abortReason } from '@p2pd/interface'
+import { DEFAULT_QUERY_TIMEOUT_MS, type NtpSample, sntpQuery } from './client.js'
 import { KissOfDeathError, NtpError } from './errors.js'
 import { combineSamples, type ServerEstimate } from './estimate.js'
+import { type Hold, operationDeadline, pause } from './hold.js'
 import type { KissTracker } from './kiss.js'
 import { localNow } from './local-clock.js'
-import { type NtpServerSpec, parseServer } from './server-spec.js'
+import { type NtpServerAddress, type NtpServerSpec, parseServer } from './server-spec.js'
 
 const WORTH_RETRYING: ReadonlySet<string> = new Set(['NTP_NO_VALID_REPLY', 'NTP_NETWORK'])
 
@@ -58,9 +59,18 @@ export interface OffsetEstimate {
  * @throws `NtpError` (`NTP_NO_SAMPLES`, `NTP_NO_MAJORITY`, `NTP_BAD_SERVER`), `TimeoutError`,
  * `AbortError`
  */
-export async function measureOffset(
+export function measureOffset(
   servers: readonly NtpServerSpec[],
   options: MeasureOptions = {},
+): Promise<OffsetEstimate> {
+  return measure(servers, options, 'hold')
+}
+
+/** {@link measureOffset}; with `'background'` its sockets and timers do not keep the process alive. */
+export async function measure(
+  servers: readonly NtpServerSpec[],
+  options: MeasureOptions,
+  hold: Hold,
 ): Promise<OffsetEstimate> {
   const targets = [...new Map(servers.map((s) => parseServer(s)).map((t) => [t.key, t])).values()]
   if (targets.length === 0) throw new NtpError('NTP_NO_SAMPLES', 'no NTP servers given')
@@ -68,8 +78,23 @@ export async function measureOffset(
   const spacingMs = Math.max(0, options.spacingMs ?? 2000)
   const queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS
   const timeoutMs = options.timeoutMs ?? count * (spacingMs + queryTimeoutMs) + 1000
-  const overall = deadlineSignal(timeoutMs, options.signal)
+  const deadline = operationDeadline(timeoutMs, options.signal, 'NTP measurement', hold)
+  try {
+    return await sample(targets, count, spacingMs, queryTimeoutMs, options, deadline.signal, hold)
+  } finally {
+    deadline.dispose()
+  }
+}
 
+async function sample(
+  targets: readonly NtpServerAddress[],
+  count: number,
+  spacingMs: number,
+  queryTimeoutMs: number,
+  options: MeasureOptions,
+  overall: AbortSignal,
+  hold: Hold,
+): Promise<OffsetEstimate> {
   const perServer = await Promise.all(
     targets.map(async (t) => {
       const samples: NtpSample[] = []
@@ -81,8 +106,8 @@ export async function measureOffset(
           break
         }
         try {
-          if (i > 0) await sleep(spacingMs, overall)
-          samples.push(await querySntp(t, { signal: overall, timeoutMs: queryTimeoutMs }))
+          if (i > 0) await pause(spacingMs, overall, hold)
+          samples.push(await sntpQuery(t, { signal: overall, timeoutMs: queryTimeoutMs }, hold))
         } catch (err) {
           if (overall.aborted) break
           error = err as Error
