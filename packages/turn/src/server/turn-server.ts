@@ -12,18 +12,14 @@ import {
   encodeMessage,
   findAttribute,
   isComprehensionRequired,
-  longTermKey,
-  readAttributes,
   type StunAttribute,
   StunClass,
   StunError,
   StunMethod,
-  verifyIntegrity,
 } from '@p2pd/stun'
-import { PasswordAlgorithm } from '../client/auth.js'
 import { TurnError } from '../errors.js'
 import { peerDataIndication } from '../peer-data.js'
-import { NonceIssuer } from './nonce.js'
+import { type Authenticated, CredentialChecker, signed } from './credentials.js'
 import { compilePeerPolicy, type PeerPolicy } from './peer-policy.js'
 import { StrangerGuard, type TurnLimits } from './stranger-guard.js'
 
@@ -130,8 +126,7 @@ const endpointKey = (e: Endpoint) => `${e.host}|${e.port}`
  */
 export class TurnServer {
   readonly #opts: TurnServerOptions
-  readonly #nonces: NonceIssuer
-  readonly #realm: string
+  readonly #credentials: CredentialChecker
   #socket: Socket | undefined
   readonly #allocations = new Map<string, Allocation>()
   readonly #perUser = new Map<string, number>()
@@ -156,9 +151,16 @@ export class TurnServer {
 
   constructor(opts: TurnServerOptions) {
     this.#opts = opts
-    this.#realm = opts.realm ?? 'p2pd'
-    this.#nonces = new NonceIssuer(opts.nonceTtlMs ?? 600_000, opts.offerSha256 ?? false)
     this.#guard = new StrangerGuard(opts.limits)
+    const users = opts.users
+    this.#credentials = new CredentialChecker(
+      opts.realm ?? 'p2pd',
+      (name) => (typeof users === 'function' ? users(name) : users[name]),
+      opts.offerSha256 ?? false,
+      opts.nonceTtlMs ?? 600_000,
+      this.#guard,
+      this.stats,
+    )
     this.#peerAllowed = compilePeerPolicy(opts)
   }
 
@@ -169,7 +171,7 @@ export class TurnServer {
   }
 
   get realm(): string {
-    return this.#realm
+    return this.#credentials.realm
   }
 
   /** Number of live allocations. */
@@ -206,11 +208,6 @@ export class TurnServer {
     this.#socket = undefined
     this.#guard.clear()
     if (s) await new Promise<void>((r) => s.close(() => r()))
-  }
-
-  #password(username: string): string | undefined {
-    const users = this.#opts.users
-    return typeof users === 'function' ? users(username) : users[username]
   }
 
   #send(bytes: Buffer, to: Endpoint): void {
@@ -300,60 +297,11 @@ export class TurnServer {
     }
   }
 
-  /**
-   * Long-term credential check; answers 400/401/438 itself (or drops the request when the
-   * source is over its failed-auth budget or in back-off) and returns undefined on failure.
-   * The nonce is checked first: it is cheap, and bound to the client's IP, so a blind spoofer
-   * gets 438s (budgeted like any stranger's reply), never a counted password failure.
-   */
-  #authenticate(
-    req: DecodedStunMessage,
-    from: Endpoint,
-  ): { username: string; encode: EncodeOptions } | undefined {
-    const a = readAttributes(req)
-    const ip = from.host
-    const challenge = (code: number, reason: string) => {
-      const attrs: StunAttribute[] = [
-        attr.errorCode(code, reason),
-        attr.realm(this.#realm),
-        attr.nonce(this.#nonces.issue(ip)),
-      ]
-      if (this.#opts.offerSha256) attrs.push(attr.raw(AttrType.PasswordAlgorithms, algorithmsValue))
-      this.#reply(req, from, undefined, attrs, true)
-      return undefined
-    }
-    if (!signed(req)) return challenge(401, 'Unauthorized')
-    if (!a.username || !a.realm || !a.nonce) return challenge(400, 'Bad Request')
-    if (this.#guard.authGate(ip, a.username) !== 'ok') {
-      this.stats.throttledFailedAuth++
-      return undefined
-    }
-    if (!this.#nonces.valid(a.nonce, ip)) return challenge(438, 'Stale Nonce')
-    const failed = (code: number, reason: string) => {
-      this.stats.authFailures++
-      this.#guard.authFailed(ip, a.username as string)
-      return challenge(code, reason)
-    }
-    const password = this.#password(a.username)
-    if (password === undefined || a.realm !== this.#realm) return failed(401, 'Unauthorized')
-    let algorithm: 'md5' | 'sha256' = 'md5'
-    const alg = findAttribute(req, AttrType.PasswordAlgorithm)
-    if (alg && alg.value.length >= 2 && alg.value.readUInt16BE(0) === PasswordAlgorithm.Sha256) {
-      const offered = findAttribute(req, AttrType.PasswordAlgorithms)
-      // RFC 8489 §9.2.4: the echoed list must be the one we sent (downgrade protection).
-      if (!this.#opts.offerSha256 || !offered?.value.equals(algorithmsValue)) {
-        return failed(400, 'Bad Request')
-      }
-      algorithm = 'sha256'
-    }
-    const key = longTermKey(a.username, this.#realm, password, algorithm)
-    if (!verifyIntegrity(req, key)) return failed(401, 'Unauthorized')
-    this.#guard.authSucceeded(ip, a.username)
-    const sha256Mi = findAttribute(req, AttrType.MessageIntegritySha256) !== undefined
-    return {
-      username: a.username,
-      encode: { integrity: { key, algorithm: sha256Mi ? 'sha256' : 'sha1' }, fingerprint: true },
-    }
+  /** The credential check; answers challenges itself, undefined unless authenticated. */
+  #authenticate(req: DecodedStunMessage, from: Endpoint): Authenticated | undefined {
+    const result = this.#credentials.check(req, from.host)
+    if (result.kind === 'challenge') this.#reply(req, from, undefined, result.attributes, true)
+    return result.kind === 'ok' ? result.auth : undefined
   }
 
   #reply(
@@ -403,7 +351,7 @@ export class TurnServer {
   #allocate(
     req: DecodedStunMessage,
     from: Endpoint,
-    auth: { username: string; encode: EncodeOptions },
+    auth: Authenticated,
     existing: Allocation | undefined,
   ): void {
     const tid = req.transactionId.toString('hex')
@@ -672,26 +620,6 @@ export class TurnServer {
     if (n <= 0) this.#perUser.delete(username)
     else this.#perUser.set(username, n)
   }
-}
-
-/** PASSWORD-ALGORITHMS we offer: SHA-256 first, MD5 for older clients. */
-const algorithmsValue = Buffer.from([
-  0,
-  PasswordAlgorithm.Sha256,
-  0,
-  0,
-  0,
-  PasswordAlgorithm.Md5,
-  0,
-  0,
-])
-
-/** True when the request carries MESSAGE-INTEGRITY or MESSAGE-INTEGRITY-SHA256. */
-function signed(req: DecodedStunMessage): boolean {
-  return (
-    findAttribute(req, AttrType.MessageIntegrity) !== undefined ||
-    findAttribute(req, AttrType.MessageIntegritySha256) !== undefined
-  )
 }
 
 function bindUdp(host: string, port: number): Promise<Socket> {
