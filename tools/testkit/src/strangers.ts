@@ -33,10 +33,15 @@ export interface Stranger {
   readonly socket: Socket
   /** `performance.now()` when the connect was started. */
   readonly openedAt: number
+  /** The listener sees this stranger as `address:port` (empty until connected). */
+  readonly key: string
   /** `performance.now()` at the connect (NaN until then, or if it never connected). */
   readonly connectedAt: number
   /** `performance.now()` when `afterConnect` resolved (NaN otherwise). */
   readonly readyAt: number
+  /** `performance.now()` when the listener's first byte arrived (NaN if none did, or when
+   * `afterConnect` reads the socket). */
+  readonly firstByteAt: number
   /** Connected, and `afterConnect` (if any) resolved. */
   readonly ready: boolean
   /** Resolves when the socket closes: when, and whether it connected at all. */
@@ -49,14 +54,20 @@ export function openStranger(host: string, port: number, plan: StrangerPlan = {}
   let drip: NodeJS.Timeout | undefined
   let error: string | undefined
   const openedAt = performance.now()
-  const state = { connectedAt: Number.NaN, readyAt: Number.NaN }
+  const state = { connectedAt: Number.NaN, readyAt: Number.NaN, firstByteAt: Number.NaN, key: '' }
   socket.setNoDelay(true)
   socket.on('error', (e) => {
     error = (e as NodeJS.ErrnoException).code ?? e.message
   })
-  if (!plan.afterConnect) socket.on('data', () => {}) // drain whatever the listener says (its hello)
+  // Drain whatever the listener says (its hello), unless `afterConnect` reads it.
+  if (!plan.afterConnect) {
+    socket.on('data', () => {
+      if (Number.isNaN(state.firstByteAt)) state.firstByteAt = performance.now()
+    })
+  }
   socket.once('connect', () => {
     state.connectedAt = performance.now()
+    state.key = `${socket.localAddress}:${socket.localPort}`
     if (plan.send?.length) socket.write(plan.send)
     const bytes = plan.drip
     if (bytes?.length) {
@@ -84,11 +95,17 @@ export function openStranger(host: string, port: number, plan: StrangerPlan = {}
   return {
     socket,
     openedAt,
+    get key() {
+      return state.key
+    },
     get connectedAt() {
       return state.connectedAt
     },
     get readyAt() {
       return state.readyAt
+    },
+    get firstByteAt() {
+      return state.firstByteAt
     },
     get ready() {
       return plan.afterConnect ? !Number.isNaN(state.readyAt) : !Number.isNaN(state.connectedAt)
