@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { type FileHandle, link, open, rename, unlink } from 'node:fs/promises'
+import { type FileHandle, link, mkdir, open, rename, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { throwIfAborted } from '@p2pd/interface'
 import { fromHex, toHex } from './bytes.js'
@@ -37,6 +37,7 @@ function ioError(what: string, cause: unknown): IdentityError {
  * Writes `identity` to `path` as JSON ({@link KeyFileJson}), atomically and with mode 0600 from
  * the first byte: a temporary file is created `O_EXCL` with 0600, written, fsynced, then
  * hard-linked to `path` (fails if `path` exists, unless `overwrite`, which renames over it).
+ * Missing parent directories are created with mode 0700.
  * A reader never sees a partial or world-readable key file.
  * @throws {@link IdentityError} `IDENTITY_KEYFILE_EXISTS`, `IDENTITY_KEYFILE_IO`.
  */
@@ -54,6 +55,12 @@ export async function saveIdentity(
     secretKey: toHex(secret),
   }
   secret.fill(0)
+  // A first run's state directory may not exist yet: create it private to this user.
+  try {
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 })
+  } catch (err) {
+    throw ioError(`cannot create the directory of ${path}`, err)
+  }
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`
   let handle: FileHandle | undefined
   try {

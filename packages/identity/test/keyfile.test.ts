@@ -29,6 +29,14 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 }
 
 describe('key files', () => {
+  it('creates missing parent directories 0700', async () => {
+    const parent = join(dir, 'state', 'p2pd')
+    const id = await loadOrCreateIdentity(join(parent, 'node.key'))
+    expect((await stat(parent)).mode & 0o777).toBe(0o700)
+    expect((await stat(join(dir, 'state'))).mode & 0o777).toBe(0o700)
+    expect((await loadIdentity(join(parent, 'node.key'))).nodeId).toBe(id.nodeId)
+  })
+
   it('creates the file 0600 and loads it back', async () => {
     const id = generateIdentity()
     const path = join(dir, 'a.key')
