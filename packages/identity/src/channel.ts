@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream'
 import {
   AbortError,
   abortReason,
-  deadlineSignal,
+  Deadline,
   P2pdError,
   type PipePath,
   type StrategyName,
@@ -259,8 +259,12 @@ export async function secureChannel(
   options: SecureChannelOptions,
 ): Promise<SecurePipe> {
   const rekeyInterval = checkOptions(options)
-  const signal = deadlineSignal(options.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS, options.signal)
-  const reader = new HandshakeReader(stream, signal)
+  const deadline = new Deadline(
+    options.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    options.signal,
+    'secure channel handshake',
+  )
+  const reader = new HandshakeReader(stream, deadline.signal)
   try {
     const credentials = noiseCredentials(options.identity)
     const newHandshake = (initiator: boolean) =>
@@ -340,6 +344,8 @@ export async function secureChannel(
     stream.on('error', () => {}) // we are abandoning it: late errors are not news
     stream.destroy()
     throw toTyped(err)
+  } finally {
+    deadline.dispose()
   }
 }
 
