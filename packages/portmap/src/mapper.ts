@@ -1,4 +1,4 @@
-import { abortReason, deadlineSignal, throwIfAborted } from '@p2pd/interface'
+import { abortReason, Deadline, throwIfAborted } from '@p2pd/interface'
 import { PortMapError } from './errors.js'
 import { PortMapping } from './mapping.js'
 import type { MappingClient, MapRequest } from './types.js'
@@ -33,20 +33,29 @@ export class PortMapper {
    */
   async map(request: MapRequest & { readonly methodTimeoutMs?: number }): Promise<PortMapping> {
     const perMethod = request.methodTimeoutMs ?? DEFAULT_METHOD_TIMEOUT_MS
-    const signal = deadlineSignal(
+    const deadline = new Deadline(
       request.timeoutMs ?? perMethod * this.clients.length,
       request.signal,
+      'port mapping',
     )
+    const signal = deadline.signal
     const errors: unknown[] = []
-    for (const client of this.clients) {
-      throwIfAborted(signal)
-      try {
-        const grant = await client.map({ ...request, signal, timeoutMs: perMethod })
-        return new PortMapping(client, { ...request, timeoutMs: perMethod }, grant)
-      } catch (err) {
-        if (signal.aborted && request.signal?.aborted) throw abortReason(request.signal)
-        errors.push(err)
+    try {
+      for (const client of this.clients) {
+        throwIfAborted(signal)
+        try {
+          // Raced: a client that ignored its signal still cannot hold the request past its deadline.
+          const grant = await deadline.race(
+            client.map({ ...request, signal, timeoutMs: perMethod }),
+          )
+          return new PortMapping(client, { ...request, timeoutMs: perMethod }, grant)
+        } catch (err) {
+          if (signal.aborted && request.signal?.aborted) throw abortReason(request.signal)
+          errors.push(err)
+        }
       }
+    } finally {
+      deadline.dispose()
     }
     const summary = errors
       .map((e, i) => `${this.clients[i]?.method}: ${e instanceof Error ? e.message : String(e)}`)

@@ -1,6 +1,6 @@
 import { createSocket } from 'node:dgram'
 import { isIP } from 'node:net'
-import { abortReason, deadlineSignal, TimeoutError, throwIfAborted } from '@p2pd/interface'
+import { abortReason, Deadline, TimeoutError, throwIfAborted } from '@p2pd/interface'
 import { DROPPED_REPLY_CODES, PortMapError } from './errors.js'
 import { DEFAULT_REQUEST_TIMEOUT_MS, type RequestOptions } from './types.js'
 
@@ -34,8 +34,7 @@ export async function udpExchange<T>(
   options: UdpExchangeOptions<T>,
 ): Promise<{ reply: T; localAddress: string }> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
-  const signal = deadlineSignal(timeoutMs, options.signal)
-  throwIfAborted(signal)
+  throwIfAborted(options.signal)
   const family = isIP(target.gateway)
   if (family === 0) {
     throw new PortMapError(
@@ -43,6 +42,8 @@ export async function udpExchange<T>(
       `gateway ${JSON.stringify(target.gateway)} is not an IP`,
     )
   }
+  const deadline = new Deadline(timeoutMs, options.signal, `${target.gateway}:${target.port}`)
+  const signal = deadline.signal
   const socket = createSocket(family === 6 ? 'udp6' : 'udp4')
   let timer: NodeJS.Timeout | undefined
   let onAbort = () => {}
@@ -117,6 +118,7 @@ export async function udpExchange<T>(
   } finally {
     clearTimeout(timer)
     signal.removeEventListener('abort', onAbort)
+    deadline.dispose()
     socket.close()
   }
 }

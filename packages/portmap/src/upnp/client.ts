@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto'
 import { Agent } from 'node:http'
 import { isIP } from 'node:net'
-import { AbortError, deadlineSignal, throwIfAborted } from '@p2pd/interface'
+import { AbortError, Deadline, throwIfAborted } from '@p2pd/interface'
 import { PortMapError } from '../errors.js'
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
@@ -134,8 +134,9 @@ class UpnpIgdClient implements UpnpClient {
 
   async map(request: MapRequest): Promise<MappingGrant> {
     const valid = validateRequest(request, this.options.description)
-    const signal = this.deadline(request)
-    return this.withService(signal, (service) => this.addMapping(service, valid, signal))
+    return this.bounded(request, 'UPnP map', (signal) =>
+      this.withService(signal, (service) => this.addMapping(service, valid, signal)),
+    )
   }
 
   async unmap(grant: MappingGrant, options: RequestOptions = {}): Promise<void> {
@@ -145,20 +146,21 @@ class UpnpIgdClient implements UpnpClient {
     checkProtocol(grant.protocol)
     checkPort(grant.externalPort, 'externalPort')
     const protocol = grant.protocol === 'tcp' ? 'TCP' : 'UDP'
-    const signal = this.deadline(options)
     const entry: SoapArguments = [
       ['NewRemoteHost', ''],
       ['NewExternalPort', String(grant.externalPort)],
       ['NewProtocol', protocol],
     ]
-    await this.withService(signal, async (service) => {
-      try {
-        if (await this.forwardsElsewhere(service, entry, grant, signal)) return
-        await this.call(service, 'DeletePortMapping', entry, signal)
-      } catch (err) {
-        if (!(err instanceof PortMapError && err.resultCode === ERR_NO_SUCH_ENTRY)) throw err
-      }
-    })
+    await this.bounded(options, 'UPnP unmap', (signal) =>
+      this.withService(signal, async (service) => {
+        try {
+          if (await this.forwardsElsewhere(service, entry, grant, signal)) return
+          await this.call(service, 'DeletePortMapping', entry, signal)
+        } catch (err) {
+          if (!(err instanceof PortMapError && err.resultCode === ERR_NO_SUCH_ENTRY)) throw err
+        }
+      }),
+    )
   }
 
   /**
@@ -189,10 +191,11 @@ class UpnpIgdClient implements UpnpClient {
   }
 
   async externalAddress(options: RequestOptions = {}): Promise<string> {
-    const signal = this.deadline(options)
-    return this.withService(
-      signal,
-      async (service) => (await this.getExternal(service, signal)).address,
+    return this.bounded(options, 'UPnP external address', (signal) =>
+      this.withService(
+        signal,
+        async (service) => (await this.getExternal(service, signal)).address,
+      ),
     )
   }
 
@@ -203,18 +206,26 @@ class UpnpIgdClient implements UpnpClient {
     this.service = undefined
   }
 
-  /** The deadline of one call, also aborted by the caller's signal and by `close()`. */
-  private deadline(options: RequestOptions): AbortSignal {
+  /**
+   * Runs one call under its deadline, also aborted by the caller's signal and by `close()`;
+   * settles by the deadline whatever the steps inside do, and releases the timer after.
+   */
+  private async bounded<T>(
+    options: RequestOptions,
+    what: string,
+    work: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
     if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) {
       throw badArgument(`timeoutMs must be a positive number, got ${timeoutMs}`)
     }
-    const base = options.signal
-      ? AbortSignal.any([options.signal, this.closed.signal])
-      : this.closed.signal
-    const signal = deadlineSignal(timeoutMs, base)
-    throwIfAborted(signal)
-    return signal
+    const deadline = new Deadline(timeoutMs, [options.signal, this.closed.signal], what)
+    try {
+      throwIfAborted(deadline.signal)
+      return await deadline.race(work(deadline.signal))
+    } finally {
+      deadline.dispose()
+    }
   }
 
   /** Runs `use` on the cached service (or a fresh one); see the retry in {@link upnpClient}. */
