@@ -24,10 +24,10 @@ async function underGc(work: () => Promise<unknown>): Promise<{ err: unknown; ms
   }
 }
 
-/** Settled no sooner than `ms` and no later than `ms` + 10 % + 50 ms. */
+/** Settled no sooner than `ms` and no later than `ms` + 10 % + 100 ms (a loaded machine runs other test files beside). */
 function expectOnTime(r: { ms: number }, ms: number): void {
   expect(r.ms).toBeGreaterThanOrEqual(ms - 5)
-  expect(r.ms).toBeLessThanOrEqual(ms * 1.1 + 50)
+  expect(r.ms).toBeLessThanOrEqual(ms * 1.1 + 100)
 }
 
 describe('NTP deadlines survive garbage collection', () => {

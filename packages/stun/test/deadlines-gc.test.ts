@@ -21,11 +21,11 @@ async function underGc(work: () => Promise<unknown>): Promise<{ err: unknown; ms
   }
 }
 
-/** Settled with a TimeoutError no sooner than `ms` and no later than `ms` + 10 % + 50 ms. */
+/** Settled with a TimeoutError no sooner than `ms` and no later than `ms` + 10 % + 100 ms (a loaded machine runs other test files beside). */
 function expectTimeoutOnTime(r: { err: unknown; ms: number }, ms: number): void {
   expect(r.err).toBeInstanceOf(TimeoutError)
   expect(r.ms).toBeGreaterThanOrEqual(ms - 5)
-  expect(r.ms).toBeLessThanOrEqual(ms * 1.1 + 50)
+  expect(r.ms).toBeLessThanOrEqual(ms * 1.1 + 100)
 }
 
 describe('STUN deadlines survive garbage collection', () => {
