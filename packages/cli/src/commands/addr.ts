@@ -1,11 +1,12 @@
 import { decodePeerAddress } from '@p2pd/address'
 import { deltaTypeName, natTypeName } from '@p2pd/interface'
-import { UsageError } from '../args.js'
+import { parseFlags, UsageError } from '../args.js'
 
 /** `p2pd addr <peer-address>`: decodes and explains a peer address. */
 export function addrCommand(argv: readonly string[], out: (line: string) => void): void {
-  const text = argv[0]
-  if (!text) throw new UsageError('addr needs a peer address')
+  const { positionals } = parseFlags(argv, {}, { max: 1 })
+  const text = positionals[0]
+  if (!text) throw new UsageError('addr needs a peer address (what `p2pd listen` prints)')
   const a = decodePeerAddress(text)
   out(`node id     ${a.nodeId}${a.legacy ? '  (legacy P2PD id: cannot be authenticated)' : ''}`)
   out(`machine id  ${a.machineId}`)

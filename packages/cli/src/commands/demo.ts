@@ -2,10 +2,12 @@ import { Deadline, type Strategy } from '@p2pd/interface'
 import { createNode, direct, type P2pdNode, reverse } from '@p2pd/node'
 import { punch } from '@p2pd/punch'
 import { turn } from '@p2pd/turn'
-import { intFlag, parseFlags, UsageError } from '../args.js'
+import { intFlag, listFlag, parseFlags } from '../args.js'
 import { type Infra, startInfra } from '../infra.js'
 import { renderTable } from '../table.js'
 import { exchange, type TransferResult } from '../transfer.js'
+
+const STRATEGY_NAMES = ['direct', 'reverse', 'punch', 'turn', 'auto'] as const
 
 interface Row {
   readonly name: string
@@ -38,14 +40,17 @@ export async function demoCommand(
   argv: readonly string[],
   out: (line: string) => void,
 ): Promise<number> {
-  const { flags } = parseFlags(argv, {
-    mb: { type: 'string' },
-    only: { type: 'string' },
-    verbose: { type: 'boolean', short: 'v' },
-  })
-  const mb = intFlag(flags, 'mb', 4)
-  if (mb < 1 || mb > 1024) throw new UsageError('--mb must be 1–1024')
-  const only = typeof flags.only === 'string' ? flags.only.split(',') : undefined
+  const { flags } = parseFlags(
+    argv,
+    {
+      mb: { type: 'string' },
+      only: { type: 'string' },
+      verbose: { type: 'boolean', short: 'v' },
+    },
+    { max: 0 },
+  )
+  const mb = intFlag(flags, 'mb', 4, { min: 1, max: 1024 })
+  const only = listFlag(flags, 'only', STRATEGY_NAMES)
 
   const t0 = performance.now()
   out('› starting embedded servers on loopback …')
@@ -73,7 +78,7 @@ export async function demoCommand(
     out(`  bob   ${b.nodeId.slice(0, 20)}…  ${bText.slice(0, 60)}…`)
 
     for (const { name, make } of demoStrategies(infra)) {
-      if (only && !only.includes(name)) continue
+      if (only && !(only as readonly string[]).includes(name)) continue
       out(`› ${name}: connecting …`)
       const deadline = new Deadline(30_000, undefined, `${name} demo`)
       const signal = deadline.signal

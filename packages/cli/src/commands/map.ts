@@ -5,7 +5,7 @@ import {
   type MappingMethod,
   PortMapper,
 } from '@p2pd/portmap'
-import { intFlag, parseFlags, UsageError } from '../args.js'
+import { choiceFlag, intFlag, listFlag, parseFlags, UsageError } from '../args.js'
 
 const METHODS: readonly MappingMethod[] = ['pcp', 'nat-pmp', 'upnp']
 
@@ -30,25 +30,20 @@ export async function mapCommand(
     hold: { type: 'boolean' },
     json: { type: 'boolean' },
   })
-  const port = intFlag(flags, 'port', 0)
-  if (port < 1 || port > 65535) throw new UsageError('map needs --port 1–65535')
-  const protocol = (flags.protocol as string | undefined) ?? 'tcp'
-  if (protocol !== 'tcp' && protocol !== 'udp')
-    throw new UsageError('--protocol must be tcp or udp')
-  const methods = ((flags.method as string | undefined) ?? METHODS.join(',')).split(',')
-  for (const m of methods) {
-    if (!METHODS.includes(m as MappingMethod)) {
-      throw new UsageError(`--method takes ${METHODS.join(', ')} (comma-separated), not '${m}'`)
-    }
-  }
+  if (flags.port === undefined) throw new UsageError('map needs --port 1–65535 (the local port)')
+  const port = intFlag(flags, 'port', 0, { min: 1, max: 65535 })
+  const protocol = choiceFlag(flags, 'protocol', ['tcp', 'udp'] as const, 'tcp')
+  const methods = listFlag(flags, 'method', METHODS) ?? [...METHODS]
   const gateway = (flags.gateway as string | undefined) ?? (await findGateway())
   const gatewayPort =
-    flags['gateway-port'] === undefined ? undefined : intFlag(flags, 'gateway-port', 5351)
+    flags['gateway-port'] === undefined
+      ? undefined
+      : intFlag(flags, 'gateway-port', 5351, { min: 1, max: 65535 })
   out(`gateway ${gateway}: trying ${methods.join(', ')}…`)
   const mapper = new PortMapper(
     gatewayClients({
       gateway,
-      methods: methods as MappingMethod[],
+      methods,
       ...(gatewayPort ? { port: gatewayPort } : {}),
     }),
   )
@@ -57,8 +52,8 @@ export async function mapCommand(
     const mapping = await mapper.map({
       protocol,
       internalPort: port,
-      lifetimeSeconds: intFlag(flags, 'lifetime', 3600),
-      methodTimeoutMs: intFlag(flags, 'timeout', 2000),
+      lifetimeSeconds: intFlag(flags, 'lifetime', 3600, { min: 1 }),
+      methodTimeoutMs: intFlag(flags, 'timeout', 2000, { min: 1 }),
     })
     const ms = (performance.now() - t0).toFixed(0)
     out(

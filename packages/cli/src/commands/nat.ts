@@ -1,15 +1,19 @@
 import { natTypeName } from '@p2pd/interface'
-import { discoverNat, formatNatDiscovery, natInfoForInterface } from '@p2pd/nat'
-import { intFlag, parseFlags, UsageError } from '../args.js'
+import { discoverNat, formatNatDiscovery, type NatDiscovery, natInfoForInterface } from '@p2pd/nat'
+import { choiceFlag, intFlag, parseFlags, UsageError } from '../args.js'
+
+const answered = (d: NatDiscovery) => d.behaviour.mapped !== undefined
 
 /**
  * `p2pd nat --server HOST:PORT …`: classifies the NAT in front of this machine (UDP and TCP by
- * default) against the STUN servers named — and only those — and prints timings.
+ * default) against the STUN servers named — and only those — and prints timings. Resolves to
+ * the exit code: 1 when no server answered on a transport that was asked for.
  */
 export async function natCommand(
   argv: readonly string[],
   out: (line: string) => void,
-): Promise<void> {
+  err: (line: string) => void = (l) => console.error(l),
+): Promise<number> {
   const { flags } = parseFlags(argv, {
     server: { type: 'string', multiple: true },
     transport: { type: 'string' },
@@ -18,27 +22,38 @@ export async function natCommand(
     json: { type: 'boolean' },
   })
   const servers = (flags.server as string[] | undefined) ?? []
-  if (servers.length === 0) throw new UsageError('nat needs at least one --server HOST:PORT')
-  const transport = (flags.transport as string | undefined) ?? 'both'
-  if (!['udp', 'tcp', 'both'].includes(transport)) {
-    throw new UsageError('--transport must be udp, tcp or both')
+  if (servers.length === 0) {
+    throw new UsageError('nat needs at least one --server HOST:PORT (a STUN server to ask)')
   }
+  const transport = choiceFlag(flags, 'transport', ['udp', 'tcp', 'both'] as const, 'both')
   const base = {
     servers,
-    timeoutMs: intFlag(flags, 'timeout', 3_000),
+    timeoutMs: intFlag(flags, 'timeout', 3_000, { min: 1 }),
     ...(typeof flags.local === 'string' ? { localAddress: flags.local } : {}),
+  }
+  const silent = (ds: NatDiscovery[]) => {
+    const dead = ds.filter((d) => !answered(d)).map((d) => d.transport.toUpperCase())
+    if (dead.length === 0) return 0
+    err(
+      `p2pd nat: no STUN server answered over ${dead.join(' or ')} (${servers.join(', ')}): ` +
+        'check the address and port, and that a firewall lets the traffic out',
+    )
+    return 1
   }
   if (transport === 'both') {
     const r = await natInfoForInterface(base)
-    if (flags.json) return out(JSON.stringify(r, null, 2))
-    out(formatNatDiscovery(r.udp))
-    out(formatNatDiscovery(r.tcp))
-    const n = r.natInfo
-    out(
-      `peer address: ${natTypeName[n.type]} (type ${n.type}), delta ${n.delta.type}/${n.delta.value} — ${r.totalMs.toFixed(0)} ms in all`,
-    )
-    return
+    if (flags.json) out(JSON.stringify(r, null, 2))
+    else {
+      out(formatNatDiscovery(r.udp))
+      out(formatNatDiscovery(r.tcp))
+      const n = r.natInfo
+      out(
+        `peer address: ${natTypeName[n.type]} (type ${n.type}), delta ${n.delta.type}/${n.delta.value} — ${r.totalMs.toFixed(0)} ms in all`,
+      )
+    }
+    return silent([r.udp, r.tcp])
   }
-  const d = await discoverNat({ ...base, transport: transport as 'udp' | 'tcp' })
+  const d = await discoverNat({ ...base, transport })
   out(flags.json ? JSON.stringify(d, null, 2) : formatNatDiscovery(d))
+  return silent([d])
 }

@@ -1,0 +1,192 @@
+/**
+ * Every command's usage text, kept apart from the commands so that `p2pd --help`,
+ * `p2pd <command> --help` and `--version` answer without loading the networking code.
+ */
+
+const NODE_OPTIONS = `node options:
+  --key FILE             this node's key (default: $P2PD_KEY, the config's "key", else
+                         key.json in the config directory; created 0600 on first use)
+  --config FILE          config file (default: $P2PD_CONFIG, else config.json in the config
+                         directory when it exists); see \`p2pd config --help\`
+  --broker URL           MQTT broker for signaling (repeatable; replaces the list)
+  --stun HOST:PORT       STUN server (repeatable; replaces every STUN list)
+  --ntp HOST[:PORT]      NTP server (repeatable; replaces the list)
+  --turn USER:PASS@HOST:PORT
+                         TURN relay with long-term credentials (repeatable; none by default)
+  --interfaces MODE      discover (ask STUN what peers see; default) or loopback (this
+                         machine only)
+  --listen-port N        TCP port of the node's listener (default: any free port)
+  --timeout MS           connect deadline (default 30000)
+  -v, --verbose          log what the node does on stderr`
+
+const ALLOW = `  --allow NODE_ID        only this peer may connect (repeatable; default: anyone who has
+                         the address — it carries this node's public key)`
+
+export const SUMMARIES = {
+  listen: 'wait for one peer and pipe stdin/stdout through it (like nc -l)',
+  connect: 'connect to a peer and pipe stdin/stdout through it (like nc)',
+  tunnel: "expose a local TCP port to peers, or reach a peer's through a local port",
+  send: 'offer a file or directory; the peer fetches it with `p2pd receive`',
+  receive: 'fetch what a `p2pd send` offers, verified (SHA-256), written atomically',
+  config: 'print the effective configuration (flags > environment > file > defaults)',
+  nat: "classify this machine's NAT against the STUN servers named",
+  map: "ask this LAN's gateway to forward a port, then release it",
+  addr: 'decode and explain a peer address',
+  id: "print this node's ID (creates its key on first use)",
+  demo: 'two nodes on embedded loopback servers, every strategy, verified',
+} as const
+
+export type CommandName = keyof typeof SUMMARIES
+
+export const USAGE: Record<CommandName, string> = {
+  listen: `usage: p2pd listen [--allow NODE_ID …] [node options]
+
+Starts a node, prints its full peer address on stderr ("address: …"), waits for one peer
+to connect, then copies stdin to the peer and the peer's data to stdout until both sides
+have finished (each side's end of input is passed on, like a socket's half-close). Prints
+each peer's node ID and how it connected on stderr. Exits 0 after a clean exchange.
+
+options:
+${ALLOW}
+  -h, --help             this text
+
+${NODE_OPTIONS}`,
+  connect: `usage: p2pd connect <address> [node options]
+
+Connects to the peer at <address> (what \`p2pd listen\` printed) by the fastest strategy that
+works — direct, reverse, TCP hole punching, TURN if configured — then copies stdin to the
+peer and the peer's data to stdout until both sides have finished.
+
+options:
+  -h, --help             this text
+
+${NODE_OPTIONS}`,
+  tunnel: `usage: p2pd tunnel --expose [HOST:]PORT [--allow NODE_ID …] [node options]
+       p2pd tunnel <address> --local [HOST:]PORT [node options]
+
+The first form serves: it prints this node's address and forwards every stream a peer opens
+to the local TCP service at HOST:PORT (default host 127.0.0.1), like \`ssh -R\`.
+The second form listens on the local port (default host 127.0.0.1) and carries each TCP
+connection to the peer's exposed service, like \`ssh -L\`. Every TCP connection gets its own
+encrypted pipe; many run at once. Runs until Ctrl-C.
+
+options:
+  --expose [HOST:]PORT   the local service to offer peers
+  --local [HOST:]PORT    the local port that leads to the peer's service
+${ALLOW}
+  -h, --help             this text
+
+${NODE_OPTIONS}`,
+  send: `usage: p2pd send <file|dir> [--allow NODE_ID …] [node options]
+
+Offers a file or a directory: prints this node's address on stderr, waits for
+\`p2pd receive <address>\` on the other machine, sends everything with a SHA-256 per file and
+exits 0 once the receiver confirmed it verified and stored every file. A progress bar (bytes,
+rate, ETA) is drawn on a terminal; otherwise it is quiet.
+
+options:
+${ALLOW}
+  -h, --help             this text
+
+${NODE_OPTIONS}`,
+  receive: `usage: p2pd receive <address> [--out DIR] [--force] [node options]
+
+Connects to a \`p2pd send\` and stores what it offers under DIR. Every file is written to a
+temporary file next to its final name, checked against the sender's SHA-256 and only then
+renamed into place: an interrupted or corrupted transfer never leaves a partial file under
+the final name. Refuses to overwrite an existing file unless --force.
+
+options:
+  --out DIR              where to store (default: the current directory)
+  --force                replace existing files
+  -h, --help             this text
+
+${NODE_OPTIONS}`,
+  config: `usage: p2pd config [node options] [--show-secrets]
+
+Prints the configuration the other commands would use, as JSON, and where each part came
+from. Precedence: flags > environment > config file > built-in defaults.
+
+config file (JSON; every key optional):
+  {
+    "key": "/path/to/key.json",
+    "brokers": ["mqtt://host:1883", …],      signaling brokers, in order (order is wire-visible)
+    "stun": {
+      "classify": ["host:port", …],          RFC 5780-capable: NAT classification
+      "tcp": ["host:port", …],               answer over TCP: hole punching
+      "udp": ["host:port", …]                answer over UDP
+    },
+    "ntp": ["host[:port]", …],
+    "turn": [{ "host": "…", "port": 3478, "username": "…", "password": "…" }],
+    "interfaces": "discover" | "loopback",
+    "listenPort": 0,
+    "timeoutMs": 30000
+  }
+
+environment: P2PD_CONFIG, P2PD_KEY, P2PD_BROKERS, P2PD_STUN, P2PD_NTP, P2PD_TURN
+(lists comma-separated, same formats as the flags), P2PD_INTERFACES.
+
+options:
+  --show-secrets         print TURN passwords instead of "***"
+  -h, --help             this text
+
+${NODE_OPTIONS}`,
+  nat: `usage: p2pd nat --server HOST:PORT [--server …] [options]
+
+Classifies the NAT in front of this machine (RFC 5780 mapping and filtering, port delta)
+against the STUN servers named, and only those, then prints what it found and the timings.
+Exits 1 when no server answered (nothing could be classified).
+
+options:
+  --server HOST:PORT     a STUN server (repeatable; RFC 5780-capable ones classify fully)
+  --transport T          udp, tcp or both (default both)
+  --local IP             probe from this local address (default: the OS's choice)
+  --timeout MS           deadline of the whole classification (default 3000)
+  --json                 print the raw result as JSON
+  -h, --help             this text`,
+  map: `usage: p2pd map --port N [options]
+
+Asks this LAN's gateway to forward a port (PCP, then NAT-PMP, then UPnP IGD), prints the grant
+and deletes it again, or with --hold keeps it renewed until Ctrl-C. Answers "would port
+mapping work here?"; says what each method answered when none works.
+
+options:
+  --port N               the local port to forward (1–65535, required)
+  --protocol P           tcp or udp (default tcp)
+  --method LIST          pcp,nat-pmp,upnp in the order to try (default all three)
+  --gateway IP           the gateway to ask (default: the default route's gateway)
+  --gateway-port N       its PCP/NAT-PMP port (default 5351)
+  --lifetime S           requested lifetime in seconds (default 3600)
+  --timeout MS           deadline per method (default 2000)
+  --hold                 keep the mapping renewed until Ctrl-C, then release it
+  --json                 print the grant as JSON
+  -h, --help             this text`,
+  addr: `usage: p2pd addr <peer-address>
+
+Decodes a peer address (what \`p2pd listen\` prints) and explains each field: node ID,
+machine ID, signaling brokers and every interface with its NAT.
+
+options:
+  -h, --help             this text`,
+  id: `usage: p2pd id [--key FILE | <keyfile>]
+
+Loads this node's key, creating it on first use (mode 0600, in a 0700 directory), and prints
+its node ID (what peers pass to --allow) and the key file's path.
+
+options:
+  --key FILE             the key file (default: $P2PD_KEY, else key.json in the config
+                         directory: $XDG_CONFIG_HOME/p2pd or ~/.config/p2pd on Linux)
+  -h, --help             this text`,
+  demo: `usage: p2pd demo [--mb N] [--only LIST] [--verbose]
+
+Starts the embedded servers on loopback (MQTT broker, RFC 5780 STUN, SNTP, TURN), two nodes
+with their own identities, connects them by each strategy and then by the automatic pipeline,
+sends N MB each way, checks SHA-256 on both ends and prints a table. Exits 0 only if every
+row verified. No root, no internet.
+
+options:
+  --mb N                 MB to send each way per strategy (1–1024, default 4)
+  --only LIST            comma-separated subset of direct,reverse,punch,turn,auto
+  -v, --verbose          log what the nodes do
+  -h, --help             this text`,
+}
