@@ -1,4 +1,5 @@
 import { ipFamily, ipToBytes, normalizeIp } from '@p2pd/stun'
+import { NatError } from './errors.js'
 
 /** What kind of address an IP is. Only `public` addresses are worth announcing as external. */
 export type IpScope =
@@ -51,14 +52,16 @@ const SPECIAL: readonly [string, IpScope][] = [
   ['ff00::/8', 'multicast'],
 ]
 
-/** Parses `ip/len` (a bare IP is a host route). Throws `RangeError` on bad input. */
+/** Parses `ip/len` (a bare IP is a host route). Throws {@link NatError} `NAT_BAD_INPUT` on bad input. */
 export function parseCidr(cidr: string): { bytes: Buffer; bits: number; family: 4 | 6 } {
   const [ip = '', len] = cidr.split('/')
   const family = ipFamily(ip)
-  if (family === 0) throw new RangeError(`not a CIDR: ${cidr}`)
+  if (family === 0) throw new NatError('NAT_BAD_INPUT', `not a CIDR: ${cidr}`)
   const max = family === 4 ? 32 : 128
   const bits = len === undefined ? max : Number(len)
-  if (!Number.isInteger(bits) || bits < 0 || bits > max) throw new RangeError(`bad prefix: ${cidr}`)
+  if (!Number.isInteger(bits) || bits < 0 || bits > max) {
+    throw new NatError('NAT_BAD_INPUT', `bad prefix: ${cidr}`)
+  }
   return { bytes: ipToBytes(ip), bits, family }
 }
 
