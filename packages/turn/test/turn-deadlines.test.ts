@@ -63,8 +63,8 @@ describe('TURN deadlines under forced GC', () => {
     const silent = await silentUdp()
     collectEvery50ms()
     const { port } = silent.address()
-    await expectTimeout(1000, () =>
-      TurnClient.allocate({ host: '127.0.0.1', port, ...credentials }, { timeoutMs: 1000 }),
+    await expectTimeout(2000, () =>
+      TurnClient.allocate({ host: '127.0.0.1', port, ...credentials }, { timeoutMs: 2000 }),
     )
   })
 
@@ -72,10 +72,10 @@ describe('TURN deadlines under forced GC', () => {
     const silent = await silentTcp()
     collectEvery50ms()
     const { port } = silent.address() as { port: number }
-    await expectTimeout(1000, () =>
+    await expectTimeout(2000, () =>
       TurnClient.allocate(
         { host: '127.0.0.1', port, transport: 'tcp', ...credentials },
-        { timeoutMs: 1000 },
+        { timeoutMs: 2000 },
       ),
     )
   })
@@ -85,13 +85,13 @@ describe('TURN deadlines under forced GC', () => {
     const { port } = await server.start()
     const client = await TurnClient.allocate(
       { host: '127.0.0.1', port, ...credentials },
-      { timeoutMs: 3000, requestTimeoutMs: 1000 },
+      { timeoutMs: 3000, requestTimeoutMs: 1500 },
     )
     cleanup.push(() => client.close())
     await server.close()
     await silentUdp(port)
     collectEvery50ms()
-    await expectTimeout(1000, () => client.bindChannel({ host: '127.0.0.1', port: 9 }))
-    await expectTimeout(1000, () => client.refresh())
+    await expectTimeout(1500, () => client.bindChannel({ host: '127.0.0.1', port: 9 }))
+    await expectTimeout(1500, () => client.refresh())
   })
 })
