@@ -6,13 +6,27 @@ import { generateIdentity, loadIdentity, open } from '@p2pd/identity'
 import { isP2pdError } from '@p2pd/interface'
 import { parseCidr, parseProcIpv6Route, parseProcNetRoute } from '@p2pd/nat'
 import { decodePreamble, encodePreamble } from '@p2pd/node'
-import { decodePacket as decodeNtp, encodePacket as encodeNtp, parseReply } from '@p2pd/ntp'
+import {
+  decodePacket as decodeNtp,
+  encodePacket as encodeNtp,
+  parseServer as parseNtpServer,
+  parseReply,
+} from '@p2pd/ntp'
 import { parseAnswer, parseOffer, parseReady } from '@p2pd/punch'
 import * as signal from '@p2pd/signal-mqtt'
 import {
   createMessage,
+  decodeAddress,
+  decodeChangeRequest,
+  decodeErrorCode,
   decodeMessage,
+  decodeResponsePort,
+  decodeText,
+  decodeUint32,
+  decodeUnknownAttributes,
+  decodeXorAddress,
   encodeMessage,
+  parseServer as parseStunServer,
   readAttributes,
   StunClass,
   StunFramer,
@@ -162,11 +176,24 @@ describe('hostile input to every decoder: only typed P2pdErrors come out', () =>
       readAttributes(decodeMessage(b)),
     )
     bytesProperty('StunFramer', [request], (b) => new StunFramer().push(b))
+    const v4 = Uint8Array.of(0, 1, 0x12, 0x34, 192, 0, 2, 1)
+    const v6 = Buffer.concat([Buffer.from([0, 2, 0x12, 0x34]), Buffer.alloc(16, 1)])
+    const tid = new Uint8Array(12)
+    bytesProperty('decodeAddress', [v4, v6], decodeAddress)
+    bytesProperty('decodeXorAddress', [v4, v6], (b) => decodeXorAddress(b, tid))
+    bytesProperty('decodeChangeRequest', [Uint8Array.of(0, 0, 0, 6)], decodeChangeRequest)
+    bytesProperty('decodeErrorCode', [Buffer.from('\0\0\x04\x01Unauthorized')], decodeErrorCode)
+    bytesProperty('decodeUnknownAttributes', [Uint8Array.of(0, 1, 0, 2)], decodeUnknownAttributes)
+    bytesProperty('decodeText', [Buffer.from('realm')], (b) => decodeText(b, 128))
+    bytesProperty('decodeResponsePort', [Uint8Array.of(0x12, 0x34, 0, 0)], decodeResponsePort)
+    bytesProperty('decodeUint32', [Uint8Array.of(0, 0, 0, 1)], decodeUint32)
+    textProperty('parseServer', ['stun.example.net:3478', '[::1]:3478'], (s) => parseStunServer(s))
   })
 
   describe('@p2pd/ntp', () => {
     const packet = encodeNtp({ mode: 4, version: 4, stratum: 2 })
     bytesProperty('decodePacket', [packet], decodeNtp)
+    textProperty('parseServer', ['pool.ntp.org', '127.0.0.1:123'], (s) => parseNtpServer(s))
     bytesProperty('parseReply', [packet], (b) =>
       parseReply(b, { origin: { seconds: 1, fraction: 2 }, sentAt: 0, receivedAt: 1 } as never),
     )
