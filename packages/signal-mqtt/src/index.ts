@@ -11,6 +11,8 @@
  *   payload `{ v, id, ts, from, sid, seq, type, body }`, signed by the sender and encrypted to the
  *   recipient with `@p2pd/identity`. Receivers drop (and count in `metrics`) oversize,
  *   undecryptable, forged, mismatched, expired, replayed, rate-limited and unknown messages.
+ *   Peers that have talked before authenticate their envelopes with a pair key (MQTT 5 user
+ *   property), so a flood of forgeries from strangers cannot crowd them out.
  * - The message schemas of the strategies (`reverse/request`, `punch/*`, `turn/*`,
  *   `address/*`, and user types under `app/…`) with their validators; they do not depend on
  *   MQTT.
@@ -101,7 +103,14 @@ export {
   type TurnAnswer,
   type TurnOffer,
 } from './messages/turn.js'
-export { type DropReason, emptyMetrics, type SignalingMetrics } from './metrics.js'
+export {
+  type DropReason,
+  emptyMetrics,
+  forgedCount,
+  overBudgetCount,
+  type SignalingMetrics,
+} from './metrics.js'
 export { MqttSignaling, mqttSignaling } from './mqtt-signaling.js'
 export { type MqttSignalingOptions, SIGNALING_DEFAULTS } from './options.js'
+export { AUTH_PROPERTY } from './pair-keys.js'
 export type { RateLimit } from './rate-limit.js'
