@@ -1,14 +1,6 @@
 import { AbortError, TimeoutError } from './errors.js'
 
-/**
- * Combines a caller's optional signal with a deadline. Every async operation in p2pd takes an
- * `AbortSignal` and has a deadline; this is the one place that builds that pair.
- * The returned signal's `reason` is a {@link TimeoutError} or an {@link AbortError}.
- */
-export function deadlineSignal(timeoutMs: number, signal?: AbortSignal): AbortSignal {
-  const timeout = AbortSignal.timeout(timeoutMs)
-  return signal ? AbortSignal.any([signal, timeout]) : timeout
-}
+// Deadlines live in deadline.ts (Deadline, withDeadline, linkSignals): GC-safe on Node 20.
 
 /** Throws the typed reason of an aborted signal ({@link TimeoutError} or {@link AbortError}). */
 export function throwIfAborted(signal: AbortSignal | undefined): void {

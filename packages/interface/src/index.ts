@@ -20,7 +20,7 @@
  * ```
  */
 
-export { abortReason, deadlineSignal, sleep, throwIfAborted } from './abort.js'
+export { abortReason, sleep, throwIfAborted } from './abort.js'
 export { type Clock, systemClock } from './clock.js'
 export { Deadline, linkSignals, type ParentSignals, withDeadline } from './deadline.js'
 export { AbortError, isP2pdError, P2pdError, TimeoutError } from './errors.js'

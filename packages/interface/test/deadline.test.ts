@@ -24,10 +24,10 @@ describe('Deadline', () => {
   })
 
   it('fires on time through forced garbage collections, with a TimeoutError', async () => {
-    const stop = collectWhileWaiting(20)
+    const stop = collectWhileWaiting(50)
     try {
       const fired = await Promise.all(
-        [100, 200, 300, 400, 500].map(async (ms) => {
+        [300, 400, 500, 600, 700].map(async (ms) => {
           // Nothing but the deadline's own listener holds the signal: the Node 20 trap.
           const t0 = performance.now()
           const reason = await new Promise<unknown>((resolve) => {
@@ -44,7 +44,8 @@ describe('Deadline', () => {
       for (const f of fired) {
         expect(f.reason).toBeInstanceOf(TimeoutError)
         expect(f.took).toBeGreaterThanOrEqual(f.ms - 2)
-        expect(f.took).toBeLessThanOrEqual(f.ms * 1.1 + 20)
+        // +10 %, plus one full collection's pause (tens of ms on a busy 2-core machine).
+        expect(f.took).toBeLessThanOrEqual(f.ms * 1.1 + 40)
       }
     } finally {
       stop()
@@ -112,8 +113,8 @@ describe('withDeadline', () => {
       ).catch((e: unknown) => e)
       const took = performance.now() - t0
       expect(err).toBeInstanceOf(TimeoutError)
-      expect((err as Error).message).toContain('silent op timed out after 200 ms')
-      expect(took).toBeLessThanOrEqual(220 + 20)
+      expect((err as Error).message).toContain('silent op timed out after 500 ms')
+      expect(took).toBeLessThanOrEqual(550 + 40)
     } finally {
       stop()
     }

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest'
 import {
   AbortError,
   abortReason,
+  Deadline,
   DeltaType,
-  deadlineSignal,
   isEndpointIndependent,
   isOpenNat,
   isP2pdError,
@@ -53,14 +53,14 @@ describe('errors', () => {
 })
 
 describe('deadlines and aborts', () => {
-  it('deadlineSignal aborts with a TimeoutError', async () => {
-    const signal = deadlineSignal(20)
+  it('a Deadline aborts with a TimeoutError', async () => {
+    const signal = new Deadline(20).signal
     await expect(sleep(5_000, signal)).rejects.toBeInstanceOf(TimeoutError)
   })
 
   it('a caller abort wins over the deadline and is typed', async () => {
     const ctrl = new AbortController()
-    const signal = deadlineSignal(5_000, ctrl.signal)
+    const signal = new Deadline(5_000, ctrl.signal).signal
     setTimeout(() => ctrl.abort(), 10)
     await expect(sleep(5_000, signal)).rejects.toBeInstanceOf(AbortError)
     expect(() => throwIfAborted(signal)).toThrow(AbortError)
