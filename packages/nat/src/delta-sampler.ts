@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto'
-import { abortReason, deadlineSignal, type Endpoint, isP2pdError } from '@p2pd/interface'
+import { abortReason, Deadline, type Endpoint, isP2pdError } from '@p2pd/interface'
 import { StunTcpClient, StunUdpClient } from '@p2pd/stun'
 import { classifyDelta, type DeltaSample, type DeltaVerdict } from './delta-classify.js'
 import { deltaPortPlan } from './delta-plan.js'
@@ -54,9 +54,20 @@ export async function measureDelta(opts: DeltaOptions): Promise<DeltaResult> {
 
 /** The raw samples of {@link measureDelta}; `undefined` where a sample got no answer. */
 export async function sampleDelta(opts: DeltaOptions): Promise<(DeltaSample | undefined)[]> {
+  const bound = new Deadline(opts.timeoutMs ?? 3000, opts.signal, 'delta sampling')
+  try {
+    return await samples(opts, bound.signal)
+  } finally {
+    bound.dispose()
+  }
+}
+
+async function samples(
+  opts: DeltaOptions,
+  signal: AbortSignal,
+): Promise<(DeltaSample | undefined)[]> {
   const timeoutMs = opts.timeoutMs ?? 3000
   const deadline = performance.now() + timeoutMs
-  const signal = deadlineSignal(timeoutMs, opts.signal)
   const family = opts.family ?? familyOf(opts.localAddress ?? opts.server.host)
   const range = opts.localPortRange ?? [32768, 60999]
   const plan = deltaPortPlan(opts.samples ?? 9, opts.runLength ?? 3, range)

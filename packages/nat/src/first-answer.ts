@@ -1,4 +1,4 @@
-import type { Endpoint } from '@p2pd/interface'
+import { type Endpoint, linkSignals } from '@p2pd/interface'
 import type { BindingResult } from '@p2pd/stun'
 import { alternateOf } from './servers.js'
 
@@ -12,8 +12,8 @@ export function firstAnswer(
   ask: (server: Endpoint, signal: AbortSignal) => Promise<BindingResult>,
   signal: AbortSignal,
 ): Promise<BindingResult[]> {
-  const stop = new AbortController()
-  const both = AbortSignal.any([signal, stop.signal])
+  // Follows `signal`; aborted (and released) once the answer is decided.
+  const link = linkSignals(signal)
   return new Promise((resolve, reject) => {
     const got: BindingResult[] = []
     const errors: unknown[] = []
@@ -22,7 +22,7 @@ export function firstAnswer(
     const finish = () => {
       if (done) return
       done = true
-      stop.abort()
+      link.abort()
       // The answer with an alternate address first, the rest in arrival order.
       const best = got.findIndex((r) => alternateOf(r).endpoint)
       if (best > 0) got.unshift(...got.splice(best, 1))
@@ -30,7 +30,7 @@ export function firstAnswer(
       else reject(errors[0])
     }
     for (const server of servers) {
-      ask(server, both)
+      ask(server, link.signal)
         .then((r) => {
           if (done) return
           got.push(r)

@@ -1,5 +1,5 @@
-import { deadlineSignal, type Endpoint } from '@p2pd/interface'
-import { type StunAddress, StunTcpClient, StunUdpClient } from '@p2pd/stun'
+import { Deadline, type Endpoint } from '@p2pd/interface'
+import { type BindingResult, type StunAddress, StunTcpClient, StunUdpClient } from '@p2pd/stun'
 import { anyAddress } from './local-ips.js'
 import type { ObservedPort } from './predict.js'
 import { familyOf } from './servers.js'
@@ -37,8 +37,20 @@ export class ObservedMapping implements ObservedPort {
 
   /** Opens a socket, asks `server` for its mapping and keeps the socket open. */
   static async open(opts: ObserveOptions): Promise<ObservedMapping> {
-    const signal = deadlineSignal(opts.timeoutMs ?? 2000, opts.signal)
     const timeoutMs = opts.timeoutMs ?? 2000
+    const deadline = new Deadline(timeoutMs, opts.signal, 'STUN mapping observation')
+    try {
+      return await ObservedMapping.#open(opts, timeoutMs, deadline.signal)
+    } finally {
+      deadline.dispose()
+    }
+  }
+
+  static async #open(
+    opts: ObserveOptions,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<ObservedMapping> {
     const family = familyOf(
       opts.localAddress ?? (typeof opts.server === 'string' ? undefined : opts.server.host),
     )
@@ -85,11 +97,17 @@ export class ObservedMapping implements ObservedPort {
   /** Asks again on the same socket: keeps the mapping alive and returns what it is now. */
   async refresh(opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<ObservedMapping> {
     const timeoutMs = opts.timeoutMs ?? 2000
-    const signal = deadlineSignal(timeoutMs, opts.signal)
-    const r =
-      this.client instanceof StunTcpClient
-        ? await this.client.binding({ signal, timeoutMs })
-        : await this.client.binding(this.server, { signal, timeoutMs, rtoMs: 200 })
+    const deadline = new Deadline(timeoutMs, opts.signal, 'STUN mapping refresh')
+    const signal = deadline.signal
+    let r: BindingResult
+    try {
+      r =
+        this.client instanceof StunTcpClient
+          ? await this.client.binding({ signal, timeoutMs })
+          : await this.client.binding(this.server, { signal, timeoutMs, rtoMs: 200 })
+    } finally {
+      deadline.dispose()
+    }
     return new ObservedMapping(
       this.transport,
       this.server,

@@ -1,4 +1,4 @@
-import { abortReason, deadlineSignal, type Endpoint } from '@p2pd/interface'
+import { abortReason, Deadline, type Endpoint } from '@p2pd/interface'
 import { type BindingResult, normalizeIp, type StunAddress, StunTcpClient } from '@p2pd/stun'
 import type { BehaviourOptions } from './behaviour-options.js'
 import { blockedResult, buildBehaviourResult } from './behaviour-result.js'
@@ -26,10 +26,18 @@ import { isNoAnswer } from './udp-behaviour.js'
  * connection: servers reply 400), so it is `unknown`, or `inferredFiltering` when given.
  */
 export async function discoverTcpBehaviour(opts: BehaviourOptions): Promise<BehaviourResult> {
+  const bound = new Deadline(opts.timeoutMs ?? 3000, opts.signal, 'TCP behaviour discovery')
+  try {
+    return await tcpBehaviour(opts, bound.signal)
+  } finally {
+    bound.dispose()
+  }
+}
+
+async function tcpBehaviour(opts: BehaviourOptions, signal: AbortSignal): Promise<BehaviourResult> {
   const started = performance.now()
   const timeoutMs = opts.timeoutMs ?? 3000
   const deadline = started + timeoutMs
-  const signal = deadlineSignal(timeoutMs, opts.signal)
   const family = opts.family ?? familyOf(opts.localAddress)
   const servers = await resolveServers(opts.servers, family, signal)
   const notes: string[] = []

@@ -1,10 +1,4 @@
-import {
-  abortReason,
-  deadlineSignal,
-  type Endpoint,
-  isP2pdError,
-  TimeoutError,
-} from '@p2pd/interface'
+import { abortReason, Deadline, type Endpoint, isP2pdError, TimeoutError } from '@p2pd/interface'
 import {
   type BindingResult,
   bindingSourceCheck,
@@ -44,10 +38,18 @@ import type {
  * No reply to test I gives `natType` 7 (blocked) rather than an error.
  */
 export async function discoverUdpBehaviour(opts: BehaviourOptions): Promise<BehaviourResult> {
+  const bound = new Deadline(opts.timeoutMs ?? 3000, opts.signal, 'UDP behaviour discovery')
+  try {
+    return await udpBehaviour(opts, bound.signal)
+  } finally {
+    bound.dispose()
+  }
+}
+
+async function udpBehaviour(opts: BehaviourOptions, signal: AbortSignal): Promise<BehaviourResult> {
   const started = performance.now()
   const timeoutMs = opts.timeoutMs ?? 3000
   const deadline = started + timeoutMs
-  const signal = deadlineSignal(timeoutMs, opts.signal)
   const family = opts.family ?? familyOf(opts.localAddress)
   const timing = { ...DEFAULT_TIMING, ...opts.timing }
   const servers = await resolveServers(opts.servers, family, signal)

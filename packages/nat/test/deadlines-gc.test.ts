@@ -1,0 +1,101 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram'
+import { createServer, type Server, type Socket } from 'node:net'
+import { NatType, TimeoutError } from '@p2pd/interface'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { discoverNat, measureDelta, observeMapping } from '../src/index.js'
+
+// vitest runs with --expose-gc: deadlines must fire through full collections.
+const gc = (globalThis as { gc?: () => void }).gc as () => void
+
+/** Runs `work` while forcing a full GC every 50 ms; returns how it settled and when. */
+async function underGc<T>(
+  work: () => Promise<T>,
+): Promise<{ value?: T; err?: unknown; ms: number }> {
+  const timer = setInterval(gc, 50)
+  const t0 = performance.now()
+  try {
+    const value = await work()
+    return { value, ms: performance.now() - t0 }
+  } catch (err) {
+    return { err, ms: performance.now() - t0 }
+  } finally {
+    clearInterval(timer)
+  }
+}
+
+/** Settled by the deadline: no later than `ms` + 10 % + 100 ms (a loaded machine). */
+const byDeadline = (ms: number) => ms * 1.1 + 100
+
+describe('NAT discovery deadlines survive garbage collection', () => {
+  // Silent servers: a UDP socket that never answers, a TCP server that accepts and never answers.
+  let udp: UdpSocket
+  let tcp: Server
+  const held: Socket[] = []
+  beforeAll(async () => {
+    udp = createSocket('udp4')
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve))
+    tcp = createServer((s) => {
+      held.push(s)
+      s.on('error', () => {})
+    })
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve))
+  })
+  afterAll(async () => {
+    for (const s of held) s.destroy()
+    await new Promise((resolve) => tcp.close(resolve))
+    await new Promise<void>((resolve) => udp.close(() => resolve()))
+  })
+  const server = (transport: 'udp' | 'tcp') => ({
+    host: '127.0.0.1',
+    port: transport === 'udp' ? udp.address().port : (tcp.address() as { port: number }).port,
+  })
+
+  for (const transport of ['udp', 'tcp'] as const) {
+    it(`a ${transport} discovery against a silent server settles as blocked by its deadline`, async () => {
+      const r = await underGc(() =>
+        discoverNat({
+          servers: [server(transport)],
+          transport,
+          localAddress: '127.0.0.1',
+          timeoutMs: 1000,
+          signal: new AbortController().signal,
+        }),
+      )
+      expect(r.err).toBeUndefined()
+      expect(r.value?.natInfo.type).toBe(NatType.Blocked)
+      expect(r.ms).toBeLessThanOrEqual(byDeadline(1000))
+    })
+
+    it(`observing a ${transport} mapping at a silent server times out on time`, async () => {
+      const r = await underGc(() =>
+        observeMapping({
+          server: server(transport),
+          transport,
+          localAddress: '127.0.0.1',
+          timeoutMs: 1000,
+          signal: new AbortController().signal,
+        }),
+      )
+      expect(r.err).toBeInstanceOf(TimeoutError)
+      expect(r.ms).toBeGreaterThanOrEqual(995)
+      expect(r.ms).toBeLessThanOrEqual(byDeadline(1000))
+    })
+
+    it(`a ${transport} delta measurement at a silent server settles by its deadline`, async () => {
+      const r = await underGc(() =>
+        measureDelta({
+          server: server(transport),
+          transport,
+          localAddress: '127.0.0.1',
+          samples: 3,
+          rttMs: 200, // per-sample deadlines of 1.6 s: the overall 1 s one must cut them short
+          timeoutMs: 1000,
+          signal: new AbortController().signal,
+        }),
+      )
+      expect(r.err).toBeUndefined()
+      expect(r.value?.observations.every((o) => o === undefined)).toBe(true)
+      expect(r.ms).toBeLessThanOrEqual(byDeadline(1000))
+    })
+  }
+})
