@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs'
-import { isP2pdError } from '@p2pd/interface'
 import { UsageError, wantsHelp } from './args.js'
 import type { CommandRun, Io } from './command.js'
+import { describeError } from './describe-error.js'
 import { type CommandName, SUMMARIES, USAGE } from './help.js'
 
 /** Each command's code, loaded only when that command runs (help stays instant). */
 const LOADERS: Partial<Record<CommandName, () => Promise<CommandRun>>> = {
+  listen: async () => (await import('./commands/pipe.js')).listenCommand,
+  connect: async () => (await import('./commands/pipe.js')).connectCommand,
   nat: async () => {
     const { natCommand } = await import('./commands/nat.js')
     return (argv, io) => natCommand(argv, io.out, io.err)
@@ -96,10 +98,4 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     io.err(`p2pd ${name}: ${describeError(err)}`)
     return 1
   }
-}
-
-/** A typed error's message and code; anything else (a bug) with its stack. */
-export function describeError(err: unknown): string {
-  if (isP2pdError(err)) return `${err.message} (${err.code})`
-  return (err as Error)?.stack ?? String(err)
 }
