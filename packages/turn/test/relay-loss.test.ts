@@ -105,7 +105,7 @@ describe.concurrent('a relayed pipe whose relay disappears', () => {
     expectRelayLost(t0, await Promise.all([endA, endB]))
   })
 
-  it('refresh answered 437 (restart, short lifetime): TURN_RELAY_LOST caused by the 437', async (ctx) => {
+  it('refresh answered 437 (restart, 2 s lifetime): TURN_RELAY_LOST caused by it', async (ctx) => {
     const s = await server(ctx, { defaultLifetimeSec: 2, maxLifetimeSec: 2 })
     const { pa, pb, endA, endB } = await pair(ctx, s, s, { lifetimeSec: 2 })
     await keepStreaming(pa, pb)

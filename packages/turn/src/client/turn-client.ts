@@ -484,7 +484,8 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
       lostError: (cause: StreamError) =>
         new TurnError(
           'TURN_RELAY_LOST',
-          `relayed path to ${peer.host}:${peer.port} via ${this.server.host}:${this.server.port} lost: ${cause.message}`,
+          `relayed path to ${peer.host}:${peer.port} via ` +
+            `${this.server.host}:${this.server.port} lost: ${cause.message}`,
           { cause },
         ),
       onReceive: (handler) => {

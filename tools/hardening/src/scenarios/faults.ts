@@ -223,7 +223,9 @@ const peerKilled = {
           `${typed}/${rounds}: the writer’s pipe failed with a typed error, median ` +
           `${ms(median(detect))}, worst ${ms(worst(detect))}; ${acceptedNotDelivered} bytes ` +
           `accepted but not delivered, all behind an error`,
-        bar: `the writer fails with a typed error < ${DETECT_BOUND_MS / 1000} s; no undetected loss`,
+        bar:
+          `the writer fails with a typed error < ${DETECT_BOUND_MS / 1000} s; ` +
+          'no undetected loss',
         pass,
         dataLostBytes: undetectedLoss,
         figures: {
@@ -319,7 +321,8 @@ const brokerRestart = {
           fault: 'mosquitto killed while both nodes idle, restarted on the same port',
           outcome:
             `connect during the outage: ${during.code} after ${ms(during.ms)}; after the restart ` +
-            `a reverse connect works ${after.ok ? `in ${ms(recoveryMs)} (${tries} tries)` : 'never'}`,
+            `a reverse connect works ` +
+            (after.ok ? `in ${ms(recoveryMs)} (${tries} tries)` : 'never'),
           bar:
             `a connect in the outage fails typed within its deadline; one works again ` +
             `< ${recoverBoundMs / 1000} s after the restart (2 × outage + 2 s: the backoff)`,
