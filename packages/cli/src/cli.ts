@@ -8,6 +8,8 @@ import { type CommandName, SUMMARIES, USAGE } from './help.js'
 const LOADERS: Partial<Record<CommandName, () => Promise<CommandRun>>> = {
   listen: async () => (await import('./commands/pipe.js')).listenCommand,
   connect: async () => (await import('./commands/pipe.js')).connectCommand,
+  send: async () => (await import('./commands/send-receive.js')).sendCommand,
+  receive: async () => (await import('./commands/send-receive.js')).receiveCommand,
   nat: async () => {
     const { natCommand } = await import('./commands/nat.js')
     return (argv, io) => natCommand(argv, io.out, io.err)
