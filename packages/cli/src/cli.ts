@@ -8,6 +8,7 @@ import { type CommandName, SUMMARIES, USAGE } from './help.js'
 const LOADERS: Partial<Record<CommandName, () => Promise<CommandRun>>> = {
   listen: async () => (await import('./commands/pipe.js')).listenCommand,
   connect: async () => (await import('./commands/pipe.js')).connectCommand,
+  tunnel: async () => (await import('./commands/tunnel.js')).tunnelCommand,
   send: async () => (await import('./commands/send-receive.js')).sendCommand,
   receive: async () => (await import('./commands/send-receive.js')).receiveCommand,
   nat: async () => {
