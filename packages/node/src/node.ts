@@ -363,17 +363,19 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
   }
 
   /**
-   * Bind to what the node announces: a node that announces only loopback (the default
-   * local-only node) listens on loopback, not on every interface. Discovered or mixed
-   * interfaces need the wildcard, since the LAN address may change.
+   * Bind to what the node announces: a node that announces one loopback address and nothing
+   * else (the default local-only node) listens there, not on every interface. Discovered,
+   * mixed or port-mapped interfaces need the wildcard, since the LAN address may change.
    */
   #defaultListenHost(): string {
     const ifaces = this.#init.interfaces ?? loopbackInterfaces
-    if (typeof ifaces === 'function' || ifaces.length === 0) return '0.0.0.0'
-    const nics = ifaces.map((i) => i.nic ?? i.ext)
-    if (nics.every((ip) => ip.startsWith('127.'))) return '127.0.0.1'
-    if (nics.every((ip) => ip === '::1')) return '::1'
-    return nics.some((ip) => ip.includes(':')) ? '::' : '0.0.0.0'
+    if (typeof ifaces === 'function' || ifaces.length === 0 || this.#init.portMapping) {
+      return '0.0.0.0' // discovered, or forwarded to by the gateway: the LAN address is needed
+    }
+    const announced = new Set(ifaces.flatMap((i) => [i.ext, i.nic ?? i.ext]))
+    const [only] = announced
+    if (announced.size === 1 && only && (only.startsWith('127.') || only === '::1')) return only
+    return [...announced].some((ip) => ip.includes(':')) ? '::' : '0.0.0.0'
   }
 
   /** The listener's bound address (after `start()`). */

@@ -63,13 +63,14 @@ describe('node deadlines under forced GC', () => {
       ip4: a.address.ip4.map((i) => ({ ...i, port })),
       nodeId: generateIdentity().nodeId,
     })
-    for (const timeoutMs of [400, 800]) {
+    for (const timeoutMs of [600, 1200]) {
       const t0 = performance.now()
       const err = await a.connect(silent, { strategies: [direct()], timeoutMs }).catch((e) => e)
       const took = performance.now() - t0
       expect(err).toBeInstanceOf(TimeoutError)
       expect(took).toBeGreaterThanOrEqual(timeoutMs - 5)
-      expect(took).toBeLessThanOrEqual(timeoutMs * 1.1 + 30)
+      // +10 %, plus room for one full collection's pause on a busy machine.
+      expect(took).toBeLessThanOrEqual(timeoutMs * 1.1 + 60)
     }
   })
 
@@ -80,7 +81,7 @@ describe('node deadlines under forced GC', () => {
       canTry: () => true,
       connect: () => new Promise<RawConnection>(() => {}),
     }
-    const a = await node({ stageTimeoutMs: { deaf: 300 } })
+    const a = await node({ stageTimeoutMs: { deaf: 600 } })
     const b = await node()
     await Promise.all([a.start(), b.start()])
     const t0 = performance.now()
@@ -90,7 +91,7 @@ describe('node deadlines under forced GC', () => {
     const stage = (err as ConnectError).report.stages[0]
     expect(stage?.outcome).toBe('failed')
     expect(stage?.error?.code).toBe('TIMEOUT')
-    expect(took).toBeLessThanOrEqual(300 * 1.1 + 30)
+    expect(took).toBeLessThanOrEqual(600 * 1.1 + 60)
   })
 })
 
