@@ -1,5 +1,14 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { AUTH_PROPERTY } from './pair-keys.js'
+import { POW_PROPERTY } from './stamp.js'
+
+/** What we attach to an envelope as MQTT 5 user properties (3.1.1 carries none). */
+export interface EnvelopeProperties {
+  /** Pair authenticator (`p2pd-auth`). */
+  readonly auth?: string
+  /** Proof-of-work stamp (`p2pd-pow`). */
+  readonly pow?: string
+}
 
 /** Where one broker connection stands. */
 export type BrokerState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'closed'
@@ -39,8 +48,8 @@ export interface BrokerConnectionOptions {
   readonly reconnectMaxMs: number
   /** Passed to MQTT.js (TLS material for `mqtts://`/`wss://`, credentials, ws options…). */
   readonly mqttOptions?: IClientOptions
-  /** A payload on our topic, with the pair authenticator property when it carried one. */
-  readonly onMessage: (payload: Buffer, auth: string | undefined) => void
+  /** A payload on our topic, with the properties it carried (authenticator, stamp). */
+  readonly onMessage: (payload: Buffer, properties: EnvelopeProperties) => void
   /** Called whenever `subscribed` changes. */
   readonly onChange: () => void
   readonly log: (message: string) => void
@@ -120,8 +129,12 @@ export class BrokerConnection {
     })
     client.on('message', (topic, payload, packet) => {
       if (topic !== this.#o.topic) return
-      const value = packet.properties?.userProperties?.[AUTH_PROPERTY]
-      this.#o.onMessage(payload, typeof value === 'string' ? value : undefined)
+      const user = packet.properties?.userProperties
+      const text = (value: unknown) => (typeof value === 'string' ? value : undefined)
+      this.#o.onMessage(payload, {
+        auth: text(user?.[AUTH_PROPERTY]),
+        pow: text(user?.[POW_PROPERTY]),
+      })
     })
     client.on('connect', () => {
       if (client !== this.#client) return
@@ -185,15 +198,24 @@ export class BrokerConnection {
   }
 
   /**
-   * Publishes with QoS 1 (and, on MQTT 5, a message expiry and the pair authenticator `auth`)
-   * and resolves on PUBACK. Rejects when not connected or when the connection drops first.
+   * Publishes with QoS 1 (and, on MQTT 5, a message expiry and the user properties: pair
+   * authenticator, stamp) and resolves on PUBACK. Rejects when not connected or when the
+   * connection drops first.
    */
-  publish(topic: string, payload: Buffer, expirySec: number, auth?: string): Promise<void> {
+  publish(
+    topic: string,
+    payload: Buffer,
+    expirySec: number,
+    extra: EnvelopeProperties = {},
+  ): Promise<void> {
     const client = this.#client
     if (!client || this.#state !== 'connected') {
       return Promise.reject(new Error(`${this.#o.url} is not connected`))
     }
     const started = performance.now()
+    const user: Record<string, string> = {}
+    if (extra.auth) user[AUTH_PROPERTY] = extra.auth
+    if (extra.pow) user[POW_PROPERTY] = extra.pow
     return new Promise((resolve, reject) => {
       client.publish(
         topic,
@@ -204,7 +226,7 @@ export class BrokerConnection {
             ? {
                 properties: {
                   messageExpiryInterval: expirySec,
-                  ...(auth ? { userProperties: { [AUTH_PROPERTY]: auth } } : {}),
+                  ...(Object.keys(user).length > 0 ? { userProperties: user } : {}),
                 },
               }
             : {}),

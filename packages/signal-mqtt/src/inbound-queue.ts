@@ -1,4 +1,4 @@
-import type { Accepted, InboundPipeline, Screened } from './inbound.js'
+import type { Accepted, InboundPipeline, Lane, Screened } from './inbound.js'
 
 /** Limits of the {@link InboundQueue}. */
 export interface InboundQueueOptions {
@@ -6,27 +6,29 @@ export interface InboundQueueOptions {
   readonly maxPeerPending: number
   /** Envelopes from strangers waiting to be opened, at most. */
   readonly maxStrangerPending: number
+  /** Envelopes from strangers with a valid proof-of-work stamp waiting, at most. */
+  readonly maxStampedPending?: number
   /** Time spent opening envelopes per event-loop turn before yielding, in ms. */
   readonly sliceMs: number
 }
 
-/** Defaults: 1,024 + 64 pending, 8 ms of opening per turn. */
+/** Defaults: 1,024 + 64 + 64 pending, 8 ms of opening per turn. */
 export const INBOUND_QUEUE_DEFAULTS: InboundQueueOptions = {
   maxPeerPending: 1_024,
   maxStrangerPending: 64,
+  maxStampedPending: 64,
   sliceMs: 8,
 }
 
 /**
  * Sits between the cheap and the expensive half of the {@link InboundPipeline}: every payload
- * is screened as it arrives, and what is worth opening waits here, peers' envelopes ahead of
- * strangers'. Opening runs in slices of `sliceMs` per event-loop turn, so a burst never blocks
+ * is screened as it arrives, and what is worth opening waits here: peers' envelopes first, then
+ * strangers' with a valid proof-of-work stamp, then the other strangers'. Opening runs in slices of `sliceMs` per event-loop turn, so a burst never blocks
  * timers and sockets; each lane holds a bounded number of envelopes and drops the excess
  * (`overloaded`).
  */
 export class InboundQueue {
-  readonly #peer: Screened[] = []
-  readonly #stranger: Screened[] = []
+  readonly #lanes: Record<Lane, Screened[]> = { peer: [], stamped: [], stranger: [] }
   /** Digests waiting, so the redundant copy of a queued envelope is not opened twice. */
   readonly #pending = new Set<string>()
   #scheduled: NodeJS.Immediate | undefined
@@ -40,20 +42,23 @@ export class InboundQueue {
 
   /** Envelopes waiting to be opened. */
   get pending(): number {
-    return this.#peer.length + this.#stranger.length
+    const l = this.#lanes
+    return l.peer.length + l.stamped.length + l.stranger.length
   }
 
-  push(raw: Uint8Array, auth?: string): void {
+  push(raw: Uint8Array, auth?: string, pow?: string): void {
     if (this.#closed) return
-    const screened = this.pipeline.screen(raw, auth)
+    const waiting = (digest: string) => this.#pending.has(digest)
+    const screened = this.pipeline.screen(raw, auth, { pow, waiting })
     if (!screened) return
-    if (this.#pending.has(screened.digest)) {
-      this.pipeline.drop('replayed', 'copy already waiting')
-      return
-    }
-    const lane = screened.peer === undefined ? this.#stranger : this.#peer
+    const lane = this.#lanes[screened.lane]
+    const o = this.options
     const max =
-      screened.peer === undefined ? this.options.maxStrangerPending : this.options.maxPeerPending
+      screened.lane === 'peer'
+        ? o.maxPeerPending
+        : screened.lane === 'stamped'
+          ? (o.maxStampedPending ?? o.maxStrangerPending)
+          : o.maxStrangerPending
     if (lane.length >= max) {
       this.pipeline.drop('overloaded', `${lane.length} envelopes waiting`)
       return
@@ -68,8 +73,7 @@ export class InboundQueue {
     this.#closed = true
     if (this.#scheduled) clearImmediate(this.#scheduled)
     this.#scheduled = undefined
-    this.#peer.length = 0
-    this.#stranger.length = 0
+    for (const lane of Object.values(this.#lanes)) lane.length = 0
     this.#pending.clear()
   }
 
@@ -84,7 +88,8 @@ export class InboundQueue {
   #drain(): void {
     const started = performance.now()
     while (!this.#closed) {
-      const next = this.#peer.shift() ?? this.#stranger.shift()
+      const l = this.#lanes
+      const next = l.peer.shift() ?? l.stamped.shift() ?? l.stranger.shift()
       if (!next) return
       this.#pending.delete(next.digest)
       const accepted = this.pipeline.open(next)

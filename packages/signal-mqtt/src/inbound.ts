@@ -8,6 +8,7 @@ import type { DropReason, SignalingMetrics } from './metrics.js'
 import { PairKeys } from './pair-keys.js'
 import { KeyedRateLimiter, type RateLimit, TokenBucket } from './rate-limit.js'
 import { ReplayCache } from './replay-cache.js'
+import { verifyStamp } from './stamp.js'
 
 /** Settings of the receive path. */
 export interface InboundOptions {
@@ -22,10 +23,28 @@ export interface InboundOptions {
   readonly perSender: RateLimit
   /** The budget of envelopes from strangers (no valid pair authenticator), all together. */
   readonly global: RateLimit
+  /**
+   * The budget of strangers' envelopes with a valid proof-of-work stamp, all together, apart
+   * from {@link global}; when it runs out they spend the unstamped budget.
+   */
+  readonly stamped?: RateLimit
+  /** Leading zero bits a stamp needs (0: stamps ignored). */
+  readonly powBits?: number
   /** Keys of the peers we have talked to (shared with the sending side). */
   readonly pairKeys?: PairKeys
   /** Monotonic ms for the rate limits (default `performance.now`; tests freeze it). */
   readonly monotonic?: () => number
+}
+
+/** Which queue lane a screened envelope waits in, first served first. */
+export type Lane = 'peer' | 'stamped' | 'stranger'
+
+/** What came with an envelope besides its bytes (MQTT 5 user properties). */
+export interface EnvelopeExtras {
+  /** Proof-of-work stamp (`p2pd-pow`). */
+  readonly pow?: string
+  /** True when a copy with this digest is already waiting to be opened (queue's dedupe). */
+  readonly waiting?: (digest: string) => boolean
 }
 
 /** An envelope that passed the cheap checks and is worth opening. */
@@ -34,6 +53,7 @@ export interface Screened {
   readonly digest: string
   /** The peer whose pair authenticator it carries, or undefined for a stranger's. */
   readonly peer: string | undefined
+  readonly lane: Lane
 }
 
 /** A verified message with its sender stream id and sequence number. */
@@ -67,6 +87,7 @@ export class InboundPipeline {
   readonly #ephemeral: ReplayCache
   readonly #perSender: KeyedRateLimiter
   readonly #global: TokenBucket
+  readonly #stamped: TokenBucket
   readonly #monotonic: () => number
 
   constructor(options: InboundOptions) {
@@ -79,25 +100,29 @@ export class InboundPipeline {
     this.#perSender = new KeyedRateLimiter(options.perSender)
     this.#monotonic = options.monotonic ?? (() => performance.now())
     this.#global = new TokenBucket(options.global, this.#monotonic())
+    this.#stamped = new TokenBucket(options.stamped ?? options.global, this.#monotonic())
   }
 
   /** {@link screen} then {@link open}, at once. */
-  accept(raw: Uint8Array, auth?: string): Accepted | undefined {
-    const screened = this.screen(raw, auth)
+  accept(raw: Uint8Array, auth?: string, extras?: EnvelopeExtras): Accepted | undefined {
+    const screened = this.screen(raw, auth, extras)
     return screened && this.open(screened)
   }
 
   /** The cheap checks; what is left is worth {@link open}ing (or undefined: dropped). */
-  screen(raw: Uint8Array, auth?: string): Screened | undefined {
+  screen(raw: Uint8Array, auth?: string, extras: EnvelopeExtras = {}): Screened | undefined {
     const o = this.#o
     o.metrics.received++
     if (raw.length > o.maxEnvelopeBytes) return this.drop('oversize', `${raw.length} bytes`)
     // The redundant copy of a message (same bytes through another broker) and byte-exact
     // replays are recognised by hash without decrypting. Only verified envelopes are recorded,
     // so nobody can pre-empt a message by sending garbage first.
-    const digest = createHash('sha256').update(raw).digest('base64')
+    const hash = createHash('sha256').update(raw).digest()
+    const digest = hash.toString('base64')
     const wall = o.clock.now()
     if (this.#copies.has(digest, wall)) return this.drop('replayed', 'copy already received')
+    // Before any budget is spent: copies of a waiting envelope must not drain a bucket.
+    if (extras.waiting?.(digest)) return this.drop('replayed', 'copy already waiting')
     if (raw.length >= EPHEMERAL_END && this.#ephemeral.has(ephemeralKey(raw), wall)) {
       return this.drop('reusedKey', 'ephemeral key already opened')
     }
@@ -109,10 +134,14 @@ export class InboundPipeline {
       if (!this.#perSender.take(check.peer, mono)) {
         return this.drop('rateLimited', `from ${check.peer}`)
       }
-      return { raw, digest, peer: check.peer }
+      return { raw, digest, peer: check.peer, lane: 'peer' }
+    }
+    if (extras.pow !== undefined && verifyStamp(hash, extras.pow, o.powBits ?? 0)) {
+      o.metrics.stamped++
+      if (this.#stamped.take(mono)) return { raw, digest, peer: undefined, lane: 'stamped' }
     }
     if (!this.#global.take(mono)) return this.drop('globalRateLimited', 'strangers over budget')
-    return { raw, digest, peer: undefined }
+    return { raw, digest, peer: undefined, lane: 'stranger' }
   }
 
   /** The expensive part: opens, verifies and checks a screened envelope. */

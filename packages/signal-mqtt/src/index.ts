@@ -114,3 +114,11 @@ export { MqttSignaling, mqttSignaling } from './mqtt-signaling.js'
 export { type MqttSignalingOptions, SIGNALING_DEFAULTS } from './options.js'
 export { AUTH_PROPERTY } from './pair-keys.js'
 export type { RateLimit } from './rate-limit.js'
+export {
+  DEFAULT_POW_BITS,
+  MAX_POW_BITS,
+  mintStamp,
+  mintStampSync,
+  POW_PROPERTY,
+  verifyStamp,
+} from './stamp.js'

@@ -28,10 +28,14 @@ export interface SignalingMetrics {
   received: number
   /** Envelopes that carried a valid pair authenticator (from a peer we have talked to). */
   fromPeers: number
+  /** Strangers' envelopes that carried a valid proof-of-work stamp. */
+  stamped: number
   /** Envelopes opened (key agreement, decryption, signature): the expensive work done. */
   opened: number
   /** Messages handed to the handlers. */
   delivered: number
+  /** Proof-of-work stamps we minted for our first envelopes to peers. */
+  stampsMinted: number
   /** `publish()` calls acknowledged by at least one broker. */
   published: number
   /** `publish()` calls that failed. */
@@ -45,8 +49,10 @@ export function emptyMetrics(): SignalingMetrics {
   return {
     received: 0,
     fromPeers: 0,
+    stamped: 0,
     opened: 0,
     delivered: 0,
+    stampsMinted: 0,
     published: 0,
     publishFailed: 0,
     dropped: {

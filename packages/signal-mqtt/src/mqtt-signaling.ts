@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { type Identity, isNodeId } from '@p2pd/identity'
 import {
   abortReason,
@@ -12,7 +12,11 @@ import {
   systemClock,
   throwIfAborted,
 } from '@p2pd/interface'
-import { BrokerConnection, type BrokerHealth } from './broker-connection.js'
+import {
+  BrokerConnection,
+  type BrokerHealth,
+  type EnvelopeProperties,
+} from './broker-connection.js'
 import { brokerOrder } from './broker-order.js'
 import { DEFAULT_BROKERS, isBrokerUrl } from './brokers.js'
 import { newMessageId, PAYLOAD_VERSION, sealEnvelope } from './envelope.js'
@@ -25,6 +29,7 @@ import { type MqttSignalingOptions, SIGNALING_DEFAULTS } from './options.js'
 import { PairKeys } from './pair-keys.js'
 import type { RateLimit } from './rate-limit.js'
 import { ReorderBuffer } from './reorder.js'
+import { MAX_POW_BITS, mintStamp } from './stamp.js'
 
 type Settings = Required<Omit<MqttSignalingOptions, 'connectTo' | 'mqttOptions'>> &
   Pick<MqttSignalingOptions, 'mqttOptions'> & { readonly connectTo: readonly number[] }
@@ -77,16 +82,20 @@ export class MqttSignaling implements Signaling {
       replayCacheSize: this.#s.replayCacheSize,
       perSender: this.#s.perSenderRate,
       global: this.#s.globalRate,
+      stamped: this.#s.stampedRate,
+      powBits: this.#s.powBits,
       pairKeys: this.#pairKeys,
     })
     this.#reorder = new ReorderBuffer(this.#s.reorderHoldMs, (m) => this.#deliver(m))
     const deliver = (accepted: Accepted) => {
       if (this.#state !== 'closed') this.#reorder.push(accepted.sid, accepted.seq, accepted.signal)
     }
-    // Strangers' lane holds one burst of their budget (within bounds: memory is ≤ 16 KiB each).
+    // Strangers' lanes hold one burst of their budget (within bounds: memory is ≤ 16 KiB each).
+    const lane = (limit: RateLimit) => Math.min(1_024, Math.max(64, Math.ceil(limit.burst)))
     this.#inbound = new InboundQueue(pipeline, deliver, {
       ...INBOUND_QUEUE_DEFAULTS,
-      maxStrangerPending: Math.min(1_024, Math.max(64, Math.ceil(this.#s.globalRate.burst))),
+      maxStrangerPending: lane(this.#s.globalRate),
+      maxStampedPending: lane(this.#s.stampedRate),
     })
   }
 
@@ -133,7 +142,7 @@ export class MqttSignaling implements Signaling {
           reconnectMinMs: this.#s.reconnectMinMs,
           reconnectMaxMs: this.#s.reconnectMaxMs,
           mqttOptions: this.#s.mqttOptions,
-          onMessage: (payload, auth) => this.#receive(payload, auth),
+          onMessage: (payload, properties) => this.#receive(payload, properties),
           onChange: () => {
             for (const notify of [...this.#changes]) notify()
           },
@@ -190,7 +199,9 @@ export class MqttSignaling implements Signaling {
    * Seals `message` to `to.nodeId` and publishes it (QoS 1, message expiry) through up to
    * `redundancy` brokers: those of `to.signal` we are connected to, healthiest first; when
    * `to.signal` is absent or shares no connected broker with us, through our own healthiest
-   * brokers (the recipient may listen there too). Resolves on the first PUBACK.
+   * brokers (the recipient may listen there too). Resolves on the first PUBACK. Our first
+   * envelopes to a peer that has not written to us yet carry a proof-of-work stamp, minted in
+   * slices before publishing (tens of ms of CPU; see the README, Floods).
    * @throws {@link SignalingError}, or the typed abort/deadline reason.
    */
   async publish(
@@ -230,18 +241,21 @@ export class MqttSignaling implements Signaling {
       this.#s.maxEnvelopeBytes,
     )
     const auth = this.#pairKeys.authenticate(to.nodeId, envelope)
-    const routes = this.#route(to)
-    if (routes.length === 0) {
-      this.metrics.publishFailed++
-      throw new SignalingError('SIGNALING_NO_BROKER', 'no broker is connected')
-    }
     const topic = `${this.#s.topicPrefix}${to.nodeId}`
     const payload = Buffer.from(envelope.buffer, envelope.byteOffset, envelope.byteLength)
-    const acked = Promise.any(
-      routes.map((c) => c.publish(topic, payload, this.#s.messageExpirySec, auth)),
-    )
     const deadline = new Deadline(this.#s.publishTimeoutMs, options.signal, 'signaling publish')
     try {
+      const properties: EnvelopeProperties = {
+        auth,
+        pow: await this.#stamp(to.nodeId, payload, deadline.signal),
+      }
+      const routes = this.#route(to)
+      if (routes.length === 0) {
+        throw new SignalingError('SIGNALING_NO_BROKER', 'no broker is connected')
+      }
+      const acked = Promise.any(
+        routes.map((c) => c.publish(topic, payload, this.#s.messageExpirySec, properties)),
+      )
       await deadline.race(acked)
     } catch (err) {
       this.metrics.publishFailed++
@@ -257,6 +271,17 @@ export class MqttSignaling implements Signaling {
       deadline.dispose()
     }
     this.metrics.published++
+  }
+
+  /** A stamp for an envelope to a peer that may not know our pair key yet, else undefined. */
+  async #stamp(peer: string, envelope: Buffer, signal: AbortSignal): Promise<string | undefined> {
+    if (this.#s.powBits === 0 || !this.#pairKeys.wantsStamp(peer)) return undefined
+    // Counted before minting, so concurrent first messages stamp no more than the cap.
+    this.#pairKeys.stamped(peer)
+    const digest = createHash('sha256').update(envelope).digest()
+    const stamp = await mintStamp(digest, this.#s.powBits, signal)
+    this.metrics.stampsMinted++
+    return stamp
   }
 
   #sequence(recipient: string): number {
@@ -278,9 +303,9 @@ export class MqttSignaling implements Signaling {
     return (shared.length > 0 ? shared : usable).slice(0, this.#s.redundancy)
   }
 
-  #receive(payload: Buffer, auth: string | undefined): void {
+  #receive(payload: Buffer, properties: EnvelopeProperties): void {
     if (this.#state === 'closed') return
-    this.#inbound.push(payload, auth)
+    this.#inbound.push(payload, properties.auth, properties.pow)
   }
 
   #deliver(inbound: InboundSignal): void {
@@ -374,8 +399,17 @@ function settingsOf(options: MqttSignalingOptions): Settings {
     reorderHoldMs: positive('reorderHoldMs', options.reorderHoldMs, d.reorderHoldMs),
     perSenderRate: rate('perSenderRate', options.perSenderRate, d.perSenderRate),
     globalRate: rate('globalRate', options.globalRate, d.globalRate),
+    stampedRate: rate('stampedRate', options.stampedRate, d.stampedRate),
+    powBits: powBitsOf(options.powBits ?? d.powBits, bad),
     mqttOptions: options.mqttOptions,
   }
+}
+
+function powBitsOf(bits: number, bad: (why: string) => never): number {
+  if (!Number.isInteger(bits) || bits < 0 || bits > MAX_POW_BITS) {
+    bad(`powBits must be an integer from 0 to ${MAX_POW_BITS}`)
+  }
+  return bits
 }
 
 /**

@@ -64,6 +64,17 @@ export interface MqttSignalingOptions {
    * are not counted against it (see the README, Floods).
    */
   readonly globalRate?: RateLimit
+  /**
+   * Budget of strangers' envelopes that carry a valid proof-of-work stamp, all together,
+   * apart from `globalRate` and opened ahead of unstamped ones (default 50/s, burst 100).
+   */
+  readonly stampedRate?: RateLimit
+  /**
+   * Proof-of-work difficulty, in leading zero bits of SHA-256 (default 16, ≈ 65,000 hashes):
+   * what our first envelopes to a peer carry, and what a stranger's stamp needs to count. 0
+   * turns stamps off both ways. Every node should use the same value.
+   */
+  readonly powBits?: number
   /** Extra MQTT.js client options (TLS CA/certs for `mqtts://`/`wss://`, credentials…). */
   readonly mqttOptions?: IClientOptions
 }
@@ -88,4 +99,6 @@ export const SIGNALING_DEFAULTS = {
   reorderHoldMs: 250,
   perSenderRate: { rate: 50, burst: 200 },
   globalRate: { rate: 100, burst: 200 },
+  stampedRate: { rate: 50, burst: 100 },
+  powBits: 16,
 } as const

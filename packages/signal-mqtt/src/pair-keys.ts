@@ -21,7 +21,14 @@ interface PeerRecord {
   current: PairKey
   /** Every key we accept from this peer, newest last (includes `current`). */
   readonly accepted: PairKey[]
+  /** The peer has sent us a verified envelope with a key: it knows us, no stamps needed. */
+  confirmed: boolean
+  /** Stamped envelopes we sent it while unconfirmed. */
+  stamps: number
 }
+
+/** Envelopes stamped per peer before it confirms (one may be lost or still queued there). */
+const STAMPS_PER_PEER = 3
 
 function pairKey(hex: string): PairKey {
   const key = Buffer.from(hex, 'hex')
@@ -75,6 +82,21 @@ export class PairKeys {
     return current.id + mac(current.key, envelope).toString('hex')
   }
 
+  /**
+   * Whether our next envelope to `peer` should carry a proof-of-work stamp: the peer has not
+   * shown yet that it knows our key (it never wrote to us), and we stamped fewer than three.
+   */
+  wantsStamp(peer: string): boolean {
+    const record = this.#peers.get(peer)
+    return !record || (!record.confirmed && record.stamps < STAMPS_PER_PEER)
+  }
+
+  /** Counts a stamped envelope sent to `peer`. */
+  stamped(peer: string): void {
+    const record = this.#peers.get(peer)
+    if (record) record.stamps++
+  }
+
   /** Checks an authenticator received with `envelope`: one hash, no public-key work. */
   check(auth: string | undefined, envelope: Uint8Array): AuthCheck {
     if (auth === undefined || !AUTH_HEX.test(auth)) return { kind: 'none' }
@@ -93,10 +115,11 @@ export class PairKeys {
     const record = this.#peers.get(peer)
     if (!record) {
       const key = pairKey(hex)
-      this.#insert(peer, { current: key, accepted: [key] })
+      this.#insert(peer, { current: key, accepted: [key], confirmed: true, stamps: 0 })
       return
     }
     this.#touch(peer)
+    record.confirmed = true
     if (record.accepted.some((k) => k.hex === hex)) {
       if (hex < record.current.hex) record.current = record.accepted.find((k) => k.hex === hex)!
       return
@@ -130,7 +153,7 @@ export class PairKeys {
       return record
     }
     const key = pairKey(randomBytes(32).toString('hex'))
-    const fresh = { current: key, accepted: [key] }
+    const fresh = { current: key, accepted: [key], confirmed: false, stamps: 0 }
     this.#insert(peer, fresh)
     return fresh
   }

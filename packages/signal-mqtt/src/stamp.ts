@@ -1,0 +1,92 @@
+import { hash } from 'node:crypto'
+import { abortReason } from '@p2pd/interface'
+
+/** Name of the MQTT 5 user property that carries a proof-of-work stamp. */
+export const POW_PROPERTY = 'p2pd-pow'
+
+/** Default difficulty: leading zero bits of the stamp hash (≈ 65,000 hashes to mint). */
+export const DEFAULT_POW_BITS = 16
+
+/** The most difficulty we accept as a setting (2^28 hashes is minutes of CPU). */
+export const MAX_POW_BITS = 28
+
+const DOMAIN = Buffer.from('p2pd/v1/signal/pow')
+const NONCE_BYTES = 8
+const NONCE_HEX = /^[0-9a-f]{16}$/
+/** Hashes per event-loop turn while minting: a few ms, so timers and sockets keep running. */
+const SLICE_HASHES = 4_096
+
+/** `domain ‖ envelope digest ‖ nonce`, with room for the nonce at the end. */
+function stampInput(digest: Uint8Array): Buffer {
+  const input = Buffer.alloc(DOMAIN.length + digest.length + NONCE_BYTES)
+  DOMAIN.copy(input)
+  input.set(digest, DOMAIN.length)
+  return input
+}
+
+/** Leading zero bits of `bytes`. */
+export function leadingZeroBits(bytes: Uint8Array): number {
+  let bits = 0
+  for (const byte of bytes) {
+    if (byte === 0) {
+      bits += 8
+      continue
+    }
+    return bits + Math.clz32(byte) - 24
+  }
+  return bits
+}
+
+/**
+ * Checks a stamp (16 hex: an 8-byte nonce) against the SHA-256 digest of the envelope it came
+ * with: one hash. True when `SHA-256(domain ‖ digest ‖ nonce)` has at least `bits` leading
+ * zero bits. The digest covers the whole envelope (its fresh ephemeral key included), so a
+ * stamp is worth one envelope only.
+ */
+export function verifyStamp(digest: Uint8Array, stamp: string | undefined, bits: number): boolean {
+  if (bits <= 0 || stamp === undefined || !NONCE_HEX.test(stamp)) return false
+  const input = stampInput(digest)
+  input.write(stamp, input.length - NONCE_BYTES, 'hex')
+  return leadingZeroBits(hash('sha256', input, 'buffer')) >= bits
+}
+
+/** Tries nonces `from`, `from + 1`… for at most `count` hashes; the stamp found, or undefined. */
+function search(input: Buffer, bits: number, from: number, count: number): string | undefined {
+  const at = input.length - NONCE_BYTES
+  for (let n = from; n < from + count; n++) {
+    input.writeUInt32BE(Math.floor(n / 2 ** 32), at)
+    input.writeUInt32BE(n >>> 0, at + 4)
+    if (leadingZeroBits(hash('sha256', input, 'buffer')) >= bits) {
+      return input.subarray(at).toString('hex')
+    }
+  }
+  return undefined
+}
+
+/** Mints a stamp for `digest` at once (blocks: ≈ 2^bits hashes). For tests and tools. */
+export function mintStampSync(digest: Uint8Array, bits: number): string {
+  const input = stampInput(digest)
+  for (let from = 0; ; from += SLICE_HASHES) {
+    const found = search(input, bits, from, SLICE_HASHES)
+    if (found) return found
+  }
+}
+
+/**
+ * Mints a stamp for `digest` in slices of a few thousand hashes per event-loop turn, so the
+ * ≈ 2^bits hashes (tens of ms at the default) never stall timers or sockets. Rejects with the
+ * signal's reason when it aborts.
+ */
+export async function mintStamp(
+  digest: Uint8Array,
+  bits: number,
+  signal?: AbortSignal,
+): Promise<string> {
+  const input = stampInput(digest)
+  for (let from = 0; ; from += SLICE_HASHES) {
+    if (signal?.aborted) throw abortReason(signal)
+    const found = search(input, bits, from, SLICE_HASHES)
+    if (found) return found
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+}
