@@ -11,6 +11,7 @@ const LOADERS: Partial<Record<CommandName, () => Promise<CommandRun>>> = {
   tunnel: async () => (await import('./commands/tunnel.js')).tunnelCommand,
   send: async () => (await import('./commands/send-receive.js')).sendCommand,
   receive: async () => (await import('./commands/send-receive.js')).receiveCommand,
+  config: async () => (await import('./commands/config.js')).configCommand,
   nat: async () => {
     const { natCommand } = await import('./commands/nat.js')
     return (argv, io) => natCommand(argv, io.out, io.err)
