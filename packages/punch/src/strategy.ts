@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Socket } from 'node:net'
 import {
   abortReason,
+  Deadline,
   type Endpoint,
   type InboundSignal,
   type PeerAddress,
@@ -9,7 +10,6 @@ import {
   type Strategy,
   type StrategyContext,
 } from '@p2pd/interface'
-import { Deadline } from './deadline.js'
 import { PunchError } from './errors.js'
 import {
   type HeldMappings,
@@ -134,8 +134,9 @@ class Resources {
   readonly sockets = new Set<Socket>()
   readonly deadlines: Deadline[] = []
 
+  /** A GC-safe deadline under `parent`, released with everything else. */
   deadline(ms: number, parent: AbortSignal, what: string): AbortSignal {
-    const d = new Deadline(ms, parent, what)
+    const d = new Deadline(ms, parent, `punch: ${what}`)
     this.deadlines.push(d)
     return d.signal
   }
