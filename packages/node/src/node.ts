@@ -461,12 +461,17 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
         remote,
         strategies: options.strategies ?? this.strategies,
         attempt: (strategy, s) => refusals.guard(strategy, strategy.connect(ctx, s)),
-        secure: async (raw, strategy, s) =>
-          this.#track(await this.#secure(raw, strategy.name, remote.nodeId, s)),
+        secure: async (raw, strategy, s) => {
+          // A losing pipe is closed by the pipeline; what that close raises is not the app's.
+          const pipe = this.#track(await this.#secure(raw, strategy.name, remote.nodeId, s))
+          pipe.on('error', ignore)
+          return pipe
+        },
         signal,
         stageTimeoutMs: this.#init.stageTimeoutMs,
         headStartMs: this.#init.headStartMs,
       })
+      pipe.off('error', ignore) // the winner is the app's from here on
       nominate(pipe, (options as InternalConnectOptions)[REPLACES])
       this.#log(formatReport(report))
       this.emit('report', report)
@@ -660,6 +665,9 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
           this.#secure(raw, strategy, expectedPeer, s),
         ),
       )
+      // Until the app holds the pipe, its errors are ours: log them, never crash on them.
+      const unclaimed = (e: Error) => this.#log(`inbound pipe failed before delivery: ${e.message}`)
+      pipe.on('error', unclaimed)
       if (!(await attempt.race(this.#allowed(pipe.remotePeer)))) {
         this.#log(`refused pipe from ${pipe.remotePeer.slice(0, 16)}… (allow-list)`)
         attempt.fail(new NodeError('NODE_REFUSED', 'allow-list'), { close: false })
@@ -670,6 +678,7 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
         awaitNomination(pipe, s),
       )
       attempt.complete()
+      pipe.off('error', unclaimed)
       if (nomination.replaces) return this.#upgraded(pipe, nomination.replaces)
       superviseRelayedPipe({
         node: this,
