@@ -6,6 +6,19 @@ describe('p2pd usage (spawned)', () => {
   it('--help lists every command, --version prints the package version', async () => {
     const [help, ver] = await Promise.all([runCli(['--help']), runCli(['--version'])])
     expect(help.code).toBe(0)
+    expect(COMMANDS).toEqual([
+      'listen',
+      'connect',
+      'tunnel',
+      'send',
+      'receive',
+      'config',
+      'nat',
+      'map',
+      'addr',
+      'id',
+      'demo',
+    ])
     for (const c of COMMANDS) expect(help.stdout).toMatch(new RegExp(`^  ${c} `, 'm'))
     expect(ver.code).toBe(0)
     expect(ver.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/)
