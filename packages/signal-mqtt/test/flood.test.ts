@@ -68,4 +68,42 @@ describe('MqttSignaling under a forged flood (mosquitto)', () => {
       await Promise.all([a.close(), b.close()])
     }
   }, 60_000)
+
+  it('lets first contacts through: strangers’ first envelopes carry a stamp', async () => {
+    const b = node([broker.url])
+    // Fresh senders that never wrote to Bob; a third wait quietly for the baseline.
+    const strangers = Array.from({ length: 9 }, () => node([broker.url]))
+    await Promise.all([b.start(), ...strangers.map((s) => s.start())])
+    try {
+      const arrived = new Map<string, number>()
+      b.subscribe((m) => arrived.set(m.from, performance.now()))
+      const firstContact = async (s: (typeof strangers)[number], due: number) => {
+        await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())))
+        await s.publish({ nodeId: b.nodeId, signal: [0] }, { type: 'app/hello', body: null })
+        await until(() => arrived.has(s.nodeId), 5_000, 'a first contact').catch(() => {})
+        const at = arrived.get(s.nodeId)
+        return at === undefined ? undefined : at - due
+      }
+      const quiet: number[] = []
+      for (const s of strangers.slice(0, 3)) quiet.push((await firstContact(s, 0)) ?? Infinity)
+
+      const envelopes = forgeEnvelopes(b.nodeId, 3_000)
+      const started = performance.now()
+      const flooding = floodTopic(broker.port, b.topic, envelopes, 1_500)
+      const loud = await Promise.all(
+        strangers.slice(3).map((s, k) => firstContact(s, started + 100 + 220 * k)),
+      )
+      await flooding
+      const ok = loud.filter((t): t is number => t !== undefined)
+      expect(ok).toHaveLength(6)
+      expect(median(ok)).toBeLessThan(median(quiet) + 1_000)
+      expect(b.metrics.stamped).toBeGreaterThanOrEqual(9)
+      // The flood itself was held to the unstamped budget.
+      expect(b.metrics.dropped.globalRateLimited + b.metrics.dropped.overloaded).toBeGreaterThan(
+        2_000,
+      )
+    } finally {
+      await Promise.all([b.close(), ...strangers.map((s) => s.close())])
+    }
+  }, 60_000)
 })
