@@ -99,6 +99,14 @@ function peerKey(p: Endpoint): string {
   return `${p.host}|${p.port}`
 }
 
+/**
+ * SOFTWARE of a request sent before we have credentials. A server that refuses to be a
+ * reflection amplifier (ours does) answers a stranger only with as many bytes as it received;
+ * a bare 44-byte Allocate cannot pay for its 401 and would wait a retransmission. This
+ * (comprehension-optional, so every server ignores it) makes the first request ≥ 88 bytes.
+ */
+const UNAUTHENTICATED_SOFTWARE = 'p2pd turn client; first request padded to pay'
+
 /** Allocate attempts, each from a new local port, while the server answers 437. */
 const MISMATCH_ATTEMPTS = 3
 
@@ -606,12 +614,17 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
     for (;;) {
       throwIfAborted(signal)
       const transactionId = newTransactionId()
-      const software = this.#opts.software ? [attr.software(this.#opts.software)] : []
+      const credentials = this.#auth.attributes()
+      const software = this.#opts.software
+        ? [attr.software(this.#opts.software)]
+        : credentials.length === 0
+          ? [attr.software(UNAUTHENTICATED_SOFTWARE)]
+          : []
       const message = createMessage({
         method,
         cls: StunClass.Request,
         transactionId,
-        attributes: [...build(transactionId), ...software, ...this.#auth.attributes()],
+        attributes: [...build(transactionId), ...software, ...credentials],
       })
       const key = this.#auth.key
       const res = await this.#conn.transact(message, {
