@@ -48,6 +48,7 @@ export {
 export { ConnectError, defaultHeadStartMs, defaultStageTimeoutMs } from './pipeline.js'
 export type { PortMappingInit } from './port-mapping.js'
 export { ConnectionKind, decodePreamble, encodePreamble, type Preamble } from './preamble.js'
+export type { Reconnected, ReconnectFailed, RelayLost } from './relay-recovery.js'
 export { type ConnectionReport, formatReport, type StageReport } from './report.js'
 export { type DirectInit, direct } from './strategies/direct.js'
 export { type ReverseInit, type ReverseRequest, reverse } from './strategies/reverse.js'

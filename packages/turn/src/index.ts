@@ -56,6 +56,7 @@ export {
 } from './errors.js'
 export { NonceIssuer } from './server/nonce.js'
 export { classifyPeer, type PeerPolicy, peerAllowed } from './server/peer-policy.js'
+export type { TurnLimits } from './server/stranger-guard.js'
 export { TurnServer, type TurnServerOptions, type TurnServerStats } from './server/turn-server.js'
 export {
   RELAY_IDLE_TIMEOUT_MS,
