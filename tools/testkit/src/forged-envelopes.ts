@@ -132,30 +132,44 @@ export function forgeEnvelopes(victimId: string, count: number): Buffer[] {
 }
 
 // The flooder runs in its own thread, so that its pace does not depend on the victim's event
-// loop: a bare MQTT 3.1.1 client (no library) publishing QoS 0 evenly over `ms`.
+// loop: a bare MQTT client (no library) publishing QoS 0 evenly over `ms` — MQTT 3.1.1, or 5
+// when some envelopes carry a proof-of-work stamp (the `p2pd-pow` user property).
 const FLOODER = `
 const { workerData, parentPort } = require('node:worker_threads')
 const net = require('node:net')
-const { port, topic, envelopes, ms } = workerData
+const { port, topic, envelopes, stamps, ms } = workerData
+const v5 = stamps.some((s) => s)
 const t = Buffer.from(topic)
-function packet(payload) {
-  let remaining = 2 + t.length + payload.length
-  const len = []
+const varint = (n) => {
+  const out = []
   do {
-    let b = remaining % 128
-    remaining = Math.floor(remaining / 128)
-    if (remaining > 0) b |= 0x80
-    len.push(b)
-  } while (remaining > 0)
-  return Buffer.concat([Buffer.from([0x30, ...len, t.length >> 8, t.length & 0xff]), t, payload])
+    let b = n % 128
+    n = Math.floor(n / 128)
+    if (n > 0) b |= 0x80
+    out.push(b)
+  } while (n > 0)
+  return Buffer.from(out)
+}
+const str = (s) => {
+  const b = Buffer.from(s)
+  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b])
+}
+function packet(payload, stamp) {
+  let props = Buffer.alloc(0)
+  if (v5) {
+    const user = stamp ? Buffer.concat([Buffer.from([0x26]), str('p2pd-pow'), str(stamp)]) : props
+    props = Buffer.concat([varint(user.length), user])
+  }
+  const rest = Buffer.concat([str(topic), props, payload])
+  return Buffer.concat([Buffer.from([0x30]), varint(rest.length), rest])
 }
 const socket = net.connect({ host: '127.0.0.1', port })
 socket.on('error', (e) => parentPort.postMessage({ error: String(e) }))
 socket.once('connect', () => {
-  const id = Buffer.from('flood-' + process.pid + '-' + Date.now())
-  const variable = Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 2, 0, 60])
-  const body = Buffer.concat([Buffer.from([0, id.length]), id])
-  socket.write(Buffer.concat([Buffer.from([0x10, variable.length + body.length]), variable, body]))
+  const id = str('flood-' + process.pid + '-' + Date.now())
+  const variable = Buffer.from(v5 ? [0, 4, 0x4d, 0x51, 0x54, 0x54, 5, 2, 0, 60, 0] : [0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 2, 0, 60])
+  const body = Buffer.concat([variable, id])
+  socket.write(Buffer.concat([Buffer.from([0x10]), varint(body.length), body]))
   socket.once('data', () => {
     socket.on('data', () => {})
     const started = performance.now()
@@ -163,7 +177,7 @@ socket.once('connect', () => {
     const tick = () => {
       const due = Math.min(envelopes.length, Math.ceil(((performance.now() - started) / ms) * envelopes.length))
       const batch = []
-      for (; sent < due; sent++) batch.push(packet(Buffer.from(envelopes[sent])))
+      for (; sent < due; sent++) batch.push(packet(Buffer.from(envelopes[sent]), stamps[sent]))
       if (batch.length > 0) socket.write(Buffer.concat(batch))
       if (sent < envelopes.length) return setTimeout(tick, 5)
       socket.end(() => parentPort.postMessage({ sent, ms: performance.now() - started }))
@@ -173,19 +187,106 @@ socket.once('connect', () => {
 })
 `
 
+/** A forged envelope for {@link floodTopic}, with a proof-of-work stamp when the forger paid. */
+export interface FloodItem {
+  readonly payload: Buffer
+  readonly pow?: string
+}
+
 /**
  * Publishes `envelopes` to `topic` on the MQTT broker at 127.0.0.1:`port`, evenly over `ms`,
  * from a worker thread (so the pace holds whatever the victim does to this event loop).
  * Resolves with how many were sent and how long it took.
  */
-export async function floodTopic(port: number, topic: string, envelopes: Buffer[], ms: number) {
-  const worker = new Worker(FLOODER, { eval: true, workerData: { port, topic, envelopes, ms } })
+export async function floodTopic(
+  port: number,
+  topic: string,
+  envelopes: readonly (Buffer | FloodItem)[],
+  ms: number,
+) {
+  const items = envelopes.map((e) => (Buffer.isBuffer(e) ? { payload: e } : e))
+  const workerData = {
+    port,
+    topic,
+    envelopes: items.map((e) => e.payload),
+    stamps: items.map((e) => e.pow),
+    ms,
+  }
+  const worker = new Worker(FLOODER, { eval: true, workerData })
   try {
     const [reply] = (await once(worker, 'message')) as [
       { sent: number; ms: number; error?: string },
     ]
     if (reply.error) throw new P2pdError('HARDENING_FLOODER', `flooder: ${reply.error}`)
     return reply
+  } finally {
+    await worker.terminate()
+  }
+}
+
+/** Merges two floods into one, each spread evenly over the same time. */
+export function interleave(a: readonly FloodItem[], b: readonly FloodItem[]): FloodItem[] {
+  const at = (k: number, n: number) => (k + 0.5) / n
+  const out: FloodItem[] = []
+  let i = 0
+  let j = 0
+  while (i < a.length || j < b.length) {
+    const takeA = j >= b.length || (i < a.length && at(i, a.length) <= at(j, b.length))
+    out.push(takeA ? (a[i++] as FloodItem) : (b[j++] as FloodItem))
+  }
+  return out
+}
+
+// The attacker's stamping, in its own thread: SHA-256('p2pd/v1/signal/pow' ‖ SHA-256(envelope)
+// ‖ 8-byte nonce) with `bits` leading zero bits, as many envelopes as it manages within `ms`.
+const STAMPER = `
+const { workerData, parentPort } = require('node:worker_threads')
+const { createHash, hash } = require('node:crypto')
+const { envelopes, bits, ms } = workerData
+const domain = Buffer.from('p2pd/v1/signal/pow')
+const zeros = (h) => {
+  let n = 0
+  for (const b of h) {
+    if (b === 0) { n += 8; continue }
+    return n + Math.clz32(b) - 24
+  }
+  return n
+}
+const started = performance.now()
+const stamps = []
+let hashes = 0
+for (const e of envelopes) {
+  if (performance.now() - started >= ms) break
+  const input = Buffer.concat([domain, createHash('sha256').update(e).digest(), Buffer.alloc(8)])
+  let found
+  for (let n = 0; !found; n++) {
+    if ((n & 4095) === 0 && performance.now() - started >= ms) break
+    input.writeUInt32BE(n, input.length - 4)
+    hashes++
+    if (zeros(hash('sha256', input, 'buffer')) >= bits) found = input.subarray(input.length - 8).toString('hex')
+  }
+  if (found) stamps.push(found)
+}
+parentPort.postMessage({ stamps, hashes, ms: performance.now() - started })
+`
+
+/**
+ * What one attacker thread achieves: stamps `envelopes` in order with `bits` of proof of work
+ * for at most `ms`, in a worker thread. Returns the stamped envelopes, the stamps per second
+ * and the hashes per second it managed.
+ */
+export async function stampForgeries(envelopes: readonly Buffer[], bits: number, ms: number) {
+  const worker = new Worker(STAMPER, { eval: true, workerData: { envelopes, bits, ms } })
+  try {
+    const [reply] = (await once(worker, 'message')) as [
+      { stamps: string[]; hashes: number; ms: number },
+    ]
+    const seconds = reply.ms / 1000
+    return {
+      items: reply.stamps.map((pow, k) => ({ payload: envelopes[k] as Buffer, pow })),
+      stampsPerSecond: reply.stamps.length / seconds,
+      hashesPerSecond: reply.hashes / seconds,
+    }
   } finally {
     await worker.terminate()
   }
