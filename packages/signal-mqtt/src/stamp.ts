@@ -13,8 +13,10 @@ export const MAX_POW_BITS = 28
 const DOMAIN = Buffer.from('p2pd/v1/signal/pow')
 const NONCE_BYTES = 8
 const NONCE_HEX = /^[0-9a-f]{16}$/
-/** Hashes per event-loop turn while minting: a few ms, so timers and sockets keep running. */
-const SLICE_HASHES = 4_096
+/** Hashes between clock reads while minting. */
+const BATCH_HASHES = 512
+/** Minting time per event-loop turn, all stamps together: timers and sockets keep running. */
+const TURN_MS = 4
 
 /** `domain ‖ envelope digest ‖ nonce`, with room for the nonce at the end. */
 function stampInput(digest: Uint8Array): Buffer {
@@ -66,27 +68,60 @@ function search(input: Buffer, bits: number, from: number, count: number): strin
 /** Mints a stamp for `digest` at once (blocks: ≈ 2^bits hashes). For tests and tools. */
 export function mintStampSync(digest: Uint8Array, bits: number): string {
   const input = stampInput(digest)
-  for (let from = 0; ; from += SLICE_HASHES) {
-    const found = search(input, bits, from, SLICE_HASHES)
+  for (let from = 0; ; from += BATCH_HASHES) {
+    const found = search(input, bits, from, BATCH_HASHES)
     if (found) return found
   }
 }
 
-/**
- * Mints a stamp for `digest` in slices of a few thousand hashes per event-loop turn, so the
- * ≈ 2^bits hashes (tens of ms at the default) never stall timers or sockets. Rejects with the
- * signal's reason when it aborts.
- */
-export async function mintStamp(
-  digest: Uint8Array,
-  bits: number,
-  signal?: AbortSignal,
-): Promise<string> {
-  const input = stampInput(digest)
-  for (let from = 0; ; from += SLICE_HASHES) {
-    if (signal?.aborted) throw abortReason(signal)
-    const found = search(input, bits, from, SLICE_HASHES)
-    if (found) return found
-    await new Promise((resolve) => setImmediate(resolve))
+interface MintJob {
+  readonly input: Buffer
+  readonly bits: number
+  next: number
+  readonly signal: AbortSignal | undefined
+  readonly resolve: (stamp: string) => void
+  readonly reject: (err: Error) => void
+}
+
+// One queue for the whole process: however many stamps are wanted at once, minting takes at
+// most TURN_MS per event-loop turn (the oldest first, so it finishes soonest).
+const jobs: MintJob[] = []
+let pumping = false
+
+function pump(): void {
+  const started = performance.now()
+  while (jobs.length > 0 && performance.now() - started < TURN_MS) {
+    const job = jobs[0] as MintJob
+    const found = search(job.input, job.bits, job.next, BATCH_HASHES)
+    job.next += BATCH_HASHES
+    if (found) {
+      jobs.shift()
+      job.resolve(found)
+    }
   }
+  for (let k = jobs.length - 1; k >= 0; k--) {
+    const job = jobs[k] as MintJob
+    if (job.signal?.aborted) {
+      jobs.splice(k, 1)
+      job.reject(abortReason(job.signal))
+    }
+  }
+  pumping = jobs.length > 0
+  if (pumping) setImmediate(pump)
+}
+
+/**
+ * Mints a stamp for `digest` in slices (all mints of the process together spend at most a few
+ * ms per event-loop turn), so the ≈ 2^bits hashes — tens of ms at the default — never stall
+ * timers or sockets. Rejects with the signal's reason when it aborts.
+ */
+export function mintStamp(digest: Uint8Array, bits: number, signal?: AbortSignal): Promise<string> {
+  if (signal?.aborted) return Promise.reject(abortReason(signal))
+  return new Promise((resolve, reject) => {
+    jobs.push({ input: stampInput(digest), bits, next: 0, signal, resolve, reject })
+    if (!pumping) {
+      pumping = true
+      setImmediate(pump)
+    }
+  })
 }
