@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto'
 import { abortReason } from '@p2pd/interface'
+import { stampWorker } from './stamp-worker.js'
 
 /** Name of the MQTT 5 user property that carries a proof-of-work stamp. */
 export const POW_PROPERTY = 'p2pd-pow'
@@ -110,18 +111,53 @@ function pump(): void {
   if (pumping) setImmediate(pump)
 }
 
-/**
- * Mints a stamp for `digest` in slices (all mints of the process together spend at most a few
- * ms per event-loop turn), so the ≈ 2^bits hashes — tens of ms at the default — never stall
- * timers or sockets. Rejects with the signal's reason when it aborts.
- */
-export function mintStamp(digest: Uint8Array, bits: number, signal?: AbortSignal): Promise<string> {
-  if (signal?.aborted) return Promise.reject(abortReason(signal))
+/** Mints on this thread, in slices of at most TURN_MS per event-loop turn. */
+function mintHere(input: Buffer, bits: number, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
-    jobs.push({ input: stampInput(digest), bits, next: 0, signal, resolve, reject })
+    jobs.push({ input, bits, next: 0, signal, resolve, reject })
     if (!pumping) {
       pumping = true
       setImmediate(pump)
     }
   })
+}
+
+/**
+ * Mints a stamp for `digest` (≈ 2^bits hashes, tens of ms at the default) off the event loop:
+ * in the process's stamp worker thread, or — when a worker cannot run — here, in slices of a
+ * few ms per event-loop turn for all mints together. Rejects with the signal's reason when it
+ * aborts (the worker abandons the job).
+ */
+export async function mintStamp(
+  digest: Uint8Array,
+  bits: number,
+  signal?: AbortSignal,
+): Promise<string> {
+  if (signal?.aborted) throw abortReason(signal)
+  const input = stampInput(digest)
+  const cancel = new SharedArrayBuffer(4)
+  const minted = stampWorker.mint(input, bits, cancel).catch(() => mintHere(input, bits, signal))
+  if (!signal) return minted.then((stamp) => stamp as string)
+  const aborted = signal
+  return new Promise<string>((resolve, reject) => {
+    // Rejects at once; the worker drops the job at its next check of the flag.
+    const onAbort = () => {
+      Atomics.store(new Int32Array(cancel), 0, 1)
+      reject(abortReason(aborted))
+    }
+    aborted.addEventListener('abort', onAbort, { once: true })
+    minted
+      .then((stamp) => (stamp === undefined ? onAbort() : resolve(stamp)), reject)
+      .finally(() => aborted.removeEventListener('abort', onAbort))
+  })
+}
+
+/** Mints on this thread only, in slices (for tests, and where no worker can run). */
+export function mintStampInThread(
+  digest: Uint8Array,
+  bits: number,
+  signal?: AbortSignal,
+): Promise<string> {
+  if (signal?.aborted) return Promise.reject(abortReason(signal))
+  return mintHere(stampInput(digest), bits, signal)
 }

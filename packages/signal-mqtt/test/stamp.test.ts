@@ -2,7 +2,7 @@ import { createHash, hash, randomBytes } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { mintStamp, mintStampSync, verifyStamp } from '../src/index.js'
-import { leadingZeroBits } from '../src/stamp.js'
+import { leadingZeroBits, mintStampInThread } from '../src/stamp.js'
 
 const digestOf = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest()
 
@@ -102,7 +102,7 @@ describe('proof-of-work stamp', () => {
     }
     setTimeout(tick, 0)
     const digests = Array.from({ length: 10 }, () => digestOf(randomBytes(32)))
-    const stamps = await Promise.all(digests.map((d) => mintStamp(d, 15)))
+    const stamps = await Promise.all(digests.map((d) => mintStampInThread(d, 15)))
     ticking = false
     stamps.forEach((s, k) => expect(verifyStamp(digests[k] as Buffer, s, 15)).toBe(true))
     const sorted = gaps.sort((a, b) => a - b)
