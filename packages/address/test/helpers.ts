@@ -15,7 +15,7 @@ export function expectAddressError(fn: () => unknown, code: AddressErrorCode): A
   return err
 }
 
-/** A compressed secp256k1 public key (secret key 0x11×32, p2pd-core.md §1.6). */
+/** A compressed secp256k1 public key (secret key 0x11×32). */
 export const KEY_ID = '034f355bdcb7cc0af728ef3cceb9615d90684bb5b2ca5f859ab0f0b704075871aa'
 
 /** A valid IPv4 interface item with one field replaced (by index 0–7). */

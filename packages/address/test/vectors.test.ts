@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { decodePeerAddress, encodePeerAddress } from '../src/index.js'
 import { expectAddressError } from './helpers.js'
 
-// Every vector of p2pd-core.md §1.5, produced by running P2PD's parse_peer_addr at 430a323.
+// Vectors produced by running P2PD's own parser, parse_peer_addr, at commit 430a323.
 // P2PD keys interfaces by if-index in a dict; we keep them as a list in text order.
 
 describe('P2PD vectors that P2PD accepts decode to the same values', () => {

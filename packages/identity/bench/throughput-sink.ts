@@ -1,5 +1,5 @@
 // The receiving end of bench/throughput.ts, run in its own process (one process per end, as
-// perf-anchors.md measures): counts bytes until the sender ends, then answers with its CPU time
+// each end's CPU time is its own): counts bytes until the sender ends, then answers with its CPU time
 // for the transfer (a float64, ms), so the sender can print CPU per MB for both ends.
 import { once } from 'node:events'
 import { createServer, type Server, type Socket } from 'node:net'

@@ -123,7 +123,7 @@ export function nodeIdToPublicKey(nodeId: string): Uint8Array {
 
 /**
  * P2PD's legacy 25-hex node id for display and compatibility: the first 25 hex chars of
- * SHA-256 of the compressed public key (`p2pd-core.md` §1.6). It cannot be authenticated.
+ * SHA-256 of the compressed public key, as P2PD derives it. It cannot be authenticated.
  * @throws {@link IdentityError} `IDENTITY_INVALID_NODE_ID` unless {@link isNodeId}.
  */
 export function legacyNodeId(nodeId: string): string {

@@ -10,7 +10,7 @@ import {
   nodeIdToPublicKey,
 } from '../src/index.js'
 
-// p2pd-core.md §1.6: secret 0x11×32 → compressed pk → P2PD's 25-hex node id.
+// P2PD's derivation: secret 0x11×32 → compressed pk → first 25 hex of its SHA-256.
 const VECTOR_PK = '034f355bdcb7cc0af728ef3cceb9615d90684bb5b2ca5f859ab0f0b704075871aa'
 const VECTOR_LEGACY = '5b6b92b37b765963ab61d52a3'
 

@@ -1,5 +1,5 @@
 /**
- * Birthday arithmetic for a random (hard) NAT (anchors.md §2.2, Tailscale's numbers): the hard
+ * Birthday arithmetic for a random (hard) NAT (the birthday paradox, with Tailscale's numbers): the hard
  * side holds `sockets` fresh mappings towards the easy side, each on a uniformly random port
  * of a range of `rangeSize` ports; the easy side sends `probes` packets to distinct random
  * ports of that range. P(at least one hit) = 1 − (1 − n/R)^k.
@@ -41,7 +41,7 @@ export interface SprayBudget {
   readonly target?: number
   /** Most probes the easy side may send (default 2,048). */
   readonly maxProbes?: number
-  /** Probe rate (default 100/s, anchors.md §2.2). */
+  /** Probe rate (default 100/s, the rate Tailscale's numbers assume). */
   readonly probesPerSecond?: number
 }
 

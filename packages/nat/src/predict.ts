@@ -27,7 +27,8 @@ export interface PredictOptions {
   readonly count?: number
   /**
    * New mappings already spent since `observed` (0-based attempt number): every retry that
-   * opens a new connection moves a sequential NAT on by one step (lab-findings.md).
+   * opens a new connection moves a sequential NAT on by one step (every sequential NAT in the
+   * lab does).
    */
   readonly attempt?: number
   /**
@@ -93,7 +94,7 @@ const FULL_RANGE: readonly [number, number] = [1024, 65535]
  *   mapping, P(exact) = e^(−λ·j).
  * - **dependent** (k): bind observed local + j to get mapped + j·k; same noise model.
  * - **spray** (random symmetric): no single port; the hard side opens `sockets` mappings and
- *   the easy side sends `probes`: P = 1 − (1 − n/R)^k (anchors.md §2.2).
+ *   the easy side sends `probes`: P = 1 − (1 − n/R)^k (the birthday paradox).
  *
  * When the *peer* is random-symmetric and we are not, our candidates stand and `spray` tells
  * us to be the easy side. Both random: infeasible.

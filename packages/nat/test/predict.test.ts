@@ -137,7 +137,7 @@ describe('predictPorts', () => {
   })
 })
 
-describe('birthday arithmetic (anchors.md §2.2)', () => {
+describe('birthday arithmetic (P = 1 − (1 − n/R)^k)', () => {
   it('matches the published numbers for 256 sockets', () => {
     expect(birthdaySuccess(256, 174)).toBeCloseTo(0.5, 1)
     expect(birthdaySuccess(256, 1024)).toBeCloseTo(0.98, 2)

@@ -3,7 +3,7 @@ import { sprayPlan } from '@p2pd/nat'
 
 /**
  * Birthday spraying for a symmetric-random NAT against a port-restricted (APDF) cone
- * (anchors.md §2.2): the random ("hard") side opens `sockets` fresh mappings, all dialling the
+ * (the birthday paradox, with Tailscale's numbers): the random ("hard") side opens `sockets` fresh mappings, all dialling the
  * cone's held mapping at the meeting instant; the cone ("easy") side, from its held port, sends
  * `probes` SYNs to distinct random ports of the random NAT's allocation range. A probe that
  * lands on a live mapping is a simultaneous open. P = 1 − (1 − n/R)^k.

@@ -1,5 +1,5 @@
 // coturn's own test client (`turnutils_uclient`, Debian `coturn`) against OUR server, with
-// `turnutils_peer` as the echo peer (toolchain.md §3.2). Missing binaries fail, never skip.
+// `turnutils_peer` as the echo peer. Missing binaries fail, never skip.
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { promisify } from 'node:util'
 import { requireBinary } from '@p2pd/testkit'

@@ -2,7 +2,7 @@ import { type NatProfile, SEQ_BASE_PORT } from './profiles.js'
 
 /**
  * nftables rulesets, as text for `nft -f` (one statement per line: this nft rejects `rule }`
- * on one line). Recipes verified in anchors.md §3.6 / Appendix A and lab-findings.md.
+ * on one line). The lab's NAT tests check every profile's recipe against the behaviour it claims.
  */
 
 export interface RouterRulesInput {

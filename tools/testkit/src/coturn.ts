@@ -60,7 +60,7 @@ const NOBODY = 65534
 
 /**
  * Starts a real coturn (Debian `coturn`) on loopback, as `nobody` via `setpriv` when run as
- * root, with the command line of toolchain.md §3.2: two listen IPs (so RFC 5780 is on), ports
+ * root, with this command line: two listen IPs (so RFC 5780 is on), ports
  * P and P+1 on each, UDP and TCP, static long-term credentials, no TLS/DTLS/CLI. Ready once a
  * real STUN Binding is answered on (host, port) and (altHost, port + 1), and TCP accepts.
  * Throws `MissingServerError` when coturn is not installed (a failure, never a skip).
