@@ -23,6 +23,12 @@ function parseToken(body: unknown): string {
 export interface ReverseInit {
   /** Delay before racing the next candidate endpoint (default 250 ms). */
   staggerMs?: number
+  /**
+   * Asks once more (same token, a new message) when no dial-back arrived within this many ms,
+   * in case signaling lost or dropped the first request — e.g. a flooded peer (default 1 s;
+   * 0 = never).
+   */
+  resendMs?: number
 }
 
 /**
@@ -46,15 +52,33 @@ export function reverse(init: ReverseInit = {}): Strategy {
       const arrived = ctx.expectConnection(token, signal)
       // Armed before publishing; if publishing fails we never await it, so mark it handled.
       arrived.catch(() => {})
-      await ctx.signaling.publish(
-        { nodeId: ctx.remote.nodeId, signal: ctx.remote.signal },
-        {
-          type: 'reverse/request',
-          body: { token, address: ctx.localText } satisfies ReverseRequest,
-        },
-        { signal },
-      )
+      const ask = () =>
+        ctx.signaling.publish(
+          { nodeId: ctx.remote.nodeId, signal: ctx.remote.signal },
+          {
+            type: 'reverse/request',
+            body: { token, address: ctx.localText } satisfies ReverseRequest,
+          },
+          { signal },
+        )
+      await ask()
       ctx.log('reverse: asked the peer to dial back')
+      const resendMs = init.resendMs ?? 1_000
+      if (resendMs > 0) {
+        let timer: NodeJS.Timeout | undefined
+        const due = new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => resolve(undefined), resendMs)
+        })
+        try {
+          const early = await Promise.race([arrived, due])
+          if (early) return { ...early, initiator: false }
+        } finally {
+          clearTimeout(timer)
+        }
+        // A duplicate dial-back is refused by token; a failed resend still leaves the first.
+        ctx.log('reverse: no dial-back yet, asking again')
+        await ask().catch((err) => ctx.log(`reverse: asking again failed: ${String(err)}`))
+      }
       return { ...(await arrived), initiator: false }
     },
     async accept(ctx: StrategyContext, inbound: InboundSignal, signal: AbortSignal) {
