@@ -104,7 +104,9 @@ describe('proof-of-work stamp', () => {
     const digests = Array.from({ length: 10 }, () => digestOf(randomBytes(32)))
     const stamps = await Promise.all(digests.map((d) => mintStampInThread(d, 15)))
     ticking = false
-    stamps.forEach((s, k) => expect(verifyStamp(digests[k] as Buffer, s, 15)).toBe(true))
+    for (const [k, s] of stamps.entries()) {
+      expect(verifyStamp(digests[k] as Buffer, s, 15)).toBe(true)
+    }
     const sorted = gaps.sort((a, b) => a - b)
     // The median gap between timer turns (robust to the scheduler's own hiccups).
     expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThan(25)
