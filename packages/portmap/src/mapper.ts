@@ -1,7 +1,7 @@
-import { abortReason, Deadline, throwIfAborted } from '@p2pd/interface'
+import { abortReason, Deadline, TimeoutError, throwIfAborted } from '@p2pd/interface'
 import { PortMapError } from './errors.js'
 import { PortMapping } from './mapping.js'
-import type { MappingClient, MapRequest } from './types.js'
+import type { MappingClient, MappingGrant, MapRequest } from './types.js'
 
 /** Default deadline of one method inside {@link PortMapper.map}. */
 export const DEFAULT_METHOD_TIMEOUT_MS = 2000
@@ -29,7 +29,8 @@ export class PortMapper {
    * within the whole request's deadline (`timeoutMs`, default one method's budget per client).
    *
    * @throws {@link PortMapError} `PORTMAP_FAILED` with every method's error in `cause`
-   *   (an `AggregateError`); `TimeoutError`/`AbortError` from the caller's signal
+   *   (an `AggregateError`); `TimeoutError` at the deadline (even if a method ignores its
+   *   signal), `AbortError` from the caller's signal
    */
   async map(request: MapRequest & { readonly methodTimeoutMs?: number }): Promise<PortMapping> {
     const perMethod = request.methodTimeoutMs ?? DEFAULT_METHOD_TIMEOUT_MS
@@ -44,29 +45,59 @@ export class PortMapper {
       for (const client of this.clients) {
         throwIfAborted(signal)
         try {
-          // Raced: a client that ignored its signal still cannot hold the request past its deadline.
-          const grant = await deadline.race(
-            client.map({ ...request, signal, timeoutMs: perMethod }),
+          const grant = await mapWithin(
+            client,
+            { ...request, signal, timeoutMs: perMethod },
+            deadline,
           )
           return new PortMapping(client, { ...request, timeoutMs: perMethod }, grant)
         } catch (err) {
-          if (signal.aborted && request.signal?.aborted) throw abortReason(request.signal)
           errors.push(err)
+          // Past the deadline, that is the answer, whichever method was running.
+          if (signal.aborted) {
+            const reason = abortReason(signal)
+            if (!(reason instanceof TimeoutError)) throw reason
+            throw new TimeoutError(`${reason.message}: ${this.#summary(errors)}`, {
+              cause: new AggregateError(errors, 'no port-mapping method answered in time'),
+            })
+          }
         }
       }
     } finally {
       deadline.dispose()
     }
-    const summary = errors
-      .map((e, i) => `${this.clients[i]?.method}: ${e instanceof Error ? e.message : String(e)}`)
-      .join('; ')
-    throw new PortMapError('PORTMAP_FAILED', `no port mapping: ${summary}`, {
+    throw new PortMapError('PORTMAP_FAILED', `no port mapping: ${this.#summary(errors)}`, {
       cause: new AggregateError(errors, 'every port-mapping method failed'),
     })
+  }
+
+  /** What each method tried said, in order: `pcp: …; nat-pmp: …`. */
+  #summary(errors: readonly unknown[]): string {
+    return errors
+      .map((e, i) => `${this.clients[i]?.method}: ${e instanceof Error ? e.message : String(e)}`)
+      .join('; ')
   }
 
   /** Closes every client. */
   close(): void {
     for (const c of this.clients) c.close?.()
+  }
+}
+
+/**
+ * `client.map` settled by `deadline` even if the client ignores its signal; a grant that
+ * arrives after the deadline anyway is deleted rather than leaked on the gateway.
+ */
+async function mapWithin(
+  client: MappingClient,
+  request: MapRequest,
+  deadline: Deadline,
+): Promise<MappingGrant> {
+  const asked = Promise.resolve().then(() => client.map(request))
+  try {
+    return await deadline.race(asked)
+  } catch (err) {
+    if (deadline.aborted) asked.then((late) => client.unmap(late)).catch(() => {})
+    throw err
   }
 }
