@@ -79,10 +79,7 @@ export class UnsupportedWatch {
   readonly #waiters = new Map<string, Set<(err: NodeError) => void>>()
   readonly #off: () => void
 
-  constructor(
-    signaling: Signaling,
-    private readonly peer: string,
-  ) {
+  constructor(signaling: Signaling, peer: string) {
     this.#off = signaling.subscribe((inbound) => {
       if (inbound.from !== peer || inbound.message.type !== UNSUPPORTED) return
       const type = (inbound.message.body as Partial<UnsupportedBody> | null)?.type

@@ -55,7 +55,8 @@ export {
   turnErrorCodeFor,
 } from './errors.js'
 export { NonceIssuer } from './server/nonce.js'
-export { classifyPeer, type PeerPolicy, peerAllowed } from './server/peer-policy.js'
+export { classifyPeer, type PeerClass, type PeerPolicy, peerAllowed } from './server/peer-policy.js'
+export type { RateBudget } from './server/rate-limit.js'
 export type { TurnLimits } from './server/stranger-guard.js'
 export { TurnServer, type TurnServerOptions, type TurnServerStats } from './server/turn-server.js'
 export {
