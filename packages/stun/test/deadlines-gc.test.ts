@@ -1,35 +1,9 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { TimeoutError } from '@p2pd/interface'
+import { underGc } from '@p2pd/testkit/gc'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { StunServerPool, StunTcpClient, StunUdpClient } from '../src/index.js'
 import { closeSocket, portOf, udpSocket } from './helpers.js'
-
-// vitest runs with --expose-gc: deadlines must fire through full collections.
-const gc = (globalThis as { gc?: () => void }).gc as () => void
-
-/**
- * Runs `work` while forcing a full GC every 50 ms, beside a plain control timer of
- * `deadlineMs`: how late that timer fires is how late any timer fires on this machine right now
- * (a loaded CI box), and the deadline under test is allowed just as much on top of its bound.
- */
-async function underGc<T>(
-  deadlineMs: number,
-  work: () => Promise<T>,
-): Promise<{ value?: T; err?: unknown; ms: number; limitMs: number }> {
-  const timer = setInterval(gc, 50)
-  const t0 = performance.now()
-  const control = new Promise<number>((resolve) =>
-    setTimeout(() => resolve(performance.now() - t0), deadlineMs),
-  )
-  const settled = await work().then(
-    (value) => ({ value, ms: performance.now() - t0 }),
-    (err: unknown) => ({ err, ms: performance.now() - t0 }),
-  )
-  const lateMs = Math.max(0, (await control) - deadlineMs)
-  clearInterval(timer)
-  // The bound: + 10 %, + 50 ms for the rejection to travel, + the machine's own timer lateness.
-  return { ...settled, limitMs: deadlineMs * 1.1 + 50 + lateMs }
-}
 
 /** Settled with a TimeoutError no sooner than `ms`, and within the bound. */
 function expectTimeoutOnTime(r: { err?: unknown; ms: number; limitMs: number }, ms: number): void {
