@@ -1,14 +1,4 @@
-import { describe, expect, it } from 'vitest'
-import { runScenario } from '../src/run.js'
 import scenarios from '../src/scenarios/turn-abuse.js'
+import { shortRun } from './short.js'
 
-describe('hardening (short): TURN abuse', () => {
-  for (const s of scenarios) {
-    it(s.name, async () => {
-      const run = await runScenario(s, { short: true, log: (l) => console.log(l) })
-      expect(run.error).toBeUndefined()
-      expect(run.results.length).toBeGreaterThan(0)
-      for (const r of run.results) expect(r, r.outcome).toMatchObject({ pass: true })
-    }, 60_000)
-  }
-})
+shortRun('TURN abuse', scenarios, { verbose: true })
