@@ -1,11 +1,18 @@
-import { AttrType, decodeMessage, findAttribute, readAttributes, StunClass } from '@p2pd/stun'
+import { createSocket, type Socket } from 'node:dgram'
+import type { Endpoint } from '@p2pd/interface'
 import {
-  challenge,
-  RawUdpSource,
-  replyWindows,
-  signedAllocate,
-  unsignedAllocate,
-} from '@p2pd/testkit/raw-turn'
+  AttrType,
+  attr,
+  createMessage,
+  decodeMessage,
+  encodeMessage,
+  findAttribute,
+  longTermKey,
+  newTransactionId,
+  readAttributes,
+  StunClass,
+  StunMethod,
+} from '@p2pd/stun'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TurnClient, TurnServer, type TurnServerOptions } from '../src/index.js'
@@ -27,22 +34,117 @@ async function server(opts: Partial<TurnServerOptions> = {}): Promise<TurnServer
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** A raw source on a loopback address, closed after the test. */
-async function openSource(address = '127.0.0.1'): Promise<RawUdpSource> {
-  const source = await RawUdpSource.open(address)
-  cleanup.push(() => source.close())
-  return source
+interface Logged {
+  readonly at: number
+  readonly bytes: number
+}
+
+/** A raw UDP source on a loopback address that logs every byte it sends and receives. */
+class RawSource {
+  readonly sent: Logged[] = []
+  readonly replies: Array<Logged & { readonly msg: Buffer }> = []
+
+  private constructor(readonly socket: Socket) {
+    socket.on('message', (msg) =>
+      this.replies.push({ at: performance.now(), bytes: msg.length, msg }),
+    )
+  }
+
+  static async open(address = '127.0.0.1'): Promise<RawSource> {
+    const socket = createSocket('udp4')
+    await new Promise<void>((r) => socket.bind(0, address, () => r()))
+    const source = new RawSource(socket)
+    cleanup.push(() => new Promise<void>((r) => socket.close(() => r())))
+    return source
+  }
+
+  send(bytes: Buffer, to: Endpoint): void {
+    this.sent.push({ at: performance.now(), bytes: bytes.length })
+    this.socket.send(bytes, to.port, to.host)
+  }
+
+  bytesSent(): number {
+    return this.sent.reduce((n, e) => n + e.bytes, 0)
+  }
+
+  bytesReceived(): number {
+    return this.replies.reduce((n, e) => n + e.bytes, 0)
+  }
+
+  /** The replies to the request with this transaction id. */
+  answered(tid: Uint8Array): boolean {
+    return this.replies.some((r) => r.msg.subarray(8, 20).equals(Buffer.from(tid)))
+  }
 }
 
 /** Largest (bytes received − bytes sent) over the 10 s windows ending at each reply. */
-function worstWindowExcess(source: RawUdpSource): number {
-  return Math.max(...replyWindows(source).map((w) => w.out - w.in), Number.NEGATIVE_INFINITY)
+function worstWindowExcess(source: RawSource, windowMs = 10_000): number {
+  let worst = Number.NEGATIVE_INFINITY
+  for (const r of source.replies) {
+    const inWindow = (e: Logged) => e.at > r.at - windowMs && e.at <= r.at
+    const out = source.replies.filter(inWindow).reduce((n, e) => n + e.bytes, 0)
+    const sentIn = source.sent.filter(inWindow).reduce((n, e) => n + e.bytes, 0)
+    worst = Math.max(worst, out - sentIn)
+  }
+  return worst
+}
+
+/** An unsigned Allocate: 20 bytes bare, or padded with a SOFTWARE attribute. */
+function unsignedAllocate(padding = 0): { bytes: Buffer; tid: Uint8Array } {
+  const tid = newTransactionId()
+  const attributes = padding > 0 ? [attr.software('p'.repeat(padding))] : []
+  const m = createMessage({
+    method: StunMethod.Allocate,
+    cls: StunClass.Request,
+    transactionId: tid,
+    attributes,
+  })
+  return { bytes: encodeMessage(m, {}), tid }
+}
+
+function signedAllocate(
+  user: string,
+  password: string,
+  realm: string,
+  nonce: string,
+): { bytes: Buffer; tid: Uint8Array } {
+  const tid = newTransactionId()
+  const m = createMessage({
+    method: StunMethod.Allocate,
+    cls: StunClass.Request,
+    transactionId: tid,
+    attributes: [
+      attr.uint32(AttrType.RequestedTransport, 17 << 24),
+      attr.username(user),
+      attr.realm(realm),
+      attr.nonce(nonce),
+    ],
+  })
+  const key = longTermKey(user, realm, password, 'md5')
+  return {
+    bytes: encodeMessage(m, { integrity: { key, algorithm: 'sha1' }, fingerprint: true }),
+    tid,
+  }
+}
+
+/** Realm and nonce from a 401, asked for with a request big enough to pay for it. */
+async function challenge(
+  source: RawSource,
+  s: TurnServer,
+): Promise<{ realm: string; nonce: string }> {
+  const req = unsignedAllocate(200)
+  source.send(req.bytes, s.address)
+  for (let i = 0; i < 50 && !source.answered(req.tid); i++) await sleep(10)
+  const reply = source.replies.find((r) => r.msg.subarray(8, 20).equals(Buffer.from(req.tid)))
+  if (!reply) throw new Error('no 401')
+  const a = readAttributes(decodeMessage(reply.msg))
+  return { realm: a.realm as string, nonce: a.nonce as string }
 }
 
 describe('TurnServer: no reflection amplification', () => {
   it('a bare Allocate gets no 401 until the source has sent as many bytes as the 401 has', async () => {
     const s = await server()
-    const src = await openSource()
+    const src = await RawSource.open()
     const first = unsignedAllocate()
     src.send(first.bytes, s.address)
     await sleep(150)
@@ -70,7 +172,7 @@ describe('TurnServer: no reflection amplification', () => {
       // The rate budget out of the way: this test is about bytes.
       limits: { unauthenticated: { perSecond: 10_000, burst: 10_000 } },
     })
-    const src = await openSource()
+    const src = await RawSource.open()
     for (let i = 0; i < 150; i++) {
       src.send(unsignedAllocate().bytes, s.address)
       if (i % 10 === 9) await sleep(5)
@@ -93,8 +195,8 @@ describe('TurnServer: no reflection amplification', () => {
 
   it('SOFTWARE still goes out on authenticated replies', async () => {
     const s = await server({ software: 'p2pd-test' })
-    const src = await openSource()
-    const { realm, nonce } = await challenge(src, s.address)
+    const src = await RawSource.open()
+    const { realm, nonce } = await challenge(src, s)
     expect(
       findAttribute(decodeMessage(src.replies[0]?.msg as Buffer), AttrType.Software),
     ).toBeUndefined()
@@ -111,7 +213,7 @@ describe('TurnServer: no reflection amplification', () => {
 describe('TurnServer: per-source budgets', () => {
   it('unauthenticated requests over the budget are dropped silently', async () => {
     const s = await server({ limits: { unauthenticated: { perSecond: 10, burst: 20 } } })
-    const src = await openSource()
+    const src = await RawSource.open()
     for (let i = 0; i < 500; i++) src.send(unsignedAllocate(200).bytes, s.address)
     await sleep(200)
     expect(src.replies.length).toBeGreaterThanOrEqual(20)
@@ -121,8 +223,8 @@ describe('TurnServer: per-source budgets', () => {
 
   it('wrong passwords: 5 answered, then silence (default limits, 200 attempts)', async () => {
     const s = await server()
-    const src = await openSource()
-    const { realm, nonce } = await challenge(src, s.address)
+    const src = await RawSource.open()
+    const { realm, nonce } = await challenge(src, s)
     const t0 = performance.now()
     for (let i = 0; i < 200; i++)
       src.send(signedAllocate('alice', 'guess', realm, nonce).bytes, s.address)
@@ -144,8 +246,8 @@ describe('TurnServer: per-source budgets', () => {
         failedAuth: { perSecond: 1000, burst: 1000 },
       },
     })
-    const src = await openSource('127.0.0.2')
-    const { realm, nonce } = await challenge(src, s.address)
+    const src = await RawSource.open('127.0.0.2')
+    const { realm, nonce } = await challenge(src, s)
     const before = src.replies.length
     for (let i = 0; i < 20; i++)
       src.send(signedAllocate('alice', 'guess', realm, nonce).bytes, s.address)
@@ -179,8 +281,8 @@ describe('TurnServer: per-source budgets', () => {
 
   it('a legitimate client allocates while another source floods', async () => {
     const s = await server()
-    const flooder = await openSource('127.0.0.2')
-    const { realm, nonce } = await challenge(flooder, s.address)
+    const flooder = await RawSource.open('127.0.0.2')
+    const { realm, nonce } = await challenge(flooder, s)
     let flooding = true
     const flood = (async () => {
       while (flooding) {

@@ -1,21 +1,113 @@
-import { AttrType, decodeMessage, findAttribute } from '@p2pd/stun'
+import { createSocket, type Socket } from 'node:dgram'
+import type { Endpoint } from '@p2pd/interface'
 import {
-  challenge,
-  RawUdpSource,
-  replyWindows,
-  signedAllocate,
-  unsignedAllocate,
-} from '@p2pd/testkit/raw-turn'
+  AttrType,
+  attr,
+  createMessage,
+  decodeMessage,
+  encodeMessage,
+  findAttribute,
+  longTermKey,
+  newTransactionId,
+  readAttributes,
+  StunClass,
+  StunMethod,
+} from '@p2pd/stun'
 import { TurnClient, TurnServer, type TurnServerOptions } from '@p2pd/turn'
 import type { Scenario, ScenarioResult } from '../scenario.js'
 
 const USERS = { alice: 'wonderland', bob: 'builder' }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+interface Logged {
+  readonly at: number
+  readonly bytes: number
+}
+
+/** An attacker's raw UDP socket on a loopback address; logs every byte both ways. */
+class Attacker {
+  readonly sent: Logged[] = []
+  readonly replies: Array<Logged & { readonly msg: Buffer }> = []
+
+  private constructor(readonly socket: Socket) {
+    socket.on('message', (msg) =>
+      this.replies.push({ at: performance.now(), bytes: msg.length, msg }),
+    )
+  }
+
+  static async open(address: string): Promise<Attacker> {
+    const socket = createSocket('udp4')
+    await new Promise<void>((r) => socket.bind(0, address, () => r()))
+    return new Attacker(socket)
+  }
+
+  send(bytes: Buffer, to: Endpoint): void {
+    this.sent.push({ at: performance.now(), bytes: bytes.length })
+    this.socket.send(bytes, to.port, to.host)
+  }
+
+  answered(tid: Uint8Array): boolean {
+    return this.replies.some((r) => r.msg.subarray(8, 20).equals(Buffer.from(tid)))
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => this.socket.close(() => r()))
+  }
+}
+
+const sum = (xs: readonly Logged[]) => xs.reduce((n, x) => n + x.bytes, 0)
+
 /** The worst bytes-out / bytes-in over the 10 s windows ending at each reply. */
-function worstWindowRatio(a: RawUdpSource): number {
-  const ratios = replyWindows(a).map((w) => (w.in === 0 ? Number.POSITIVE_INFINITY : w.out / w.in))
-  return Math.max(0, ...ratios)
+function worstWindowRatio(a: Attacker): number {
+  let worst = 0
+  for (const r of a.replies) {
+    const inside = (x: Logged) => x.at > r.at - 10_000 && x.at <= r.at
+    const out = sum(a.replies.filter(inside))
+    const got = sum(a.sent.filter(inside))
+    worst = Math.max(worst, got === 0 ? Number.POSITIVE_INFINITY : out / got)
+  }
+  return worst
+}
+
+function unsignedAllocate(padding = 0): { bytes: Buffer; tid: Uint8Array } {
+  const tid = newTransactionId()
+  const attributes = padding > 0 ? [attr.software('p'.repeat(padding))] : []
+  const m = createMessage({
+    method: StunMethod.Allocate,
+    cls: StunClass.Request,
+    transactionId: tid,
+    attributes,
+  })
+  return { bytes: encodeMessage(m, {}), tid }
+}
+
+function signedAllocate(user: string, password: string, realm: string, nonce: string) {
+  const tid = newTransactionId()
+  const m = createMessage({
+    method: StunMethod.Allocate,
+    cls: StunClass.Request,
+    transactionId: tid,
+    attributes: [
+      attr.uint32(AttrType.RequestedTransport, 17 << 24),
+      attr.username(user),
+      attr.realm(realm),
+      attr.nonce(nonce),
+    ],
+  })
+  const key = longTermKey(user, realm, password, 'md5')
+  const bytes = encodeMessage(m, { integrity: { key, algorithm: 'sha1' }, fingerprint: true })
+  return { bytes, tid }
+}
+
+/** Realm and nonce from a 401, asked for with a request big enough to pay for the answer. */
+async function challenge(a: Attacker, to: Endpoint): Promise<{ realm: string; nonce: string }> {
+  const req = unsignedAllocate(200)
+  a.send(req.bytes, to)
+  for (let i = 0; i < 100 && !a.answered(req.tid); i++) await sleep(10)
+  const reply = a.replies.find((r) => r.msg.subarray(8, 20).equals(Buffer.from(req.tid)))
+  if (!reply) throw new Error('no 401 to a paid-for Allocate')
+  const attrs = readAttributes(decodeMessage(reply.msg))
+  return { realm: attrs.realm ?? '', nonce: attrs.nonce ?? '' }
 }
 
 async function withServer<T>(
@@ -37,7 +129,7 @@ const wrongPasswordFlood: Scenario = {
   name: 'wrong-password flood',
   run: ({ short, signal, log }) =>
     withServer({}, async (s) => {
-      const attacker = await RawUdpSource.open('127.0.0.2')
+      const attacker = await Attacker.open('127.0.0.2')
       try {
         const { realm, nonce } = await challenge(attacker, s.address)
         const burst = short ? 200 : 2000
@@ -111,7 +203,7 @@ const amplification: Scenario = {
         ['paced within the rate budget', 0],
       ] as const) {
         const row = await withServer(opts, async (s) => {
-          const attacker = await RawUdpSource.open('127.0.0.3')
+          const attacker = await Attacker.open('127.0.0.3')
           try {
             const t0 = performance.now()
             let tick = 0
@@ -123,8 +215,8 @@ const amplification: Scenario = {
               tick++
             }
             await sleep(200)
-            const out = attacker.bytesReceived()
-            const got = attacker.bytesSent()
+            const out = sum(attacker.replies)
+            const got = sum(attacker.sent)
             const worst = worstWindowRatio(attacker)
             const software = attacker.replies.filter(
               (r) => findAttribute(decodeMessage(r.msg), AttrType.Software) !== undefined,
@@ -261,7 +353,7 @@ const legitimateDuringFlood: Scenario = {
     let floodReplies = 0
     for (let t = 0; t < trials; t++) {
       await withServer({}, async (s) => {
-        const flooder = await RawUdpSource.open('127.0.0.2')
+        const flooder = await Attacker.open('127.0.0.2')
         const { realm, nonce } = await challenge(flooder, s.address)
         let flooding = true
         const flood = (async () => {
