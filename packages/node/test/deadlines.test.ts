@@ -8,20 +8,19 @@ import {
   type Strategy,
   TimeoutError,
 } from '@p2pd/interface'
+import { gcEvery } from '@p2pd/testkit/gc'
 import { echoRoundTrip, firstOf } from '@p2pd/testkit/pipes'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConnectError, createNode, direct, NodeError } from '../src/index.js'
 
-// vitest runs with --expose-gc: every wait below runs through full collections.
-const gc = (globalThis as { gc?: () => void }).gc as () => void
 const cleanups: Array<() => unknown> = []
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
 
+// vitest runs with --expose-gc: every wait below runs through full collections.
 function collectEvery(ms: number) {
-  const t = setInterval(gc, ms)
-  cleanups.push(() => clearInterval(t))
+  cleanups.push(gcEvery(ms))
 }
 
 async function node(

@@ -1,10 +1,10 @@
 import { generateIdentity, secureChannel } from '@p2pd/identity'
 import { MemorySignalingHub } from '@p2pd/interface'
+import { gcEvery } from '@p2pd/testkit/gc'
 import { firstOf } from '@p2pd/testkit/pipes'
 import {
   connected,
   DIRECT_PREAMBLE,
-  gcEvery,
   HELLO_PREFIX,
   heldMs,
   loopbackSource,

@@ -3,19 +3,17 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { createServer, type Server, type Socket } from 'node:net'
 import { TimeoutError } from '@p2pd/interface'
+import { gcEvery } from '@p2pd/testkit/gc'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TurnClient, TurnServer } from '../src/index.js'
 
-const gc = (globalThis as { gc?: () => void }).gc
 const cleanup: Array<() => unknown> = []
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f()
 })
 
 function collectEvery50ms(): void {
-  if (!gc) throw new Error('run with --expose-gc')
-  const timer = setInterval(gc, 50)
-  cleanup.push(() => clearInterval(timer))
+  cleanup.push(gcEvery(50))
 }
 
 /** A UDP socket on 127.0.0.1 that reads everything and answers nothing. */

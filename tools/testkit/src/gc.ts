@@ -11,6 +11,13 @@ export function forceGc(): void {
   gc()
 }
 
+/** Calls `gc()` every `everyMs` until the returned function is called. */
+export function gcEvery(everyMs: number): () => void {
+  forceGc() // fails at once, not in a timer, when --expose-gc is missing
+  const timer = setInterval(forceGc, everyMs)
+  return () => clearInterval(timer)
+}
+
 /** What {@link underGc} measured. */
 export interface GcTiming<T> {
   readonly value?: T
@@ -27,7 +34,7 @@ export interface GcTiming<T> {
  * (a loaded CI box), and the deadline under test is allowed just as much on top of its bound.
  */
 export async function underGc<T>(deadlineMs: number, work: () => Promise<T>): Promise<GcTiming<T>> {
-  const timer = setInterval(forceGc, 50)
+  const stopGc = gcEvery(50)
   const t0 = performance.now()
   const control = new Promise<number>((resolve) =>
     setTimeout(() => resolve(performance.now() - t0), deadlineMs),
@@ -40,6 +47,6 @@ export async function underGc<T>(deadlineMs: number, work: () => Promise<T>): Pr
     const lateMs = Math.max(0, (await control) - deadlineMs)
     return { ...settled, limitMs: deadlineMs * 1.1 + 50 + lateMs }
   } finally {
-    clearInterval(timer)
+    stopGc()
   }
 }

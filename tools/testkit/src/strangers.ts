@@ -138,11 +138,3 @@ export function loopbackSource(n: number): string {
   const v = n + 2
   return `127.${(v >> 16) & 255}.${(v >> 8) & 255}.${v & 255}`
 }
-
-/** Calls `gc()` (needs `--expose-gc`) every `everyMs` until the returned function is called. */
-export function gcEvery(everyMs: number): () => void {
-  const gc = (globalThis as { gc?: () => void }).gc
-  if (!gc) throw new Error('gc() is not exposed: run node with --expose-gc')
-  const timer = setInterval(gc, everyMs)
-  return () => clearInterval(timer)
-}
