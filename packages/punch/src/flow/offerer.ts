@@ -1,0 +1,177 @@
+import { randomBytes } from 'node:crypto'
+import type { Socket } from 'node:net'
+import type { RawConnection, StrategyContext } from '@p2pd/interface'
+import { PunchError } from '../errors.js'
+import type { Settings } from '../options.js'
+import { chooseAcceptor, effectiveNat, punchMode, type SideInfo } from '../plan.js'
+import { predictCandidates } from '../predict.js'
+import { Inbox } from '../protocol/inbox.js'
+import {
+  MessageType,
+  type PunchAnswer,
+  type PunchOffer,
+  type PunchReady,
+} from '../protocol/messages.js'
+import {
+  defaults,
+  meetingTime,
+  oneWayDelay,
+  punchWindow,
+  relativeUncertainty,
+  signalingRtt,
+} from '../schedule.js'
+import { sendKeep } from '../sockets/nomination.js'
+import { hold, listenAsAcceptor, startLoop } from './arm.js'
+import { dials, type ListenSide, localSide, sprayPart, sprayWindow } from './dials.js'
+import { firstSocket, publish, Resources, rawConnection, requirePair } from './session.js'
+
+/**
+ * The offering side of a punch: hold fresh mappings, offer them, measure the signaling round
+ * trip from the answer, fix the meeting instant, window and acceptor, send `punch/ready`, then
+ * dial at the instant (or listen, or dial at once when the answerer listens). The first socket
+ * that connects is kept and marked with the KEEP byte.
+ */
+export async function offer(
+  s: Settings,
+  ctx: StrategyContext,
+  signal: AbortSignal,
+): Promise<RawConnection> {
+  const pair = requirePair(ctx)
+  const mode = punchMode(ctx.local, ctx.remote)
+  const myNat = effectiveNat(mode, pair.mine.nat)
+  const theirNat = effectiveNat(mode, pair.theirs.nat)
+  const verdict = s.verdictOf(myNat, theirNat)
+  if (verdict !== true) throw new PunchError('PUNCH_NOT_PUNCHABLE', verdict)
+  const id = randomBytes(16).toString('hex')
+  const res = new Resources()
+  let winner: Socket | undefined
+  let attempts = 0
+  try {
+    res.inbox = new Inbox(ctx.signaling, ctx.remote.nodeId, id, ctx.log)
+    const { held, spray } = await hold(s, mode, pair, myNat, theirNat, signal)
+    res.held = held
+    const candidatePorts = predictCandidates(myNat, held.mappings, s.predictions)
+    const me = localSide(myNat, held, candidatePorts)
+    const localU = ctx.clock.uncertainty
+    const now = Math.round(ctx.clock.now())
+    const offer: PunchOffer = {
+      v: 1,
+      id,
+      address: ctx.localText,
+      mode,
+      mappings: me.mappings,
+      candidatePorts,
+      nat: myNat,
+      uncertaintyMs: localU,
+      sentAt: now,
+      meetAt: now + defaults.baseWindowMs,
+    }
+    const sentPerf = performance.now()
+    await publish(ctx, MessageType.offer, offer, signal)
+    const reply = await res.inbox.next(['answer', 'abort'], signal)
+    if (reply.type === 'abort') {
+      throw new PunchError('PUNCH_PEER_ABORTED', `peer aborted: ${reply.body.reason}`)
+    }
+    const answer: PunchAnswer = reply.body
+    const rttMs = signalingRtt(sentPerf, reply.atPerf, answer.heldMs)
+    const oneWayMs = oneWayDelay(rttMs)
+    const acceptor = chooseAcceptor(mode, myNat, answer.nat)
+    const sameClock = mode === 'self'
+    const meetAt = meetingTime({
+      nowMs: ctx.clock.now(),
+      rttMs,
+      localUncertaintyMs: localU,
+      remoteUncertaintyMs: answer.uncertaintyMs,
+      sameClock,
+    })
+    const peer: SideInfo = answer
+    const listen: ListenSide =
+      acceptor === 'offerer' ? 'me' : acceptor === 'answerer' ? 'peer' : 'none'
+    // The answer's NAT record is the one the peer acts on (it may carry the port range).
+    const part = sprayPart(s, listen, myNat, answer.nat)
+    const uncertaintyMs = relativeUncertainty(localU, answer.uncertaintyMs, sameClock)
+    const windowMs = Math.max(
+      punchWindow(localU, answer.uncertaintyMs, sameClock, s.init.windowMs),
+      part ? sprayWindow(s, part.choice, oneWayMs, uncertaintyMs) : 0,
+    )
+    const { pairs, sprayed } = dials(s, part, me, spray, peer, listen, {
+      windowMs,
+      oneWayMs,
+      uncertaintyMs,
+    })
+    s.emit({
+      type: 'planned',
+      role: 'offerer',
+      mode,
+      acceptor,
+      meetAt,
+      rttMs,
+      windowMs,
+      pairs: pairs.length,
+      ...(part ? { spray: { ...part.choice, role: part.role } } : {}),
+    })
+
+    let deliver: (s: Socket) => void = () => {}
+    const first = new Promise<Socket>((resolve) => {
+      deliver = resolve
+    })
+    let got = false
+    const onSocket = (sock: Socket) => {
+      res.sockets.add(sock)
+      if (got) return void sock.destroy()
+      got = true
+      deliver(sock)
+    }
+    if (acceptor === 'offerer') {
+      res.acceptor = await listenAsAcceptor(myNat, answer, held, onSocket)
+    }
+    const ready: PunchReady = { v: 1, kind: 'go', id, meetAt, acceptor, windowMs, oneWayMs }
+    await publish(ctx, MessageType.ready, ready, signal)
+    const overall = res.deadline(
+      meetAt - ctx.clock.now() + windowMs + defaults.attemptTimeoutMs,
+      signal,
+      'punch window',
+    )
+    const ackOrAbort = res.inbox.next(['ack', 'abort'], overall)
+    ackOrAbort.catch(() => {})
+    const peerAbort = ackOrAbort.then((m) => (m.type === 'abort' ? m.body : undefined))
+    if (acceptor === 'answerer') {
+      // It listens once it has sent its ack: dial right away then, no instant to wait for.
+      const m = await ackOrAbort
+      if (m.type === 'abort') {
+        throw new PunchError('PUNCH_PEER_ABORTED', `peer aborted: ${m.body.reason}`)
+      }
+    }
+    const startAt = acceptor === 'none' ? meetAt : ctx.clock.now()
+    const loop = pairs.length
+      ? startLoop(s, res, ctx, pairs, startAt, windowMs, oneWayMs, onSocket, sprayed)
+      : undefined
+    winner = await firstSocket({
+      sockets: first,
+      signal: overall,
+      peerAbort,
+      loopDone: loop?.done,
+      listening: acceptor === 'offerer',
+    })
+    attempts = loop?.attempts() ?? 0
+    sendKeep(winner)
+    s.emit({
+      type: 'connected',
+      role: 'offerer',
+      attempts,
+      local: `${winner.localAddress}:${winner.localPort}`,
+      remote: `${winner.remoteAddress}:${winner.remotePort}`,
+    })
+    return rawConnection(winner)
+  } catch (err) {
+    s.emit({
+      type: 'failed',
+      role: 'offerer',
+      reason: (err as Error).message,
+      attempts: res.loop?.attempts() ?? attempts,
+    })
+    throw err
+  } finally {
+    await res.release(winner)
+  }
+}

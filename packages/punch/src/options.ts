@@ -1,0 +1,85 @@
+import type { StunServerSpec } from './mappings.js'
+import { punchVerdict } from './plan.js'
+import type { Acceptor as AcceptorRole, NatRecord, PunchMode } from './protocol/messages.js'
+import { type SprayBudget, type SprayChoice, sprayChoice } from './spray.js'
+
+export interface PunchInit {
+  /** STUN servers reachable over TCP (`host:port` or endpoints); needed for remote peers. */
+  readonly stunServers?: readonly StunServerSpec[]
+  /** Socket pairs punched at once between two endpoint-independent NATs (default 2). */
+  readonly sockets?: number
+  /** Predicted ports a sequential-symmetric side announces (and may spend; default 8). */
+  readonly predictions?: number
+  /** Base punch window after the meeting instant, before clock uncertainty (default 3,000 ms). */
+  readonly windowMs?: number
+  /** Cap of one connect attempt (default 1,500 ms). */
+  readonly attemptTimeoutMs?: number
+  /** Deadline of each STUN observation (default 2,000 ms). */
+  readonly stunTimeoutMs?: number
+  /** How long the answerer waits for `punch/ready` (default 10,000 ms). */
+  readonly readyTimeoutMs?: number
+  /** Birthday-spray budget (symmetric random × port-restricted cone); see `sprayChoice`. */
+  readonly spray?: SprayBudget
+  /** Observer of each punch's milestones (tests, benchmarks, the lab runner). */
+  readonly onEvent?: (event: PunchEvent) => void
+}
+
+/** Milestones of one punch, for tests and measurements. */
+export type PunchEvent =
+  | {
+      readonly type: 'planned'
+      readonly role: 'offerer' | 'answerer'
+      readonly mode: PunchMode
+      readonly acceptor: AcceptorRole
+      readonly meetAt: number
+      readonly rttMs: number
+      readonly windowMs: number
+      readonly pairs: number
+      /** Set when this punch sprays: our part and the budget. */
+      readonly spray?: SprayChoice & { readonly role: 'hard' | 'easy' }
+    }
+  | {
+      readonly type: 'connected'
+      readonly role: 'offerer' | 'answerer'
+      readonly attempts: number
+      readonly local: string
+      readonly remote: string
+    }
+  | {
+      readonly type: 'failed'
+      readonly role: 'offerer' | 'answerer'
+      readonly reason: string
+      readonly attempts: number
+    }
+
+const DEFAULT_SOCKETS = 2
+const DEFAULT_PREDICTIONS = 8
+
+/** {@link PunchInit} resolved once per strategy: what both flows read. */
+export interface Settings {
+  readonly init: PunchInit
+  /** Socket pairs between two endpoint-independent NATs (1–16). */
+  readonly sockets: number
+  /** Predicted ports a sequential side announces (1–64). */
+  readonly predictions: number
+  readonly emit: (event: PunchEvent) => void
+  /** {@link punchVerdict} with this strategy's spray budget. */
+  readonly verdictOf: (a: NatRecord, b: NatRecord) => true | string
+}
+
+export function settings(init: PunchInit): Settings {
+  return {
+    init,
+    sockets: Math.max(1, Math.min(16, init.sockets ?? DEFAULT_SOCKETS)),
+    predictions: Math.max(1, Math.min(64, init.predictions ?? DEFAULT_PREDICTIONS)),
+    emit: (e) => init.onEvent?.(e),
+    // Refuse a spray that cannot reach its floor.
+    verdictOf: (a, b) =>
+      punchVerdict(a, b, (random) => {
+        const c = sprayChoice(random.range, init.spray)
+        if (c.feasible) return true
+        const size = c.range[1] - c.range[0] + 1
+        return `not punchable: a spray of ${c.sockets} sockets × ${c.probes} probes over ${size} ports reaches only ${Math.round(c.probability * 100)} %`
+      }),
+  }
+}
