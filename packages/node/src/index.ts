@@ -45,6 +45,7 @@ export {
   P2pdNode,
   type Upgrade,
 } from './node.js'
+export { looksLikeName, type NameLookup } from './node-types.js'
 export { ConnectError, defaultHeadStartMs, defaultStageTimeoutMs } from './pipeline.js'
 export type { PortMappingInit } from './port-mapping.js'
 export { ConnectionKind, decodePreamble, encodePreamble, type Preamble } from './preamble.js'

@@ -74,8 +74,30 @@ export interface NodeInit {
    * routing table's default gateway; see {@link PortMappingInit} for the rest.
    */
   portMapping?: boolean | PortMappingInit
+  /**
+   * Resolves names (`alice.<fingerprint>`) for `connect()`, e.g. `nameResolver({ brokers })`
+   * from `@p2pd/names`. Without it, connecting to a name fails with `NODE_NO_NAME_RESOLVER`.
+   */
+  names?: NameLookup
   /** Debug log sink (default: silent). */
   log?: (message: string) => void
+}
+
+/**
+ * Turns a name into the peer address it points at now. It must verify what it returns (the
+ * node trusts the address it gives, and then authenticates the peer by the address's node ID).
+ */
+export interface NameLookup {
+  /** The peer address text `name` points at; rejects with a typed error, by `signal`. */
+  resolve(name: string, signal: AbortSignal): Promise<string>
+}
+
+/**
+ * True when a `connect()` target has the shape of a name, `<label>.<suffix>` (one dot, no
+ * brackets or commas), rather than of a peer address. The resolver checks the rest.
+ */
+export function looksLikeName(target: string): boolean {
+  return /^[a-z0-9-]{1,63}\.[a-z0-9]{1,63}$/.test(target)
 }
 
 export interface ConnectOptions {

@@ -34,6 +34,7 @@ import type {
   NodeHealth,
   NodeInit,
 } from './node-types.js'
+import { looksLikeName } from './node-types.js'
 import { awaitNomination, bindingOf, nominate } from './nomination.js'
 import { runPipeline } from './pipeline.js'
 import { ListenerMapping } from './port-mapping.js'
@@ -320,11 +321,17 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     this.#address = decodePeerAddress(this.#addressText)
   }
 
-  /** Connects to a peer (address text or decoded) and returns an authenticated pipe. */
+  /**
+   * Connects to a peer (address text, decoded, or a name when the node has a `names`
+   * resolver) and returns an authenticated pipe. A name is resolved within the same deadline.
+   */
   async connect(
     target: string | PeerAddress,
     options: ConnectOptions = {},
   ): Promise<ConnectedPipe> {
+    if (typeof target === 'string' && looksLikeName(target)) {
+      return this.#connectByName(target, options)
+    }
     const remote = typeof target === 'string' ? decodePeerAddress(target) : target
     if (remote.legacy) {
       throw new NodeError('NODE_LEGACY_PEER', 'a legacy P2PD node id cannot be authenticated')
@@ -384,6 +391,28 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
       refusals.dispose()
       deadline.dispose()
     }
+  }
+
+  async #connectByName(name: string, options: ConnectOptions): Promise<ConnectedPipe> {
+    const names = this.#init.names
+    if (!names) {
+      throw new NodeError(
+        'NODE_NO_NAME_RESOLVER',
+        `${name} is a name, and this node has no names resolver`,
+      )
+    }
+    const timeoutMs = options.timeoutMs ?? this.#init.connectTimeoutMs ?? 30_000
+    const started = performance.now()
+    const text = await withDeadline(
+      timeoutMs,
+      [this.#lifetime.signal, options.signal],
+      (s) => names.resolve(name, s),
+      `resolve ${name}`,
+    )
+    const remote = decodePeerAddress(text)
+    this.#log(`${name} is ${remote.nodeId.slice(0, 16)}…`)
+    const left = Math.max(1, timeoutMs - (performance.now() - started))
+    return this.connect(remote, { ...options, timeoutMs: left })
   }
 
   /**
