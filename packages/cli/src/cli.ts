@@ -12,6 +12,7 @@ const LOADERS: Partial<Record<CommandName, () => Promise<CommandRun>>> = {
   send: async () => (await import('./commands/send-receive.js')).sendCommand,
   receive: async () => (await import('./commands/send-receive.js')).receiveCommand,
   config: async () => (await import('./commands/config.js')).configCommand,
+  infra: async () => (await import('./commands/infra.js')).infraCommand,
   nat: async () => {
     const { natCommand } = await import('./commands/nat.js')
     return (argv, io) => natCommand(argv, io.out, io.err)

@@ -9,6 +9,7 @@ import {
   DEFAULT_STUN_TCP,
   DEFAULT_STUN_UDP,
 } from './defaults.js'
+import { parseInfraFile } from './infra-settings.js'
 import { defaultConfigPath, defaultKeyPath } from './paths.js'
 
 /** What a node-running command uses; see `p2pd config --help` for the file format. */
@@ -105,7 +106,7 @@ const strings = (v: unknown, what: string): string[] => {
 export async function readConfigFile(
   path: string,
   required: boolean,
-): Promise<Partial<Record<ConfigKey, unknown>>> {
+): Promise<Partial<Record<ConfigKey | 'infra', unknown>>> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
@@ -131,11 +132,15 @@ export async function readConfigFile(
     'interfaces',
     'listenPort',
     'timeoutMs',
+    'infra',
   ])
   for (const k of Object.keys(json)) {
     if (!known.has(k)) throw new ConfigError(`config file ${path}: unknown key "${k}"`)
   }
-  return json as Partial<Record<ConfigKey, unknown>>
+  // Only `p2pd infra` uses it, but a typo in it should show wherever the file is read.
+  const infra = (json as Record<string, unknown>).infra
+  if (infra !== undefined) parseInfraFile(infra, path)
+  return json as Partial<Record<ConfigKey | 'infra', unknown>>
 }
 
 /** The effective config and where each part came from. */

@@ -28,6 +28,7 @@ export const SUMMARIES = {
   tunnel: "expose a local TCP port to peers, or reach a peer's through a local port",
   send: 'offer a file or directory; the peer fetches it with `p2pd receive`',
   receive: 'fetch what a `p2pd send` offers, verified (SHA-256), written atomically',
+  infra: 'run the servers p2pd needs (MQTT, STUN, SNTP, TURN) for your own deployment',
   config: 'print the effective configuration (flags > environment > file > defaults)',
   nat: "classify this machine's NAT against the STUN servers named",
   map: "ask this LAN's gateway to forward a port, then release it",
@@ -102,6 +103,52 @@ options:
   -h, --help             this text
 
 ${NODE_OPTIONS}`,
+  infra: `usage: p2pd infra --host IP [options]
+       p2pd infra --config FILE [options]
+
+Runs, for a team's own deployment, every server p2pd clients need: an MQTT broker (aedes)
+for signaling, STUN over UDP and TCP, SNTP and a TURN relay (UDP, long-term credentials).
+With --alternate (a second IP of this machine) STUN answers RFC 5780 behaviour discovery,
+so clients can classify their NAT; without it STUN is a plain binding server and the
+"classify" list it prints is empty.
+
+Once every server listens it prints, on stdout, one JSON document: a p2pd client config file
+(brokers, stun, ntp, turn with the first user's credentials) pointing at --public-host.
+Save it as the clients' config file (p2pd listen --config FILE, or config.json in their
+config directory). Then "p2pd infra: ready" on stderr. SIGINT/SIGTERM closes every server
+and exits 0. A port in use (or one below 1024 without the privilege) exits 1 naming it.
+
+options:
+  --host IP              address to listen on (required unless in the config; 0.0.0.0 or
+                         :: for all, which needs --public-host and no --alternate)
+  --public-host HOST     the name or IP clients reach this machine at (default: --host)
+  --alternate IP         a second IP of this machine: RFC 5780 STUN on --host + IP
+  --relay-ip IP          the IP TURN relays from and reports (default: --host, or
+                         --public-host when --host is a wildcard)
+  --mqtt-port N          MQTT broker, TCP (default 1883)
+  --stun-port N          STUN, UDP and TCP (default 3478)
+  --stun-alt-port N      STUN's second port with --alternate (default --stun-port + 1)
+  --ntp-port N           SNTP, UDP (default 123: needs root or CAP_NET_BIND_SERVICE)
+  --turn-port N          TURN, UDP (default 3480: 3478 and 3479 are STUN's)
+                         (a port of 0 means any free port: for tests)
+  --turn-user USER:PASS  a TURN user (repeatable; replaces the config's "users"; without
+                         any, one is made up for this run and printed in the snippet)
+  --realm REALM          TURN realm (default p2pd)
+  --allow-peer-range CIDR
+                         let TURN relay to this range even if private or reserved
+                         (repeatable; TURN relays only to public addresses by default)
+  --allow-private-peers  let TURN relay to private ranges (10/8, 172.16/12, 192.168/16…)
+  --allow-loopback-peers let TURN relay to 127/8 and ::1 (tests on one machine only)
+  --snippet FILE         also write the client config to FILE (mode 0600: it holds a password)
+  --config FILE          read these settings from FILE's "infra" key (flags win):
+                         { "infra": { "host": "203.0.113.5", "publicHost": "p2p.example.net",
+                           "alternate": "203.0.113.6", "relayIp": "203.0.113.5",
+                           "ports": { "mqtt": 1883, "stun": 3478, "stunAlt": 3479,
+                                      "ntp": 123, "turn": 3480 },
+                           "realm": "example.net", "users": { "alice": "…" },
+                           "allowPrivatePeers": false, "allowPeerRanges": [],
+                           "snippet": "/var/lib/p2pd/client.json" } }
+  -h, --help             this text`,
   config: `usage: p2pd config [node options] [--show-secrets]
 
 Prints the configuration the other commands would use, as JSON, and where each part came
@@ -120,7 +167,8 @@ config file (JSON; every key optional):
     "turn": [{ "host": "…", "port": 3478, "username": "…", "password": "…" }],
     "interfaces": "discover" | "loopback",
     "listenPort": 0,
-    "timeoutMs": 30000
+    "timeoutMs": 30000,
+    "infra": { … }                            only read by \`p2pd infra\` (see its --help)
   }
 
 environment: P2PD_CONFIG, P2PD_KEY, P2PD_BROKERS, P2PD_STUN, P2PD_NTP, P2PD_TURN
@@ -132,6 +180,7 @@ options:
 
 ${NODE_OPTIONS}`,
   nat: `usage: p2pd nat --server HOST:PORT [--server …] [options]
+       p2pd nat --config FILE [options]
 
 Classifies the NAT in front of this machine (RFC 5780 mapping and filtering, port delta)
 against the STUN servers named, and only those, then prints what it found and the timings.
@@ -139,6 +188,8 @@ Exits 1 when no server answered (nothing could be classified).
 
 options:
   --server HOST:PORT     a STUN server (repeatable; RFC 5780-capable ones classify fully)
+  --config FILE          without --server: the file's "stun" "classify" servers (its "udp"
+                         ones when none classify), e.g. what \`p2pd infra\` printed
   --transport T          udp, tcp or both (default both)
   --local IP             probe from this local address (default: the OS's choice)
   --timeout MS           deadline of the whole classification (default 3000)

@@ -12,6 +12,7 @@ describe('p2pd usage (spawned)', () => {
       'tunnel',
       'send',
       'receive',
+      'infra',
       'config',
       'nat',
       'map',

@@ -1,6 +1,7 @@
 import { natTypeName } from '@p2pd/interface'
 import { discoverNat, formatNatDiscovery, type NatDiscovery, natInfoForInterface } from '@p2pd/nat'
 import { choiceFlag, intFlag, parseFlags, UsageError } from '../args.js'
+import { resolveConfig } from '../config.js'
 
 const answered = (d: NatDiscovery) => d.behaviour.mapped !== undefined
 
@@ -20,10 +21,21 @@ export async function natCommand(
     local: { type: 'string' },
     timeout: { type: 'string' },
     json: { type: 'boolean' },
+    config: { type: 'string' },
   })
-  const servers = (flags.server as string[] | undefined) ?? []
+  let servers = (flags.server as string[] | undefined) ?? []
+  if (servers.length === 0 && typeof flags.config === 'string') {
+    // Only the file's own servers: never the public defaults behind the user's back.
+    const { config, sources } = await resolveConfig({ config: flags.config }, {})
+    if (sources.stun === 'file') {
+      servers = [...(config.stun.classify.length > 0 ? config.stun.classify : config.stun.udp)]
+    }
+    if (servers.length === 0) throw new UsageError(`${flags.config} names no STUN server`)
+  }
   if (servers.length === 0) {
-    throw new UsageError('nat needs at least one --server HOST:PORT (a STUN server to ask)')
+    throw new UsageError(
+      'nat needs at least one --server HOST:PORT (a STUN server to ask), or --config FILE',
+    )
   }
   const transport = choiceFlag(flags, 'transport', ['udp', 'tcp', 'both'] as const, 'both')
   const base = {
