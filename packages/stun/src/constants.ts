@@ -34,6 +34,10 @@ export const StunMethod = {
 } as const
 export type StunMethod = (typeof StunMethod)[keyof typeof StunMethod]
 
+/** Protocol numbers of REQUESTED-TRANSPORT: UDP relays (RFC 8656), TCP relays (RFC 6062). */
+export const TransportProtocol = { Udp: 17, Tcp: 6 } as const
+export type TransportProtocol = (typeof TransportProtocol)[keyof typeof TransportProtocol]
+
 /**
  * Attribute types this package knows about. Any other 16-bit type is kept as an unknown
  * attribute. Types < 0x8000 are comprehension-required.

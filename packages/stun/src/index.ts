@@ -41,14 +41,18 @@ export { readAttributes, reflexiveAddress, type StunAttributes } from './attribu
 export {
   type ChangeRequest,
   decodeChangeRequest,
+  decodeConnectionId,
   decodeErrorCode,
+  decodeRequestedTransport,
   decodeResponsePort,
   decodeText,
   decodeUint32,
   decodeUnknownAttributes,
   type ErrorCodeValue,
   encodeChangeRequest,
+  encodeConnectionId,
   encodeErrorCode,
+  encodeRequestedTransport,
   encodeResponsePort,
   encodeText,
   encodeUint32,
@@ -103,6 +107,7 @@ export {
   StunClass,
   StunMethod,
   TRANSACTION_ID_LENGTH,
+  TransportProtocol,
 } from './constants.js'
 export { StunError, type StunErrorCode } from './errors.js'
 export {

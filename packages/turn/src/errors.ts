@@ -22,6 +22,10 @@ export type TurnErrorCode =
   | 'TURN_UNSUPPORTED_TRANSPORT'
   /** 443 Peer Address Family Mismatch. */
   | 'TURN_PEER_ADDRESS_FAMILY'
+  /** 446 Connection Already Exists (RFC 6062: a Connect to a peer already connected). */
+  | 'TURN_CONNECTION_EXISTS'
+  /** 447 Connection Timeout or Failure (RFC 6062: the server could not reach the peer over TCP). */
+  | 'TURN_CONNECTION_FAILED'
   /** 486 Allocation Quota Reached. */
   | 'TURN_QUOTA'
   /** 508 Insufficient Capacity. */
@@ -60,6 +64,8 @@ const byStatus: Readonly<Record<number, TurnErrorCode>> = {
   441: 'TURN_WRONG_CREDENTIALS',
   442: 'TURN_UNSUPPORTED_TRANSPORT',
   443: 'TURN_PEER_ADDRESS_FAMILY',
+  446: 'TURN_CONNECTION_EXISTS',
+  447: 'TURN_CONNECTION_FAILED',
   486: 'TURN_QUOTA',
   508: 'TURN_CAPACITY',
 }

@@ -38,6 +38,13 @@
  */
 
 export { LongTermAuth, PasswordAlgorithm, parsePasswordAlgorithms } from './client/auth.js'
+export {
+  MAX_INBOUND_BINDS,
+  TurnTcpClient,
+  type TurnTcpClientEvents,
+  type TurnTcpClientOptions,
+  type TurnTcpConnectOptions,
+} from './client/tcp-client.js'
 export type { TurnTransport } from './client/transport.js'
 export {
   TurnClient,
@@ -58,6 +65,7 @@ export { NonceIssuer } from './server/nonce.js'
 export { classifyPeer, type PeerClass, type PeerPolicy, peerAllowed } from './server/peer-policy.js'
 export type { RateBudget } from './server/rate-limit.js'
 export type { TurnLimits } from './server/stranger-guard.js'
+export type { TcpRelayStats, TurnTcpOptions } from './server/tcp-relay.js'
 export { TurnServer, type TurnServerOptions, type TurnServerStats } from './server/turn-server.js'
 export {
   RELAY_IDLE_TIMEOUT_MS,

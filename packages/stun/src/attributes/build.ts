@@ -5,7 +5,9 @@ import { encodeAddress, encodeXorAddress } from './address.js'
 import {
   type ChangeRequest,
   encodeChangeRequest,
+  encodeConnectionId,
   encodeErrorCode,
+  encodeRequestedTransport,
   encodeResponsePort,
   encodeText,
   encodeUint32,
@@ -62,6 +64,16 @@ export const attr = {
   unknownAttributes: (types: readonly number[]): StunAttribute => ({
     type: AttrType.UnknownAttributes,
     value: encodeUnknownAttributes(types),
+  }),
+  /** CONNECTION-ID (RFC 6062). */
+  connectionId: (id: number): StunAttribute => ({
+    type: AttrType.ConnectionId,
+    value: encodeConnectionId(id),
+  }),
+  /** REQUESTED-TRANSPORT: 17 (UDP) or 6 (TCP, RFC 6062). */
+  requestedTransport: (protocol: number): StunAttribute => ({
+    type: AttrType.RequestedTransport,
+    value: encodeRequestedTransport(protocol),
   }),
   software: (text: string) => attr.text(AttrType.Software, text),
   username: (text: string) => attr.text(AttrType.Username, text, MAX_USERNAME_BYTES),

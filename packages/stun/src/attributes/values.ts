@@ -130,3 +130,36 @@ export function decodeUint32(value: Uint8Array): number {
   if (value.length !== 4) throw new StunError('STUN_BAD_ATTRIBUTE', 'expected 4 bytes')
   return Buffer.from(value.buffer, value.byteOffset, 4).readUInt32BE(0)
 }
+
+/** CONNECTION-ID (RFC 6062 §6.2.1): the 32-bit id of a TCP connection to a peer. */
+export function encodeConnectionId(id: number): Buffer {
+  if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) {
+    throw new StunError('STUN_BAD_INPUT', `connection id out of range: ${id}`)
+  }
+  return encodeUint32(id)
+}
+
+export function decodeConnectionId(value: Uint8Array): number {
+  if (value.length !== 4) throw new StunError('STUN_BAD_ATTRIBUTE', 'CONNECTION-ID has 4 bytes')
+  return decodeUint32(value)
+}
+
+/**
+ * REQUESTED-TRANSPORT (RFC 8656 §18.7): a protocol number (17 UDP, 6 TCP per RFC 6062) and
+ * three reserved bytes.
+ */
+export function encodeRequestedTransport(protocol: number): Buffer {
+  if (!Number.isInteger(protocol) || protocol < 0 || protocol > 0xff) {
+    throw new StunError('STUN_BAD_INPUT', `protocol number out of range: ${protocol}`)
+  }
+  const out = Buffer.alloc(4)
+  out[0] = protocol
+  return out
+}
+
+export function decodeRequestedTransport(value: Uint8Array): number {
+  if (value.length !== 4) {
+    throw new StunError('STUN_BAD_ATTRIBUTE', 'REQUESTED-TRANSPORT has 4 bytes')
+  }
+  return value[0] as number
+}

@@ -45,6 +45,21 @@ export class LongTermAuth {
     this.#password = password
   }
 
+  /**
+   * A copy with the same credentials and what the server taught so far (realm, nonce,
+   * algorithm): for a second connection (an RFC 6062 data connection) that must not disturb
+   * this one's nonce.
+   */
+  clone(): LongTermAuth {
+    const c = new LongTermAuth(this.username, this.#password)
+    c.realm = this.realm
+    c.nonce = this.nonce
+    c.#key = this.#key
+    c.#sha256 = this.#sha256
+    c.#algorithmsValue = this.#algorithmsValue
+    return c
+  }
+
   /** True once a 401 taught us realm and nonce. */
   get ready(): boolean {
     return this.#key !== undefined

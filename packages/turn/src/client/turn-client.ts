@@ -4,25 +4,23 @@ import { type Endpoint, throwIfAborted, withDeadline } from '@p2pd/interface'
 import {
   AttrType,
   attr,
-  createMessage,
   type DecodedStunMessage,
   decodeUint32,
   decodeXorAddress,
   findAttribute,
   ipFamily,
-  newTransactionId,
   readAttributes,
   resolveServer,
   type StunAddress,
   type StunAttribute,
   StunClass,
   StunMethod,
-  verifyIntegrity,
 } from '@p2pd/stun'
-import { type StreamError, TurnError, turnErrorCodeFor } from '../errors.js'
+import { type StreamError, TurnError } from '../errors.js'
 import { peerDataIndication } from '../peer-data.js'
 import type { DatagramLink } from '../stream/link.js'
 import { LongTermAuth } from './auth.js'
+import { authenticatedRequest } from './request.js'
 import {
   type Inbound,
   openStream,
@@ -98,14 +96,6 @@ const LAST_CHANNEL = 0x4fff
 function peerKey(p: Endpoint): string {
   return `${p.host}|${p.port}`
 }
-
-/**
- * SOFTWARE of a request sent before we have credentials. A server that refuses to be a
- * reflection amplifier (ours does) answers a stranger only with as many bytes as it received;
- * a bare 44-byte Allocate cannot pay for its 401 and would wait a retransmission. This
- * (comprehension-optional, so every server ignores it) makes the first request ≥ 88 bytes.
- */
-const UNAUTHENTICATED_SOFTWARE = 'p2pd turn client; first request padded to pay'
 
 /** Allocate attempts, each from a new local port, while the server answers 437. */
 const MISMATCH_ATTEMPTS = 3
@@ -599,68 +589,12 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
     return withDeadline(this.#opts.requestTimeoutMs ?? 5000, parent, work, what)
   }
 
-  /**
-   * One request with long-term authentication: unauthenticated first, then signed after the
-   * 401; a 438 (stale nonce) is retried with the fresh nonce and a fresh transaction id.
-   * Success responses must carry valid integrity once we have a key.
-   */
-  async #request(
+  /** One authenticated request (see {@link authenticatedRequest}). */
+  #request(
     method: number,
     build: (transactionId: Uint8Array) => StunAttribute[],
     signal: AbortSignal,
   ): Promise<DecodedStunMessage> {
-    let unauthorized = 0
-    let stale = 0
-    for (;;) {
-      throwIfAborted(signal)
-      const transactionId = newTransactionId()
-      const credentials = this.#auth.attributes()
-      const software = this.#opts.software
-        ? [attr.software(this.#opts.software)]
-        : credentials.length === 0
-          ? [attr.software(UNAUTHENTICATED_SOFTWARE)]
-          : []
-      const message = createMessage({
-        method,
-        cls: StunClass.Request,
-        transactionId,
-        attributes: [...build(transactionId), ...software, ...credentials],
-      })
-      const key = this.#auth.key
-      const res = await this.#conn.transact(message, {
-        signal,
-        timeoutMs: this.#opts.requestTimeoutMs ?? 5000,
-        encode: this.#auth.encodeOptions(),
-        ...(this.#opts.rtoMs !== undefined ? { rtoMs: this.#opts.rtoMs } : {}),
-      })
-      if (res.cls === StunClass.SuccessResponse) {
-        if (key && !verifyIntegrity(res, key)) {
-          throw new TurnError('TURN_BAD_RESPONSE', 'response integrity check failed')
-        }
-        return res
-      }
-      let status = 0
-      let reason = ''
-      try {
-        const e = readAttributes(res).errorCode
-        status = e?.code ?? 0
-        reason = e?.reason ?? ''
-      } catch {
-        // malformed ERROR-CODE: treated as an unknown error below
-      }
-      if (status === 401 && unauthorized++ === 0 && this.#auth.learn(res)) continue
-      if (status === 401 && !key && this.#auth.learn(res)) continue
-      if (status === 438 && stale++ < 2 && this.#auth.learn(res)) continue
-      throw new TurnError(
-        turnErrorCodeFor(status),
-        `${methodName(method)} failed: ${status} ${reason}`.trim(),
-        { errorCode: status },
-      )
-    }
+    return authenticatedRequest(this.#conn, this.#auth, this.#opts, method, build, signal)
   }
-}
-
-function methodName(method: number): string {
-  for (const [name, value] of Object.entries(StunMethod)) if (value === method) return name
-  return `method 0x${method.toString(16)}`
 }

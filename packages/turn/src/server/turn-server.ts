@@ -22,6 +22,7 @@ import { peerDataIndication } from '../peer-data.js'
 import { type Authenticated, CredentialChecker, signed } from './credentials.js'
 import { compilePeerPolicy, type PeerPolicy } from './peer-policy.js'
 import { StrangerGuard, type TurnLimits } from './stranger-guard.js'
+import { TcpRelay, type TcpRelayStats, type TurnTcpOptions } from './tcp-relay.js'
 
 /** Options of {@link TurnServer}. Defaults: loopback only, nothing relayed to loopback peers. */
 export interface TurnServerOptions extends PeerPolicy {
@@ -56,10 +57,15 @@ export interface TurnServerOptions extends PeerPolicy {
   readonly software?: string
   /** Budgets for unauthenticated and failing senders; see {@link TurnLimits} for defaults. */
   readonly limits?: TurnLimits
+  /**
+   * TCP on the same port: TCP allocations (RFC 6062) over TCP control connections, with
+   * their own bounds; see {@link TurnTcpOptions} for defaults. `{ listen: false }`: UDP only.
+   */
+  readonly tcp?: TurnTcpOptions
 }
 
-/** Counters of a {@link TurnServer}. */
-export interface TurnServerStats {
+/** Counters of a {@link TurnServer} (the `tcp…` ones count the TCP side). */
+export interface TurnServerStats extends TcpRelayStats {
   allocations: number
   requests: number
   relayedToPeers: number
@@ -117,12 +123,12 @@ const KNOWN_ATTRIBUTES = new Set<number>([
 const endpointKey = (e: Endpoint) => `${e.host}|${e.port}`
 
 /**
- * A small TURN server (RFC 8656, UDP only): long-term credentials with expiring stateless
+ * A small TURN server (RFC 8656 over UDP; TCP allocations, RFC 6062, over TCP): long-term credentials with expiring stateless
  * nonces (438), allocations with lifetime/refresh/deallocation, permissions, channels, Send /
  * Data indications and ChannelData, quotas per user and in total, and a peer policy that
  * refuses loopback and private peers unless allowed. Meant for tests, demos and small
- * deployments — **not a coturn replacement** (no TCP/TLS/DTLS listeners, no TCP relays
- * (RFC 6062), no IPv6 relays, no bandwidth shaping, no database, no ALTERNATE-SERVER).
+ * deployments — **not a coturn replacement** (no UDP allocations over TCP, no TLS/DTLS
+ * listeners, no IPv6 relays, no bandwidth shaping, no database, no ALTERNATE-SERVER).
  */
 export class TurnServer {
   readonly #opts: TurnServerOptions
@@ -147,7 +153,15 @@ export class TurnServer {
     authFailures: 0,
     throttledFailedAuth: 0,
     amplificationLimited: 0,
+    tcpConnections: 0,
+    tcpRefusedConnections: 0,
+    tcpIdleClosed: 0,
+    tcpAllocations: 0,
+    tcpRefusedPeers: 0,
+    tcpUnboundTimeouts: 0,
+    tcpSpliced: 0,
   }
+  readonly #tcp: TcpRelay | undefined
 
   constructor(opts: TurnServerOptions) {
     this.#opts = opts
@@ -162,6 +176,38 @@ export class TurnServer {
       this.stats,
     )
     this.#peerAllowed = compilePeerPolicy(opts)
+    const host = opts.host ?? '127.0.0.1'
+    this.#tcp =
+      opts.tcp?.listen === false
+        ? undefined
+        : new TcpRelay(
+            {
+              host,
+              relayHost: opts.relayHost ?? host,
+              relayPortRange: opts.relayPortRange,
+              credentials: this.#credentials,
+              guard: this.#guard,
+              peerAllowed: this.#peerAllowed,
+              quota: {
+                take: (username) => this.#takeSlot(username),
+                release: (username) => this.#decUser(username),
+              },
+              lifetime: (req) => this.#lifetime(req),
+              defaultLifetimeSec: opts.defaultLifetimeSec ?? 600,
+              permissionLifetimeMs: opts.permissionLifetimeMs ?? 300_000,
+              software: opts.software,
+              stats: this.stats,
+            },
+            opts.tcp,
+          )
+  }
+
+  /** Takes an allocation slot for `username`, or says which error refuses it. */
+  #takeSlot(username: string): 0 | 486 | 508 {
+    if (this.allocationCount >= (this.#opts.maxAllocations ?? 1000)) return 508
+    if ((this.#perUser.get(username) ?? 0) >= (this.#opts.maxAllocationsPerUser ?? 10)) return 486
+    this.#perUser.set(username, (this.#perUser.get(username) ?? 0) + 1)
+    return 0
   }
 
   /** Where clients reach the server (after `start()`). */
@@ -174,9 +220,14 @@ export class TurnServer {
     return this.#credentials.realm
   }
 
-  /** Number of live allocations. */
+  /** Number of live allocations, UDP and TCP. */
   get allocationCount(): number {
-    return this.#allocations.size
+    return this.#allocations.size + (this.#tcp?.allocationCount ?? 0)
+  }
+
+  /** TCP peer connections waiting for their ConnectionBind. */
+  get pendingTcpConnections(): number {
+    return this.#tcp?.pendingCount ?? 0
   }
 
   /** Source IPs whose budgets are tracked now (bounded by `limits.maxTrackedSources`). */
@@ -188,7 +239,7 @@ export class TurnServer {
   async start(options: { signal?: AbortSignal } = {}): Promise<Endpoint> {
     throwIfAborted(options.signal)
     const host = this.#opts.host ?? '127.0.0.1'
-    const socket = await bindUdp(host, this.#opts.port ?? 0)
+    const socket = await this.#bindBoth(host, this.#opts.port ?? 0)
     this.#socket = socket
     socket.on('message', (msg, rinfo) =>
       this.#onClientDatagram(msg, { host: rinfo.address, port: rinfo.port }),
@@ -200,9 +251,25 @@ export class TurnServer {
     return this.#address
   }
 
-  /** Closes every relay socket and the listener. */
+  /** UDP and (unless disabled) TCP on one port; with port 0, retries when TCP's is taken. */
+  async #bindBoth(host: string, port: number): Promise<Socket> {
+    for (let attempt = 1; ; attempt++) {
+      const socket = await bindUdp(host, port)
+      if (!this.#tcp) return socket
+      try {
+        await this.#tcp.listen(socket.address().port)
+        return socket
+      } catch (err) {
+        socket.close()
+        if (port !== 0 || attempt >= 5) throw err
+      }
+    }
+  }
+
+  /** Closes every relay socket and the listeners. */
   async close(): Promise<void> {
     clearInterval(this.#sweeper)
+    await this.#tcp?.close()
     for (const a of [...this.#allocations.values()]) this.#remove(a)
     const s = this.#socket
     this.#socket = undefined
@@ -375,23 +442,15 @@ export class TurnServer {
         true,
       )
     }
-    if (this.#allocations.size >= (this.#opts.maxAllocations ?? 1000)) {
-      return void this.#reply(req, from, auth, [attr.errorCode(508, 'Insufficient Capacity')], true)
-    }
-    if ((this.#perUser.get(auth.username) ?? 0) >= (this.#opts.maxAllocationsPerUser ?? 10)) {
-      return void this.#reply(
-        req,
-        from,
-        auth,
-        [attr.errorCode(486, 'Allocation Quota Reached')],
-        true,
-      )
+    const refused = this.#takeSlot(auth.username)
+    if (refused !== 0) {
+      const reason = refused === 486 ? 'Allocation Quota Reached' : 'Insufficient Capacity'
+      return void this.#reply(req, from, auth, [attr.errorCode(refused, reason)], true)
     }
     const key = endpointKey(from)
     // Reserve the slot before the asynchronous bind, so a retransmission does not double it.
     const placeholder = { allocateTid: tid } as Allocation
     this.#allocations.set(key, placeholder)
-    this.#perUser.set(auth.username, (this.#perUser.get(auth.username) ?? 0) + 1)
     void this.#bindRelay().then(
       (relay) => {
         if (this.#allocations.get(key) !== placeholder || !this.#socket) {
@@ -588,6 +647,7 @@ export class TurnServer {
   #sweep(): void {
     this.#guard.sweep()
     const now = Date.now()
+    this.#tcp?.sweep(now)
     for (const a of [...this.#allocations.values()]) {
       if (!a.relay) continue
       if (a.expiresAt <= now) {
