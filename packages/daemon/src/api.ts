@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { decodePeerAddress } from '@p2pd/address'
 import type { AddressInterface } from '@p2pd/interface'
-import { Deadline, isP2pdError, type Pipe } from '@p2pd/interface'
+import { Deadline, type Pipe } from '@p2pd/interface'
 import type { P2pdNode } from '@p2pd/node'
 import type { DaemonPipe } from './daemon-pipe.js'
 import { HttpError } from './errors.js'
@@ -35,7 +35,6 @@ export interface ApiState {
   readonly maxBody: number
   readonly maxPollMs: number
   readonly connectTimeoutMs: number
-  readonly resolveName?: (name: string, signal: AbortSignal) => Promise<string>
 }
 
 export interface Route {
@@ -101,12 +100,8 @@ async function connect(state: ApiState, ctx: RouteContext): Promise<void> {
   const deadline = new Deadline(timeoutMs, ctx.signal, 'connect')
   let pipe: Pipe & { report?: { totalMs: number } }
   try {
-    let target = address as string | undefined
-    if (target === undefined && state.resolveName) {
-      target = await deadline.race(state.resolveName(name as string, deadline.signal))
-    }
     pipe = await deadline.race(
-      state.node.connect(target ?? (name as string), {
+      state.node.connect((address ?? name) as string, {
         signal: deadline.signal,
         timeoutMs,
         upgrade: false,
@@ -130,17 +125,27 @@ async function connect(state: ApiState, ctx: RouteContext): Promise<void> {
 
 function connectError(err: unknown, byName: boolean): unknown {
   if (err instanceof HttpError) return err
-  if (isP2pdError(err, 'TIMEOUT')) return new HttpError(504, 'CONNECT_TIMEOUT', err.message)
-  if (isP2pdError(err, 'ABORTED')) return new HttpError(503, 'ABORTED', err.message)
-  // A node that cannot take names parses the name as an address and refuses it.
-  if (byName && isP2pdError(err) && err.code.startsWith('ADDRESS_')) {
-    return new HttpError(
-      501,
-      'NAMES_UNAVAILABLE',
-      'names unavailable: this node connects by address only',
-    )
+  // By code, not class: a package may be loaded twice (from source and from dist).
+  const code = (err as { code?: unknown })?.code
+  const message = (err as Error)?.message ?? String(err)
+  if (code === 'TIMEOUT') return new HttpError(504, 'CONNECT_TIMEOUT', message)
+  if (code === 'ABORTED') return new HttpError(503, 'ABORTED', message)
+  if (byName && code === 'NODE_NO_NAME_RESOLVER') {
+    return new HttpError(501, 'NAMES_UNAVAILABLE', 'names unavailable: this node has no resolver')
   }
-  if (isP2pdError(err)) return new HttpError(502, 'CONNECT_FAILED', `${err.code}: ${err.message}`)
+  if (
+    byName &&
+    (code === 'NAME_INVALID' || (typeof code === 'string' && code.startsWith('ADDRESS_')))
+  ) {
+    return new HttpError(400, 'BAD_NAME', `not a name: ${message}`)
+  }
+  if (byName && code === 'NAME_NOT_FOUND') return new HttpError(404, 'NAME_NOT_FOUND', message)
+  if (byName && typeof code === 'string' && code.startsWith('NAME_')) {
+    return new HttpError(502, 'NAME_UNRESOLVED', `${code}: ${message}`)
+  }
+  if (typeof code === 'string') {
+    return new HttpError(502, 'CONNECT_FAILED', `${code}: ${(err as Error).message}`)
+  }
   return new HttpError(502, 'CONNECT_FAILED', (err as Error)?.message ?? String(err))
 }
 

@@ -46,8 +46,6 @@ export interface DaemonOptions {
   readonly signal?: AbortSignal
   /** What `GET /status` reports as `version`. */
   readonly version?: string
-  /** Resolves a name to a peer address for `POST /connect {"name"}` (default: the node does). */
-  readonly resolveName?: (name: string, signal: AbortSignal) => Promise<string>
   /** Limits; the defaults suit one machine's programs. */
   readonly limits?: Partial<DaemonLimits>
 }
@@ -124,7 +122,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     maxBody: limits.maxBodyBytes,
     maxPollMs: limits.maxPollMs,
     connectTimeoutMs: limits.connectTimeoutMs,
-    ...(options.resolveName ? { resolveName: options.resolveName } : {}),
   }
   // Longest request: a long-poll or a connect at its bound, plus reading the body.
   const requestMs = Math.max(limits.maxPollMs, 120_000) + 10_000

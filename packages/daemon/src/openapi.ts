@@ -125,10 +125,13 @@ function build(): Record<string, unknown> {
           },
           responses: {
             '200': jsonBody(ref('Connected'), 'Connected: the pipe is ready.'),
-            '400': errorBody('Bad JSON, neither or both of address and name, a bad address.'),
+            '400': errorBody(
+              'BAD_JSON, BAD_REQUEST (neither or both of address and name), BAD_ADDRESS, BAD_NAME.',
+            ),
             '413': errorBody('Body too large.'),
+            '404': errorBody('NAME_NOT_FOUND: no broker holds a valid record for the name.'),
             '501': errorBody('NAMES_UNAVAILABLE: this node cannot resolve names.'),
-            '502': errorBody('CONNECT_FAILED: no strategy reached the peer.'),
+            '502': errorBody('CONNECT_FAILED: no strategy reached the peer; NAME_UNRESOLVED.'),
             '503': errorBody('TOO_MANY_PIPES, or the daemon is stopping.'),
             '504': errorBody('CONNECT_TIMEOUT.'),
             ...common,
