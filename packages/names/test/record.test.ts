@@ -69,7 +69,10 @@ describe('names', () => {
       'alice',
     ]) {
       expect(isName(bad), bad).toBe(false)
-      expect(code(() => parseName(bad)), bad).toBe('NAME_INVALID')
+      expect(
+        code(() => parseName(bad)),
+        bad,
+      ).toBe('NAME_INVALID')
     }
     expect(isName(`${'a'.repeat(32)}.${fp}`)).toBe(true)
     expect(isName(`a-1.${fp}`)).toBe(true)
@@ -106,10 +109,14 @@ describe('name records', () => {
   it('only the key owner can sign a record for a name, or point it at another node', () => {
     const name = nameFor('alice', alice.nodeId)
     expect(
-      code(() => signRecord(mallory, { name, address: addressOf(mallory), seq: 1, expires: nowS() + 60 })),
+      code(() =>
+        signRecord(mallory, { name, address: addressOf(mallory), seq: 1, expires: nowS() + 60 }),
+      ),
     ).toBe('NAME_RECORD_KEY')
     expect(
-      code(() => signRecord(alice, { name, address: addressOf(mallory), seq: 1, expires: nowS() + 60 })),
+      code(() =>
+        signRecord(alice, { name, address: addressOf(mallory), seq: 1, expires: nowS() + 60 }),
+      ),
     ).toBe('NAME_RECORD_KEY')
   })
 
