@@ -107,7 +107,8 @@ ${NODE_OPTIONS}`,
        p2pd infra --config FILE [options]
 
 Runs, for a team's own deployment, every server p2pd clients need: an MQTT broker (aedes)
-for signaling, STUN over UDP and TCP, SNTP and a TURN relay (UDP, long-term credentials).
+for signaling, STUN over UDP and TCP, SNTP and a TURN relay (UDP and TCP, long-term
+credentials).
 With --alternate (a second IP of this machine) STUN answers RFC 5780 behaviour discovery,
 so clients can classify their NAT; without it STUN is a plain binding server and the
 "classify" list it prints is empty.
@@ -129,7 +130,7 @@ options:
   --stun-port N          STUN, UDP and TCP (default 3478)
   --stun-alt-port N      STUN's second port with --alternate (default --stun-port + 1)
   --ntp-port N           SNTP, UDP (default 123: needs root or CAP_NET_BIND_SERVICE)
-  --turn-port N          TURN, UDP (default 3480: 3478 and 3479 are STUN's)
+  --turn-port N          TURN, UDP and TCP (default 3480: 3478 and 3479 are STUN's)
                          (a port of 0 means any free port: for tests)
   --turn-user USER:PASS  a TURN user (repeatable; replaces the config's "users"; without
                          any, one is made up for this run and printed in the snippet)
@@ -219,14 +220,17 @@ machine ID, signaling brokers and every interface with its NAT.
 
 options:
   -h, --help             this text`,
-  id: `usage: p2pd id [--key FILE | <keyfile>]
+  id: `usage: p2pd id [--key FILE | <keyfile>] [--config FILE]
 
 Loads this node's key, creating it on first use (mode 0600, in a 0700 directory), and prints
-its node ID (what peers pass to --allow) and the key file's path.
+its node ID (what peers pass to --allow) and the key file's path. The key is found as the
+other commands find it: --key > $P2PD_KEY > the config file's "key" > key.json in the config
+directory ($XDG_CONFIG_HOME/p2pd or ~/.config/p2pd on Linux).
 
 options:
-  --key FILE             the key file (default: $P2PD_KEY, else key.json in the config
-                         directory: $XDG_CONFIG_HOME/p2pd or ~/.config/p2pd on Linux)
+  --key FILE             the key file
+  --config FILE          config file whose "key" to use (default: $P2PD_CONFIG, else
+                         config.json in the config directory when it exists)
   -h, --help             this text`,
   demo: `usage: p2pd demo [--mb N] [--only LIST] [--verbose]
 

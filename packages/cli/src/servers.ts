@@ -182,7 +182,7 @@ export async function startServers(
         ? `STUN (RFC 5780)      ${hostPort(s.host, ports.stun)} + ${hostPort(stun.other.host, ports.stunAlt)}, UDP and TCP`
         : `STUN (binding only)  ${hostPort(s.host, ports.stun)}, UDP and TCP (no --alternate: no NAT classification)`,
       `SNTP                 ${hostPort(s.host, ports.ntp)}`,
-      `TURN                 ${hostPort(s.host, ports.turn)} UDP, relays from ${relayIp}, realm ${s.realm}, ${users.length} user(s): ${users.join(', ')}`,
+      `TURN                 ${hostPort(s.host, ports.turn)} UDP and TCP, relays from ${relayIp}, realm ${s.realm}, ${users.length} user(s): ${users.join(', ')}`,
     ],
     close: async () => {
       await Promise.allSettled(closers.reverse().map((c) => c()))

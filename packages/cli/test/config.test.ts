@@ -107,4 +107,43 @@ describe('config precedence: flags > environment > file > defaults', () => {
     })
     expect(err.join('\n')).toMatch(/stun=flag/)
   })
+
+  it('accepts an "infra" key (checked strictly) beside the client keys', async () => {
+    const f = join(dir, 'with-infra.json')
+    await writeFile(
+      f,
+      JSON.stringify({ brokers: ['mqtt://127.0.0.1:1883'], infra: { host: '127.0.0.1' } }),
+    )
+    const r = await resolveConfig({ config: f }, env())
+    expect(r.config.brokers).toEqual(['mqtt://127.0.0.1:1883'])
+    await writeFile(f, JSON.stringify({ infra: { host: '127.0.0.1', prots: {} } }))
+    await expect(resolveConfig({ config: f }, env())).rejects.toThrow(
+      /"infra": unknown key "prots"/,
+    )
+  })
+
+  it('p2pd id uses the config file\'s "key" (and --key over it)', async () => {
+    const keyFile = join(dir, 'keys', 'from-config.json')
+    const f = join(dir, 'with-key.json')
+    await writeFile(f, JSON.stringify({ key: keyFile }))
+    const run = async (args: string[]) => {
+      const out: string[] = []
+      const saved = { xdg: process.env.XDG_CONFIG_HOME, key: process.env.P2PD_KEY }
+      process.env.XDG_CONFIG_HOME = dir
+      delete process.env.P2PD_KEY
+      try {
+        const code = await runCli(args, { out: (l) => out.push(l), err: () => {} })
+        expect(code).toBe(0)
+      } finally {
+        process.env.XDG_CONFIG_HOME = saved.xdg
+        if (saved.key !== undefined) process.env.P2PD_KEY = saved.key
+      }
+      return out.join('\n')
+    }
+    expect(await run(['id', '--config', f])).toMatch(new RegExp(`key file +${keyFile}$`, 'm'))
+    const other = join(dir, 'keys', 'flag.json')
+    expect(await run(['id', '--config', f, '--key', other])).toMatch(
+      new RegExp(`key file +${other}$`, 'm'),
+    )
+  })
 })

@@ -1,12 +1,28 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
+import type { OptionSpecs } from '../src/args.js'
 import { COMMANDS, runCli as runInProcess } from '../src/cli.js'
+import { USAGE } from '../src/help.js'
 import { runCli } from './spawn.js'
+
+// Records the flags each command hands the parser, to check its help names every one.
+const parsed = vi.hoisted(() => [] as OptionSpecs[])
+vi.mock('../src/args.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/args.js')>()
+  return {
+    ...real,
+    parseFlags: (...args: Parameters<typeof real.parseFlags>) => {
+      parsed.push(args[1])
+      return real.parseFlags(...args)
+    },
+  }
+})
 
 describe('p2pd usage (spawned)', () => {
   it('--help lists every command, --version prints the package version', async () => {
     const [help, ver] = await Promise.all([runCli(['--help']), runCli(['--version'])])
     expect(help.code).toBe(0)
-    expect(COMMANDS).toEqual([
+    // The commands issue #18 asks for, in this order (others may sit between them).
+    const required = [
       'listen',
       'connect',
       'tunnel',
@@ -19,7 +35,8 @@ describe('p2pd usage (spawned)', () => {
       'addr',
       'id',
       'demo',
-    ])
+    ]
+    expect(COMMANDS.filter((c) => required.includes(c))).toEqual(required)
     for (const c of COMMANDS) expect(help.stdout).toMatch(new RegExp(`^  ${c} `, 'm'))
     expect(ver.code).toBe(0)
     expect(ver.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/)
@@ -32,6 +49,22 @@ describe('p2pd usage (spawned)', () => {
       expect(code, name).toBe(0)
       expect(out.join('\n'), name).toMatch(new RegExp(`^usage: p2pd ${name}`))
       expect(out.join('\n'), name).toMatch(/-h, --help/)
+    }
+  }, 30_000)
+
+  it('every flag a command accepts is in its --help', async () => {
+    for (const name of COMMANDS) {
+      parsed.length = 0
+      // An unknown flag: the command parses its flags (recorded) and stops with a usage error.
+      const code = await runInProcess([name, '--zz-no-such-flag'], { out: () => {}, err: () => {} })
+      expect(code, name).toBe(2)
+      for (const specs of parsed) {
+        for (const [flag, spec] of Object.entries(specs)) {
+          expect(USAGE[name], `${name} --${flag}`).toMatch(new RegExp(`--${flag}\\b`))
+          if (spec.short)
+            expect(USAGE[name], `${name} -${spec.short}`).toMatch(new RegExp(`-${spec.short},`))
+        }
+      }
     }
   }, 30_000)
 
