@@ -107,3 +107,4 @@ export {
   type ReliableStreamStats,
 } from './stream/reliable-stream.js'
 export { RttEstimator, type RttOptions } from './stream/rtt.js'
+export { RELAY_END_GRACE_MS, RelayedTcpStream } from './tcp-stream.js'

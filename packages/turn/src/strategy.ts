@@ -5,20 +5,28 @@ import {
   type RawConnection,
   type Strategy,
   type StrategyContext,
+  TimeoutError,
   waitForSignal,
 } from '@p2pd/interface'
 import { ipFamily } from '@p2pd/stun'
+import type { TurnTcpClient } from './client/tcp-client.js'
 import { TurnClient, type TurnClientOptions, type TurnServerConfig } from './client/turn-client.js'
 import { TurnError } from './errors.js'
 import { ReliableStream, type ReliableStreamOptions } from './stream/reliable-stream.js'
+import { acceptTcp, allocateTcp, connectTcp } from './tcp-strategy.js'
 
 /** Body of `turn/offer`: "I am relayed here; talk to me through your relay". */
 export interface TurnOffer {
   /** The offerer's peer-address text (checked by the node against the verified sender). */
   readonly address: string
   readonly relayed: Endpoint
-  /** 32-bit conversation id of the reliable stream. */
+  /** 32-bit conversation id of the reliable stream (over TCP: the stream's first 4 bytes). */
   readonly id: number
+  /**
+   * `'tcp'`: `relayed` is a TCP allocation (RFC 6062); answer with one, or with
+   * `fallback: true` to have the offerer retry over UDP relays. Absent: UDP relays.
+   */
+  readonly transport?: 'tcp'
 }
 
 /** Body of `turn/answer`: the answerer's relayed address, or why it could not relay. */
@@ -26,6 +34,10 @@ export interface TurnAnswer {
   readonly id: number
   readonly relayed?: Endpoint
   readonly error?: string
+  /** The answer to a TCP offer: `relayed` is our TCP allocation. */
+  readonly transport?: 'tcp'
+  /** With `error`: no TCP relay here, offer again over UDP relays. */
+  readonly fallback?: boolean
 }
 
 /** Options of {@link turn}. */
@@ -41,6 +53,12 @@ export interface TurnInit {
    * override them).
    */
   readonly stream?: Omit<ReliableStreamOptions, 'conv'>
+  /**
+   * Prefer TCP allocations (RFC 6062; default true): both legs are kernel TCP and the secure
+   * pipe runs on the relayed byte stream itself. When the server refuses them (442), TCP to
+   * it fails, or the peer has none, the UDP relay with the reliable stream is used.
+   */
+  readonly tcp?: boolean
 }
 
 /** A relayed stream sends a keep-alive after this long without sending anything (ms). */
@@ -53,6 +71,20 @@ export const RELAY_KEEPALIVE_MS = 1000
 export const RELAY_IDLE_TIMEOUT_MS = 4000
 /** Until the far end is first heard: it may still be binding its channel to us (ms). */
 const RELAY_OPEN_TIMEOUT_MS = 15_000
+
+/** Errors of the TCP attempt after which the UDP relay is worth trying. */
+function tcpFallsBack(err: unknown): boolean {
+  if (err instanceof TimeoutError) return true
+  const code = (err as { code?: unknown } | null)?.code
+  return (
+    code === 'TURN_UNSUPPORTED_TRANSPORT' ||
+    code === 'TURN_SOCKET' ||
+    code === 'TURN_ALLOCATION_LOST' ||
+    code === 'TURN_CLOSED' ||
+    code === 'TURN_CONNECTION_FAILED' ||
+    code === 'TURN_FORBIDDEN'
+  )
+}
 
 function parseEndpoint(v: unknown): Endpoint {
   const e = v as { host?: unknown; port?: unknown } | null
@@ -127,6 +159,53 @@ function relayStream(
  * and the result is the same authenticated `Pipe` as every other strategy.
  */
 export function turn(init: TurnInit): Strategy {
+  async function connectUdp(ctx: StrategyContext, signal: AbortSignal): Promise<RawConnection> {
+    const client = await allocateFirst(init, signal)
+    try {
+      const id = randomBytes(4).readUInt32BE(0)
+      const answered = waitForSignal(
+        ctx.signaling,
+        (m) =>
+          m.from === ctx.remote.nodeId &&
+          m.message.type === 'turn/answer' &&
+          (m.message.body as { id?: unknown } | null)?.id === id,
+        signal,
+      )
+      // Armed before publishing; if publishing fails we never await it, so mark it handled.
+      answered.catch(() => {})
+      await ctx.signaling.publish(
+        { nodeId: ctx.remote.nodeId, signal: ctx.remote.signal },
+        {
+          type: 'turn/offer',
+          body: {
+            address: ctx.localText,
+            relayed: { host: client.relayed.host, port: client.relayed.port },
+            id,
+          } satisfies TurnOffer,
+        },
+        { signal },
+      )
+      ctx.log(`turn: offered relay ${client.relayed.host}:${client.relayed.port}`)
+      const body = (await answered).message.body as TurnAnswer
+      if (body.error !== undefined) {
+        throw new TurnError('TURN_SIGNALING', `peer could not relay: ${String(body.error)}`)
+      }
+      const peer = parseEndpoint(body.relayed)
+      await client.bindChannel(peer, { signal })
+      ctx.log(`turn: relaying to ${peer.host}:${peer.port}`)
+      return {
+        stream: relayStream(client, peer, id, init),
+        local: { host: client.relayed.host, port: client.relayed.port },
+        remote: peer,
+        relayed: true,
+        initiator: true,
+      }
+    } catch (err) {
+      await client.close()
+      throw err
+    }
+  }
+
   return {
     name: 'turn',
     accepts: ['turn/offer'],
@@ -136,55 +215,24 @@ export function turn(init: TurnInit): Strategy {
       return true
     },
     async connect(ctx: StrategyContext, signal: AbortSignal): Promise<RawConnection> {
-      const client = await allocateFirst(init, signal)
-      try {
-        const id = randomBytes(4).readUInt32BE(0)
-        const answered = waitForSignal(
-          ctx.signaling,
-          (m) =>
-            m.from === ctx.remote.nodeId &&
-            m.message.type === 'turn/answer' &&
-            (m.message.body as { id?: unknown } | null)?.id === id,
-          signal,
-        )
-        // Armed before publishing; if publishing fails we never await it, so mark it handled.
-        answered.catch(() => {})
-        await ctx.signaling.publish(
-          { nodeId: ctx.remote.nodeId, signal: ctx.remote.signal },
-          {
-            type: 'turn/offer',
-            body: {
-              address: ctx.localText,
-              relayed: { host: client.relayed.host, port: client.relayed.port },
-              id,
-            } satisfies TurnOffer,
-          },
-          { signal },
-        )
-        ctx.log(`turn: offered relay ${client.relayed.host}:${client.relayed.port}`)
-        const body = (await answered).message.body as TurnAnswer
-        if (body.error !== undefined) {
-          throw new TurnError('TURN_SIGNALING', `peer could not relay: ${String(body.error)}`)
+      if (init.tcp !== false) {
+        let tcp: TurnTcpClient | undefined
+        try {
+          tcp = await allocateTcp(init, signal)
+          return await connectTcp(ctx, init, tcp, signal, parseEndpoint)
+        } catch (err) {
+          await tcp?.close()
+          if (signal.aborted || !tcpFallsBack(err)) throw err
+          ctx.log(`turn: no TCP relay (${(err as Error).message}); trying UDP relays`)
         }
-        const peer = parseEndpoint(body.relayed)
-        await client.bindChannel(peer, { signal })
-        ctx.log(`turn: relaying to ${peer.host}:${peer.port}`)
-        return {
-          stream: relayStream(client, peer, id, init),
-          local: { host: client.relayed.host, port: client.relayed.port },
-          remote: peer,
-          relayed: true,
-          initiator: true,
-        }
-      } catch (err) {
-        await client.close()
-        throw err
       }
+      return connectUdp(ctx, signal)
     },
     async accept(ctx: StrategyContext, inbound: InboundSignal, signal: AbortSignal) {
       const offer = inbound.message.body as Partial<TurnOffer> | null
       const id = parseId(offer?.id)
       const peer = parseEndpoint(offer?.relayed)
+      if (offer?.transport === 'tcp') return acceptTcp(ctx, init, signal, { id, relayed: peer })
       const to = { nodeId: ctx.remote.nodeId, signal: ctx.remote.signal }
       let client: TurnClient | undefined
       let stream: ReliableStream | undefined

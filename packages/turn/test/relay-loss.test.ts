@@ -42,8 +42,9 @@ function config(s: TurnServer, user: keyof typeof users): TurnServerConfig {
 /** A relayed secure pipe pair; `a` allocates on `sa`, `b` on `sb`. */
 async function pair(ctx: TestContext, sa: TurnServer, sb: TurnServer, client = {}) {
   const p = await relayedPair(
-    turn({ servers: [config(sa, 'a')], client: { rtoMs: 100, ...client } }),
-    turn({ servers: [config(sb, 'b')], client: { rtoMs: 100, ...client } }),
+    // UDP relays (tcp: false): what this file tests is the reliable stream's loss detection.
+    turn({ servers: [config(sa, 'a')], client: { rtoMs: 100, ...client }, tcp: false }),
+    turn({ servers: [config(sb, 'b')], client: { rtoMs: 100, ...client }, tcp: false }),
   )
   later(ctx, async () => {
     await Promise.all([p.pa.close(), p.pb.close()])
@@ -135,8 +136,8 @@ describe.concurrent('against coturn', () => {
       password: coturn.password,
     }
     const p = await relayedPair(
-      turn({ servers: [{ ...udp, transport: 'tcp' }] }),
-      turn({ servers: [udp] }),
+      turn({ servers: [{ ...udp, transport: 'tcp' }], tcp: false }),
+      turn({ servers: [udp], tcp: false }),
     )
     later(ctx, async () => {
       await Promise.all([p.pa.close(), p.pb.close()])

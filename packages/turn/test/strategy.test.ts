@@ -107,8 +107,9 @@ describe('turn() strategy', () => {
       username: coturn.user,
       password: coturn.password,
     }
-    const offerer = turn({ servers: [{ ...udp, transport: 'tcp' }] })
-    const answerer = turn({ servers: [udp] })
+    // UDP relays (tcp: false): the TCP-allocation path has its own tests (tcp-strategy).
+    const offerer = turn({ servers: [{ ...udp, transport: 'tcp' }], tcp: false })
+    const answerer = turn({ servers: [udp], tcp: false })
     const { pa, pb, rawA, rawB, alice, bob, close } = await connectPair(offerer, answerer)
     expect(rawA.initiator).toBe(true)
     expect(rawB.initiator).toBe(false)
@@ -129,8 +130,8 @@ describe('turn() strategy', () => {
     const two = new TurnServer({ users: { b: 'pb' }, allowLoopbackPeers: true })
     servers.push(one, two)
     const [e1, e2] = await Promise.all([one.start(), two.start()])
-    const sa = turn({ servers: [{ ...e1, username: 'a', password: 'pa' }] })
-    const sb = turn({ servers: [{ ...e2, username: 'b', password: 'pb' }] })
+    const sa = turn({ servers: [{ ...e1, username: 'a', password: 'pa' }], tcp: false })
+    const sb = turn({ servers: [{ ...e2, username: 'b', password: 'pb' }], tcp: false })
     const { pa, pb, close } = await connectPair(sa, sb)
     await exchange(300_000, pa, pb)
     expect(one.stats.relayedToPeers).toBeGreaterThan(0)
