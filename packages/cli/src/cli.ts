@@ -9,6 +9,7 @@ const LOADERS: Partial<Record<CommandName, () => Promise<CommandRun>>> = {
   listen: async () => (await import('./commands/pipe.js')).listenCommand,
   connect: async () => (await import('./commands/pipe.js')).connectCommand,
   tunnel: async () => (await import('./commands/tunnel.js')).tunnelCommand,
+  daemon: async () => (await import('./commands/daemon.js')).daemonCommand,
   send: async () => (await import('./commands/send-receive.js')).sendCommand,
   receive: async () => (await import('./commands/send-receive.js')).receiveCommand,
   config: async () => (await import('./commands/config.js')).configCommand,

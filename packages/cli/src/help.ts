@@ -28,6 +28,7 @@ export const SUMMARIES = {
   tunnel: "expose a local TCP port to peers, or reach a peer's through a local port",
   send: 'offer a file or directory; the peer fetches it with `p2pd receive`',
   receive: 'fetch what a `p2pd send` offers, verified (SHA-256), written atomically',
+  daemon: 'serve a node to local programs: REST + WebSocket API with a bearer token',
   infra: 'run the servers p2pd needs (MQTT, STUN, SNTP, TURN) for your own deployment',
   config: 'print the effective configuration (flags > environment > file > defaults)',
   nat: "classify this machine's NAT against the STUN servers named",
@@ -100,6 +101,30 @@ the final name. Refuses to overwrite an existing file unless --force.
 options:
   --out DIR              where to store (default: the current directory)
   --force                replace existing files
+  -h, --help             this text
+
+${NODE_OPTIONS}`,
+  daemon: `usage: p2pd daemon [--port P] [--host H] [--token-file F] [--cors ORIGIN …]
+                   [--listen [--allow NODE_ID …]] [node options]
+
+Starts a node and serves it to programs on this machine as a REST + WebSocket API on
+http://127.0.0.1:12333 (P2PD's port) until Ctrl-C: connect to peers by address or name,
+send and receive bytes (long-poll, or a WebSocket per pipe), list and close pipes, NAT info.
+\`GET /openapi.json\` describes every endpoint. Every request needs the header
+"Authorization: Bearer <token>", the token being the content of the token file (created with
+32 random bytes, mode 0600, on first run). Prints the URL and the token file's path on stderr
+once ready.
+
+options:
+  --port P               API port (default 12333; 0 = any free port)
+  --host H               API bind address (default 127.0.0.1: this machine only)
+  --token-file F         the bearer token's file (default: daemon-token beside the key)
+  --cors ORIGIN          a browser origin allowed to call the API, like
+                         http://localhost:5173 (repeatable; default none: browsers are
+                         refused)
+  --listen               hand pipes that peers open to this node to clients
+                         (GET /incoming); without it they are refused
+${ALLOW}
   -h, --help             this text
 
 ${NODE_OPTIONS}`,
