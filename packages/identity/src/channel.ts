@@ -9,12 +9,22 @@ import {
   type StrategyName,
   TimeoutError,
 } from '@p2pd/interface'
+import { defaultCiphers } from './cipher-preference.js'
 import { ChannelError, IdentityError } from './errors.js'
 import { encodeFrame, FrameDecoder } from './framing.js'
 import { noiseCredentials, verifyIdentityPayload } from './handshake-payload.js'
-import { createHello, decodeHello, encodeHello, HELLO_LENGTH, resolveInitiator } from './hello.js'
+import {
+  channelPrologue,
+  chooseCipher,
+  createHello,
+  decodeHello,
+  encodeHello,
+  HELLO_LENGTH,
+  resolveInitiator,
+} from './hello.js'
 import { Identity, isNodeId } from './keys.js'
-import { DHLEN } from './noise/dh.js'
+import type { NoiseCipher } from './noise/cipher-state.js'
+import { DHLEN, generateX25519 } from './noise/dh.js'
 import { HandshakeState } from './noise/handshake.js'
 import { SecurePipe } from './secure-pipe.js'
 import { openFrame, sealFrame } from './transport-frame.js'
@@ -56,6 +66,12 @@ export interface SecureChannelOptions {
   readonly allowHalfOpen?: boolean
   /** How long `pipe.close()` waits for the peer's close before destroying (default 2 s). */
   readonly closeTimeoutMs?: number
+  /**
+   * The AEADs we offer, most preferred first (default: `['AESGCM', 'ChaChaPoly']` where the CPU
+   * has AES instructions, else `['ChaChaPoly']`). The initiator's preference wins among those
+   * both offer; none in common is a `CHANNEL_HELLO` error.
+   */
+  readonly ciphers?: readonly NoiseCipher[]
 }
 
 /** Handshake messages are a few hundred bytes; anything larger is an attack or a bug. */
@@ -64,17 +80,6 @@ const MAX_HANDSHAKE_FRAME = 1024
 const MAX_HANDSHAKE_BUFFER = 256 * 1024
 /** The responder's first transport frame: "I accept you". The initiator returns only after it. */
 const ACCEPT = Buffer.from([1])
-
-// The protocol version (as in the hello) is bound into the handshake through the prologue.
-const PROLOGUE_LABEL = 'p2pd/v1/noise'
-
-function prologue(rekeyInterval: number): Buffer {
-  const out = Buffer.alloc(13 + 8)
-  out.write(PROLOGUE_LABEL, 0, 'latin1')
-  out.writeUInt32BE(Math.floor(rekeyInterval / 2 ** 32), 13)
-  out.writeUInt32BE(rekeyInterval % 2 ** 32, 17)
-  return out
-}
 
 /** Reads the hello and handshake frames off the stream, with the deadline and a byte cap. */
 class HandshakeReader {
@@ -218,6 +223,22 @@ function isCheckedNodeId(nodeId: string): boolean {
   return true
 }
 
+const KNOWN_CIPHERS: readonly NoiseCipher[] = ['ChaChaPoly', 'AESGCM']
+
+function checkCiphers(ciphers: readonly NoiseCipher[] | undefined): readonly NoiseCipher[] {
+  if (ciphers === undefined) return defaultCiphers()
+  if (
+    !Array.isArray(ciphers) ||
+    ciphers.length === 0 ||
+    ciphers.length > KNOWN_CIPHERS.length ||
+    new Set(ciphers).size !== ciphers.length ||
+    !ciphers.every((c) => KNOWN_CIPHERS.includes(c))
+  ) {
+    throw new TypeError(`ciphers must be distinct names among ${KNOWN_CIPHERS.join(', ')}`)
+  }
+  return ciphers
+}
+
 function checkOptions(options: SecureChannelOptions): number {
   if (!(options.identity instanceof Identity)) throw new TypeError('identity must be an Identity')
   const expected = options.expectedPeer
@@ -239,11 +260,13 @@ function checkOptions(options: SecureChannelOptions): number {
  * Runs the p2pd secure-channel handshake over `stream` and returns the authenticated,
  * encrypted {@link SecurePipe} (a `Pipe`). From then on the pipe owns the stream.
  *
- * 1. Both sides send a 22-byte hello (role wish + random nonce) that settles who is the Noise
- *    initiator, even when both dialled (see `hello.ts`). The side that wished to initiate
+ * 1. Both sides send a 24-byte hello (role wish, the ciphers they speak, a random nonce) that
+ *    settles who is the Noise initiator, even when both dialled, and the AEAD: the initiator's
+ *    most preferred cipher that both speak (see `hello.ts`). The side that wished to initiate
  *    pipelines Noise message 1 right behind its hello, so the normal case costs no extra trip.
- * 2. Noise_XX_25519_ChaChaPoly_SHA256, prologue `p2pd/v1/noise ‖ rekeyInterval`. Messages 2 and
- *    3 carry each side's node public key and its ECDSA-secp256k1 (low-s) signature over its
+ * 2. `Noise_XX_25519_<AESGCM|ChaChaPoly>_SHA256`, prologue `p2pd/v2/noise ‖ rekeyInterval ‖
+ *    initiator's hello ‖ responder's hello` (a rewritten hello fails the handshake). Messages 2
+ *    and 3 carry each side's node public key and its ECDSA-secp256k1 (low-s) signature over its
  *    Noise static key, encrypted (identities are hidden from passive observers; the initiator's
  *    from active ones too until it has verified the responder).
  * 3. Each side checks `expectedPeer`. The responder then sends an encrypted accept frame; the
@@ -259,6 +282,7 @@ export async function secureChannel(
   options: SecureChannelOptions,
 ): Promise<SecurePipe> {
   const rekeyInterval = checkOptions(options)
+  const ciphers = checkCiphers(options.ciphers)
   const deadline = new Deadline(
     options.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
     options.signal,
@@ -267,14 +291,8 @@ export async function secureChannel(
   const reader = new HandshakeReader(stream, deadline.signal)
   try {
     const credentials = noiseCredentials(options.identity)
-    const newHandshake = (initiator: boolean) =>
-      new HandshakeState({
-        initiator,
-        prologue: prologue(rekeyInterval),
-        staticKey: credentials.staticKey,
-      })
-
-    const mine = createHello(options.initiator)
+    const mine = createHello(options.initiator, ciphers)
+    const myHello = encodeHello(mine)
     // Reads the peer's identity payload, checks its proof over the Noise static key, then that
     // it is the peer we expect — before we send or accept any user data.
     const authenticate = async (hs: HandshakeState, frame: Buffer): Promise<string> => {
@@ -284,21 +302,28 @@ export async function secureChannel(
       }
       return peer
     }
-    let handshake: HandshakeState | undefined
-    if (options.initiator) {
-      handshake = newHandshake(true)
-      reader.write(Buffer.concat([encodeHello(mine), encodeFrame(handshake.writeMessage())]))
-    } else {
-      reader.write(encodeHello(mine))
-    }
-    const theirs = decodeHello(await reader.readHello())
+    // A would-be initiator pipelines Noise message 1 (`e`, in clear: it does not depend on the
+    // cipher or the prologue) behind its hello, so the usual case costs no extra round trip.
+    const ephemeral = options.initiator ? generateX25519() : undefined
+    reader.write(ephemeral ? Buffer.concat([myHello, encodeFrame(ephemeral.publicRaw)]) : myHello)
+    const theirHello = await reader.readHello()
+    const theirs = decodeHello(theirHello)
     const initiator = resolveInitiator(mine, theirs)
+    const handshake = new HandshakeState({
+      initiator,
+      cipher: initiator ? chooseCipher(mine, theirs) : chooseCipher(theirs, mine),
+      prologue: initiator
+        ? channelPrologue(rekeyInterval, myHello, theirHello)
+        : channelPrologue(rekeyInterval, theirHello, myHello),
+      staticKey: credentials.staticKey,
+      ...(initiator && ephemeral ? { ephemeralKey: ephemeral } : {}),
+    })
 
     let remotePeer: string
     if (initiator) {
-      if (!handshake) {
-        handshake = newHandshake(true)
-        reader.write(encodeFrame(handshake.writeMessage()))
+      const message1 = handshake.writeMessage() // = ephemeral.publicRaw when already sent
+      if (!ephemeral) {
+        reader.write(encodeFrame(message1))
       } else if (theirs.wantsInitiator) {
         // Simultaneous open: the peer also sent a message 1, abandoned now that it lost.
         const abandoned = await reader.readFrame()
@@ -309,7 +334,6 @@ export async function secureChannel(
       remotePeer = await authenticate(handshake, await reader.readFrame())
       reader.write(encodeFrame(handshake.writeMessage(credentials.payload)))
     } else {
-      handshake = newHandshake(false)
       if (handshake.readMessage(await reader.readFrame()).length !== 0) {
         throw new ChannelError('CHANNEL_HANDSHAKE', 'unexpected payload in message 1')
       }

@@ -1,6 +1,5 @@
-import type { DecipherChaCha20Poly1305 } from 'node:crypto'
 import { ChannelError } from './errors.js'
-import { LENGTH_PREFIX } from './framing.js'
+import { LENGTH_PREFIX, MAX_FRAME_LENGTH } from './framing.js'
 import { type CipherState, TAG_LENGTH } from './noise/cipher-state.js'
 import { openFrame } from './transport-frame.js'
 
@@ -10,28 +9,31 @@ export type FrameSink = (pieces: readonly Buffer[]) => void
 const NONE: readonly Buffer[] = []
 
 /**
- * Decrypts transport frames (`uint16be length ‖ ciphertext ‖ tag`) straight out of the socket's
- * chunks, without reassembling them.
+ * Where a frame that straddled socket chunks is put back together for its one decrypt. Shared:
+ * opening is synchronous, and an idle pipe should not hold 64 KiB.
+ */
+let scratch: Buffer | undefined
+
+/**
+ * Decrypts transport frames (`uint16be length ‖ ciphertext ‖ tag`) out of the socket's chunks.
  *
- * A socket hands out reads of at most 64 KiB, so a full 65,537-byte frame always straddles two
- * chunks: copying it back together cost a 64 KiB `memcpy` and allocation per frame. A frame
- * that lies inside one chunk is opened in one call on a view of it; a straddling one is fed
- * through a streaming decipher as its pieces arrive. Either way, plaintext reaches the sink
- * only after the frame's tag has verified — never a byte of a forged frame. It holds at most one
- * frame's plaintext, one 16-byte tag and the 2-byte prefix.
+ * A frame that lies inside one chunk is opened in one call on a view of it. A socket hands out
+ * reads of at most 64 KiB, so a full 65,537-byte frame always straddles two chunks: its pieces
+ * are kept (views, no copy) until the last one arrives, then copied into one shared scratch
+ * buffer and opened in one call — one `createDecipheriv`, one `update()` and one output buffer
+ * per frame, where decrypting piecewise cost an `update()` and an allocation per piece.
+ * Plaintext reaches the sink only after the frame's tag has verified — never a byte of a forged
+ * frame. It holds at most one frame's ciphertext and the 2-byte prefix.
  */
 export class FrameOpener {
   readonly #receive: CipherState
   readonly #rekeyInterval: number
   readonly #prefix = Buffer.alloc(LENGTH_PREFIX)
   #prefixHave = 0
-  /** Ciphertext bytes of the current frame, or −1 while reading a length prefix. */
-  #cipherLength = -1
-  #cipherHave = 0
-  #decipher: DecipherChaCha20Poly1305 | undefined
+  /** Body bytes (ciphertext ‖ tag) of the current frame, or −1 while reading a length prefix. */
+  #bodyLength = -1
+  #bodyHave = 0
   #pieces: Buffer[] = []
-  readonly #tag = Buffer.alloc(TAG_LENGTH)
-  #tagHave = 0
 
   constructor(receive: CipherState, rekeyInterval: number) {
     this.#receive = receive
@@ -40,7 +42,7 @@ export class FrameOpener {
 
   /** True when part of a frame has arrived but not all of it. */
   get midFrame(): boolean {
-    return this.#prefixHave > 0 || this.#cipherLength >= 0
+    return this.#prefixHave > 0 || this.#bodyLength >= 0
   }
 
   /**
@@ -52,7 +54,7 @@ export class FrameOpener {
     const end = chunk.length
     let offset = 0
     while (offset < end) {
-      if (this.#cipherLength < 0) {
+      if (this.#bodyLength < 0) {
         let length: number
         if (this.#prefixHave === 0 && end - offset >= LENGTH_PREFIX) {
           length = ((chunk[offset] as number) << 8) | (chunk[offset + 1] as number)
@@ -70,36 +72,31 @@ export class FrameOpener {
           // The whole frame is in this chunk: one call, on a view.
           const body = chunk.subarray(offset, offset + length)
           offset += length
-          const plaintext = openFrame(this.#receive, body, this.#rekeyInterval)
-          sink(plaintext.length > 0 ? [plaintext] : NONE)
+          this.#open(body, sink)
           continue
         }
-        this.#cipherLength = length - TAG_LENGTH
-        this.#cipherHave = 0
-        this.#tagHave = 0
-        this.#decipher = this.#receive.beginDecrypt()
+        this.#bodyLength = length
+        this.#bodyHave = 0
         continue
       }
-      const decipher = this.#decipher as DecipherChaCha20Poly1305
-      if (this.#cipherHave < this.#cipherLength) {
-        const n = Math.min(this.#cipherLength - this.#cipherHave, end - offset)
-        this.#pieces.push(decipher.update(chunk.subarray(offset, offset + n)))
-        this.#cipherHave += n
-        offset += n
-        continue
-      }
-      const n = Math.min(TAG_LENGTH - this.#tagHave, end - offset)
-      chunk.copy(this.#tag, this.#tagHave, offset, offset + n)
-      this.#tagHave += n
+      const n = Math.min(this.#bodyLength - this.#bodyHave, end - offset)
+      this.#pieces.push(chunk.subarray(offset, offset + n))
+      this.#bodyHave += n
       offset += n
-      if (this.#tagHave < TAG_LENGTH) continue
-      this.#receive.finishDecrypt(decipher, this.#tag)
-      if (this.#receive.nonce % this.#rekeyInterval === 0) this.#receive.rekey()
+      if (this.#bodyHave < this.#bodyLength) continue
       const pieces = this.#pieces
+      const length = this.#bodyLength
       this.#pieces = []
-      this.#decipher = undefined
-      this.#cipherLength = -1
-      sink(pieces)
+      this.#bodyLength = -1
+      scratch ??= Buffer.allocUnsafe(MAX_FRAME_LENGTH)
+      let at = 0
+      for (const piece of pieces) at += piece.copy(scratch, at)
+      this.#open(scratch.subarray(0, length), sink)
     }
+  }
+
+  #open(body: Buffer, sink: FrameSink): void {
+    const plaintext = openFrame(this.#receive, body, this.#rekeyInterval)
+    sink(plaintext.length > 0 ? [plaintext] : NONE)
   }
 }

@@ -2,9 +2,8 @@ import { Duplex } from 'node:stream'
 import type { Pipe, PipePath, StrategyName } from '@p2pd/interface'
 import { ChannelError } from './errors.js'
 import { FrameOpener } from './frame-opener.js'
-import { MAX_FRAME_PLAINTEXT } from './framing.js'
+import { FrameWriter } from './frame-writer.js'
 import type { CipherState } from './noise/cipher-state.js'
-import { sealFrame, sealFrameParts } from './transport-frame.js'
 
 /** What {@link SecurePipe} needs from a finished handshake. */
 export interface SecurePipeInit {
@@ -29,36 +28,11 @@ export interface SecurePipeInit {
  */
 const READABLE_HIGH_WATER_MARK = 256 * 1024
 
-/** Most ciphertext queued on the stream per write batch (bounds buffering beyond its HWM). */
-const WRITE_BATCH = 1024 * 1024
-
-/** Frames a list of chunks into plaintext pieces of at most one frame, merging small chunks. */
-function* framePieces(chunks: readonly Buffer[]): Generator<Buffer> {
-  let pending: Buffer[] = []
-  let pendingLength = 0
-  for (const chunk of chunks) {
-    let offset = 0
-    while (offset < chunk.length) {
-      const rest = chunk.length - offset
-      if (pendingLength === 0 && rest >= MAX_FRAME_PLAINTEXT) {
-        yield chunk.subarray(offset, offset + MAX_FRAME_PLAINTEXT) // no copy for bulk data
-        offset += MAX_FRAME_PLAINTEXT
-        continue
-      }
-      const take = Math.min(MAX_FRAME_PLAINTEXT - pendingLength, rest)
-      pending.push(chunk.subarray(offset, offset + take))
-      pendingLength += take
-      offset += take
-      if (pendingLength === MAX_FRAME_PLAINTEXT) {
-        yield Buffer.concat(pending, pendingLength)
-        pending = []
-        pendingLength = 0
-      }
-    }
-  }
-  if (pendingLength > 0)
-    yield pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending)
-}
+/**
+ * The pipe's own write buffer before `write()` returns `false`: one full frame, so a writer that
+ * waits for 'drain' hands over a frame's worth at a time (writes still coalesce below it).
+ */
+const WRITABLE_HIGH_WATER_MARK = 64 * 1024
 
 /**
  * The authenticated, encrypted {@link Pipe} over a byte stream, after the handshake.
@@ -79,8 +53,7 @@ export class SecurePipe extends Duplex implements Pipe {
   readonly handshakeHash: Buffer
 
   readonly #stream: Duplex
-  readonly #send: CipherState
-  readonly #rekeyInterval: number
+  readonly #writer: FrameWriter
   readonly #closeTimeoutMs: number
   readonly #opener: FrameOpener
   #closeReceived = false
@@ -102,15 +75,18 @@ export class SecurePipe extends Duplex implements Pipe {
 
   /** @internal Pipes come from `secureChannel()`, never from `new`. */
   constructor(init: SecurePipeInit) {
-    super({ allowHalfOpen: init.allowHalfOpen, readableHighWaterMark: READABLE_HIGH_WATER_MARK })
+    super({
+      allowHalfOpen: init.allowHalfOpen,
+      readableHighWaterMark: READABLE_HIGH_WATER_MARK,
+      writableHighWaterMark: WRITABLE_HIGH_WATER_MARK,
+    })
     this.remotePeer = init.remotePeer
     this.strategy = init.strategy
     this.path = init.path
     this.handshakeHash = init.handshakeHash
     this.#stream = init.stream
-    this.#send = init.send
+    this.#writer = new FrameWriter(init.stream, init.send, init.rekeyInterval)
     this.#opener = new FrameOpener(init.receive, init.rekeyInterval)
-    this.#rekeyInterval = init.rekeyInterval
     this.#closeTimeoutMs = init.closeTimeoutMs
     // The pipe decides when the stream's write side ends (after the close frame), not a FIN.
     this.#stream.allowHalfOpen = true
@@ -185,112 +161,26 @@ export class SecurePipe extends Duplex implements Pipe {
     }
   }
 
-  #seal(plaintext: Buffer): Buffer {
-    return sealFrame(this.#send, plaintext, this.#rekeyInterval)
-  }
-
-  #writable(): boolean {
-    return !this.#stream.destroyed && !this.#stream.writableEnded
-  }
-
-  /** Encrypts and writes, pausing on the stream's `write() === false` until `drain`. */
-  #sendChunks(chunks: readonly Buffer[], callback: (error?: Error | null) => void): void {
-    const pieces = framePieces(chunks)
-    const pump = (): void => {
-      if (!this.#writable()) {
-        callback(new ChannelError('CHANNEL_CLOSED', 'stream is closed'))
-        return
-      }
-      let ok = true
-      let done = false
-      const stream = this.#stream
-      stream.cork()
-      try {
-        // Batch up to WRITE_BATCH bytes into one corked writev even though a 64 KiB frame is
-        // already over a socket's 16 KiB high-water mark: waiting for 'drain' after every frame
-        // costs a syscall and an event-loop turn per frame. Beyond the batch, `false` stops us.
-        while (ok || stream.writableLength < WRITE_BATCH) {
-          const next = pieces.next()
-          if (next.done) {
-            done = true
-            break
-          }
-          const [prefix, ciphertext, tag] = sealFrameParts(
-            this.#send,
-            next.value,
-            this.#rekeyInterval,
-          )
-          stream.write(prefix)
-          stream.write(ciphertext)
-          ok = stream.write(tag)
-        }
-      } catch (err) {
-        this.#stream.uncork()
-        callback(err as Error)
-        return
-      }
-      this.#stream.uncork()
-      if (ok || (done && stream.writableLength < WRITE_BATCH)) {
-        callback()
-        return
-      }
-      this.#whenDrained((err) => {
-        if (err) callback(err)
-        else if (done) callback()
-        else pump()
-      })
-    }
-    pump()
-  }
-
-  #whenDrained(then: (err?: Error) => void): void {
-    const stream = this.#stream
-    const cleanup = () => {
-      stream.off('drain', onDrain)
-      stream.off('close', onClose)
-    }
-    const onDrain = () => {
-      cleanup()
-      then()
-    }
-    const onClose = () => {
-      cleanup()
-      then(new ChannelError('CHANNEL_CLOSED', 'stream closed while writing'))
-    }
-    stream.on('drain', onDrain)
-    stream.on('close', onClose)
-  }
-
   override _write(
     chunk: Buffer,
     _encoding: BufferEncoding,
     callback: (error?: Error | null) => void,
   ): void {
-    this.#sendChunks([chunk], callback)
+    this.#writer.write([chunk], callback)
   }
 
   override _writev(
     chunks: { chunk: Buffer; encoding: BufferEncoding }[],
     callback: (error?: Error | null) => void,
   ): void {
-    this.#sendChunks(
+    this.#writer.write(
       chunks.map((c) => c.chunk),
       callback,
     )
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    if (!this.#writable()) {
-      callback()
-      return
-    }
-    try {
-      this.#stream.write(this.#seal(Buffer.alloc(0)))
-    } catch (err) {
-      callback(err as Error)
-      return
-    }
-    this.#stream.end(callback)
+    this.#writer.final(callback)
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {

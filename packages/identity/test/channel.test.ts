@@ -304,7 +304,7 @@ describe('secure channel: handshake', () => {
       [
         Buffer.concat([
           Buffer.from('p2pd'),
-          Buffer.from([1, 0]),
+          Buffer.from([2, 0, 1, 0]),
           randomBytes(16),
           Buffer.from([0xff, 0xff]),
         ]),
@@ -313,7 +313,7 @@ describe('secure channel: handshake', () => {
       [
         Buffer.concat([
           Buffer.from('p2pd'),
-          Buffer.from([1, 0]),
+          Buffer.from([2, 0, 1, 0]),
           randomBytes(16),
           Buffer.from([0, 40]),
           randomBytes(40),

@@ -10,7 +10,14 @@ import {
   STATIC_KEY_DOMAIN,
   verifyIdentityPayload,
 } from '../src/handshake-payload.js'
-import { createHello, encodeHello, HELLO_LENGTH } from '../src/hello.js'
+import {
+  channelPrologue,
+  chooseCipher,
+  createHello,
+  decodeHello,
+  encodeHello,
+  HELLO_LENGTH,
+} from '../src/hello.js'
 import {
   generateIdentity,
   identityFromSecret,
@@ -176,15 +183,13 @@ describe('handshake identity payload', () => {
       }
     }
     b.on('error', () => {})
-    b.write(encodeHello(createHello(false)))
-    await next(HELLO_LENGTH)
-    const prologue = Buffer.alloc(21)
-    prologue.write('p2pd/v1/noise', 0, 'latin1')
-    prologue.writeUInt32BE(0, 13)
-    prologue.writeUInt32BE(2 ** 20, 17)
+    const malloryHello = createHello(false, ['ChaChaPoly', 'AESGCM'])
+    b.write(encodeHello(malloryHello))
+    const aliceHello = await next(HELLO_LENGTH)
     const responder = new HandshakeState({
       initiator: false,
-      prologue,
+      prologue: channelPrologue(2 ** 20, aliceHello, encodeHello(malloryHello)),
+      cipher: chooseCipher(decodeHello(aliceHello), malloryHello),
       staticKey: noiseCredentials(mallory).staticKey,
     })
     responder.readMessage(await next())

@@ -1,4 +1,5 @@
 import {
+  type CipherChaCha20Poly1305,
   createCipheriv,
   createDecipheriv,
   createSecretKey,
@@ -7,8 +8,21 @@ import {
 } from 'node:crypto'
 import { ChannelError } from '../errors.js'
 
-/** ChaCha20-Poly1305 tag length. */
+/** AEAD tag length (both ciphers). */
 export const TAG_LENGTH = 16
+
+/** The Noise cipher functions p2pd speaks, by their Noise names. */
+export type NoiseCipher = 'ChaChaPoly' | 'AESGCM'
+
+/** A streaming AEAD encryptor (both ciphers have this shape in node:crypto). */
+export type AeadCipher = CipherChaCha20Poly1305
+/** A streaming AEAD decryptor. */
+export type AeadDecipher = DecipherChaCha20Poly1305
+
+const ALGORITHM = {
+  ChaChaPoly: 'chacha20-poly1305',
+  AESGCM: 'aes-256-gcm',
+} as const
 
 const EMPTY = Buffer.alloc(0)
 const ZEROS_32 = Buffer.alloc(32)
@@ -17,14 +31,21 @@ const LAST_NONCE = Number.MAX_SAFE_INTEGER - 1
 const TWO_32 = 2 ** 32
 
 /**
- * Noise `CipherState` (spec §5.1) for ChaChaPoly: key `k` and 64-bit counter `n`. The nonce is
- * 4 zero bytes then `n` little-endian. The key lives in a cached `KeyObject`; one preallocated
- * nonce buffer is reused.
+ * Noise `CipherState` (spec §5.1) for ChaChaPoly or AESGCM: key `k` and 64-bit counter `n`. The
+ * nonce is 4 zero bytes then `n`, little-endian for ChaChaPoly and big-endian for AESGCM (spec
+ * §12.3, §12.4). The key lives in a cached `KeyObject`; one preallocated nonce buffer is reused.
  */
 export class CipherState {
+  readonly cipher: NoiseCipher
+  readonly #algorithm: 'chacha20-poly1305' | 'aes-256-gcm'
   #key: KeyObject | undefined
   #n = 0
   readonly #iv = Buffer.alloc(12)
+
+  constructor(cipher: NoiseCipher = 'ChaChaPoly') {
+    this.cipher = cipher
+    this.#algorithm = ALGORITHM[cipher]
+  }
 
   /** `InitializeKey(k)`: sets the key (or none) and resets the nonce to 0. */
   initializeKey(key: Uint8Array | undefined): void {
@@ -46,9 +67,27 @@ export class CipherState {
   }
 
   #ivFor(n: number): Buffer {
-    this.#iv.writeUInt32LE(n % TWO_32, 4)
-    this.#iv.writeUInt32LE(Math.floor(n / TWO_32), 8)
+    if (this.cipher === 'AESGCM') {
+      this.#iv.writeUInt32BE(Math.floor(n / TWO_32), 4)
+      this.#iv.writeUInt32BE(n % TWO_32, 8)
+    } else {
+      this.#iv.writeUInt32LE(n % TWO_32, 4)
+      this.#iv.writeUInt32LE(Math.floor(n / TWO_32), 8)
+    }
     return this.#iv
+  }
+
+  #cipherFor(key: KeyObject, iv: Buffer): AeadCipher {
+    // The two AEADs share the streaming API; node's types differ only in name.
+    return createCipheriv(this.#algorithm as 'chacha20-poly1305', key, iv, {
+      authTagLength: TAG_LENGTH,
+    })
+  }
+
+  #decipherFor(key: KeyObject, iv: Buffer): AeadDecipher {
+    return createDecipheriv(this.#algorithm as 'chacha20-poly1305', key, iv, {
+      authTagLength: TAG_LENGTH,
+    })
   }
 
   #nextIv(): Buffer {
@@ -73,9 +112,7 @@ export class CipherState {
   encryptInto(ad: Uint8Array, plaintext: Uint8Array, out: Buffer, offset: number): void {
     const key = this.#key
     if (!key) throw new Error('encryptInto needs a key')
-    const cipher = createCipheriv('chacha20-poly1305', key, this.#nextIv(), {
-      authTagLength: TAG_LENGTH,
-    })
+    const cipher = this.#cipherFor(key, this.#nextIv())
     if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: plaintext.length })
     const ct = cipher.update(plaintext)
     ct.copy(out, offset)
@@ -91,13 +128,23 @@ export class CipherState {
   encryptParts(plaintext: Uint8Array): [ciphertext: Buffer, tag: Buffer] {
     const key = this.#key
     if (!key) throw new Error('encryptParts needs a key')
-    const cipher = createCipheriv('chacha20-poly1305', key, this.#nextIv(), {
-      authTagLength: TAG_LENGTH,
-    })
+    const cipher = this.#cipherFor(key, this.#nextIv())
     const ct = cipher.update(plaintext)
     cipher.final()
     this.#n++
     return [ct, cipher.getAuthTag()]
+  }
+
+  /**
+   * Starts encrypting the next message (no associated data) from several pieces: feed them to
+   * `update()`, then `final()` and `getAuthTag()`. The nonce advances now.
+   */
+  beginEncrypt(): AeadCipher {
+    const key = this.#key
+    if (!key) throw new Error('beginEncrypt needs a key')
+    const cipher = this.#cipherFor(key, this.#nextIv())
+    this.#n++
+    return cipher
   }
 
   /**
@@ -113,9 +160,7 @@ export class CipherState {
     const bodyLength = ciphertext.length - TAG_LENGTH
     let plaintext: Buffer
     try {
-      const decipher = createDecipheriv('chacha20-poly1305', key, this.#nextIv(), {
-        authTagLength: TAG_LENGTH,
-      })
+      const decipher = this.#decipherFor(key, this.#nextIv())
       if (ad.length > 0) decipher.setAAD(ad, { plaintextLength: bodyLength })
       decipher.setAuthTag(ciphertext.subarray(bodyLength))
       plaintext = decipher.update(ciphertext.subarray(0, bodyLength))
@@ -134,19 +179,17 @@ export class CipherState {
    * then call {@link finishDecrypt} with the tag. The nonce advances only when that succeeds,
    * and the caller must not release any `update()` output before it has.
    */
-  beginDecrypt(): DecipherChaCha20Poly1305 {
+  beginDecrypt(): AeadDecipher {
     const key = this.#key
     if (!key) throw new Error('beginDecrypt needs a key')
-    return createDecipheriv('chacha20-poly1305', key, this.#nextIv(), {
-      authTagLength: TAG_LENGTH,
-    })
+    return this.#decipherFor(key, this.#nextIv())
   }
 
   /**
    * Checks the tag of a message started with {@link beginDecrypt} and advances the nonce.
    * @throws `ChannelError` `CHANNEL_DECRYPT` when the message does not authenticate.
    */
-  finishDecrypt(decipher: DecipherChaCha20Poly1305, tag: Uint8Array): void {
+  finishDecrypt(decipher: AeadDecipher, tag: Uint8Array): void {
     try {
       decipher.setAuthTag(tag)
       decipher.final()
@@ -162,9 +205,10 @@ export class CipherState {
   rekey(): void {
     const key = this.#key
     if (!key) return
+    // Nonce 2^64−1: the same bytes in either byte order.
     const iv = Buffer.alloc(12, 0xff)
     iv.fill(0, 0, 4)
-    const cipher = createCipheriv('chacha20-poly1305', key, iv, { authTagLength: TAG_LENGTH })
+    const cipher = this.#cipherFor(key, iv)
     const next = cipher.update(ZEROS_32)
     cipher.final()
     this.#key = createSecretKey(next.subarray(0, 32))

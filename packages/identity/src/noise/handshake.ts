@@ -1,12 +1,17 @@
 import type { KeyObject } from 'node:crypto'
 import { ChannelError } from '../errors.js'
-import type { CipherState } from './cipher-state.js'
+import type { CipherState, NoiseCipher } from './cipher-state.js'
 import { TAG_LENGTH } from './cipher-state.js'
 import { DHLEN, dh, generateX25519, type X25519KeyPair, x25519PublicKey } from './dh.js'
 import { SymmetricState } from './symmetric-state.js'
 
-/** The one protocol p2pd speaks. */
+/** The protocol p2pd speaks by default (and with any peer that lacks AES-GCM). */
 export const NOISE_PROTOCOL_NAME = 'Noise_XX_25519_ChaChaPoly_SHA256'
+
+/** The Noise protocol name for `cipher`: `Noise_XX_25519_<cipher>_SHA256`. */
+export function noiseProtocolName(cipher: NoiseCipher): string {
+  return `Noise_XX_25519_${cipher}_SHA256`
+}
 
 type Token = 'e' | 's' | 'ee' | 'es' | 'se' | 'ss'
 
@@ -17,6 +22,8 @@ const XX: readonly (readonly Token[])[] = [['e'], ['e', 'ee', 's', 'es'], ['s', 
 export interface HandshakeOptions {
   readonly initiator: boolean
   readonly prologue: Uint8Array
+  /** The cipher function (default `ChaChaPoly`); part of the protocol name, so of `h`. */
+  readonly cipher?: NoiseCipher
   /** Our static key pair `s`. */
   readonly staticKey: X25519KeyPair
   /** Our ephemeral key pair `e`; generated when needed if absent. Inject only in tests. */
@@ -44,7 +51,7 @@ export interface HandshakeResult {
  */
 export class HandshakeState {
   readonly initiator: boolean
-  readonly #symmetric = new SymmetricState(NOISE_PROTOCOL_NAME)
+  readonly #symmetric: SymmetricState
   readonly #s: X25519KeyPair
   #e: X25519KeyPair | undefined
   #rs: KeyObject | undefined
@@ -56,6 +63,8 @@ export class HandshakeState {
 
   constructor(options: HandshakeOptions) {
     this.initiator = options.initiator
+    const cipher = options.cipher ?? 'ChaChaPoly'
+    this.#symmetric = new SymmetricState(noiseProtocolName(cipher), cipher)
     this.#s = options.staticKey
     this.#e = options.ephemeralKey
     this.#symmetric.mixHash(options.prologue)

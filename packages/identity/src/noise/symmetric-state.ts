@@ -1,5 +1,5 @@
 import { ChannelError } from '../errors.js'
-import { CipherState } from './cipher-state.js'
+import { CipherState, type NoiseCipher } from './cipher-state.js'
 import { HASHLEN, hash, hkdf } from './hash.js'
 
 /**
@@ -7,12 +7,15 @@ import { HASHLEN, hash, hkdf } from './hash.js'
  * the `CipherState` that encrypts handshake payloads once a DH has been mixed in.
  */
 export class SymmetricState {
-  readonly #cipher = new CipherState()
+  readonly #cipherName: NoiseCipher
+  readonly #cipher: CipherState
   #ck: Buffer
   #h: Buffer
 
-  /** `InitializeSymmetric(protocol_name)`. */
-  constructor(protocolName: string) {
+  /** `InitializeSymmetric(protocol_name)`; `cipher` must be the one the name says. */
+  constructor(protocolName: string, cipher: NoiseCipher = 'ChaChaPoly') {
+    this.#cipherName = cipher
+    this.#cipher = new CipherState(cipher)
     const name = Buffer.from(protocolName, 'utf8')
     this.#h =
       name.length <= HASHLEN
@@ -67,8 +70,8 @@ export class SymmetricState {
   /** `Split()`: the two transport cipher states, initiator→responder first. */
   split(): [CipherState, CipherState] {
     const [k1, k2] = hkdf(this.#ck, Buffer.alloc(0), 2)
-    const c1 = new CipherState()
-    const c2 = new CipherState()
+    const c1 = new CipherState(this.#cipherName)
+    const c2 = new CipherState(this.#cipherName)
     c1.initializeKey(k1)
     c2.initializeKey(k2)
     return [c1, c2]

@@ -1,0 +1,212 @@
+import type { Duplex } from 'node:stream'
+import { ChannelError } from './errors.js'
+import { LENGTH_PREFIX, MAX_FRAME_PLAINTEXT } from './framing.js'
+import { type CipherState, TAG_LENGTH } from './noise/cipher-state.js'
+import { sealFrame } from './transport-frame.js'
+
+/** Most ciphertext queued on the stream before a write waits for `drain` (bounds buffering). */
+export const WRITE_BATCH = 1024 * 1024
+
+/** Frames up to this size are sealed into one buffer (prefix ‖ ciphertext ‖ tag): one iovec. */
+const ONE_BUFFER_FRAME = 16 * 1024
+
+/** Pieces shorter than this are joined before encryption: an `update()` costs ~1 µs. */
+const JOIN_BELOW = 4 * 1024
+
+const EMPTY = Buffer.alloc(0)
+
+type Callback = (error?: Error | null) => void
+
+/**
+ * The sending half of a secure pipe: turns the pipe's writes into transport frames.
+ *
+ * Writes are coalesced. Plaintext is sealed in full frames (65,519 bytes) as soon as it makes
+ * one; what is left over (less than a frame) is carried, so writes issued in the same tick share
+ * one frame and a 64 KiB write does not leave a 17-byte runt behind it. The carry is sealed at
+ * the end of the current tick (a microtask: a lone write is not delayed), or — while the stream
+ * is backed up and a frame would only queue behind others — on the turn after the stream
+ * drains, so a bulk writer's next writes fill it first. Writes are called back at once while the stream holds less than
+ * {@link WRITE_BATCH} of ciphertext, else on its `drain`: memory stays bounded by the stream's
+ * queue, one carried frame and the pipe's writable buffer.
+ */
+export class FrameWriter {
+  readonly #stream: Duplex
+  readonly #send: CipherState
+  readonly #rekeyInterval: number
+  /** Plaintext not sealed yet, less than one frame, in order (copies: the caller was called back). */
+  #carry: Buffer[] = []
+  #carryLength = 0
+  #flushQueued = false
+  #waiting = false
+  /** A write's callback, held until the stream drains. */
+  #held: Callback | undefined
+  readonly #flush = () => this.#flushCarry()
+  readonly #onDrain = () => this.#drained(undefined)
+  readonly #onClose = () =>
+    this.#drained(new ChannelError('CHANNEL_CLOSED', 'stream closed while writing'))
+
+  constructor(stream: Duplex, send: CipherState, rekeyInterval: number) {
+    this.#stream = stream
+    this.#send = send
+    this.#rekeyInterval = rekeyInterval
+  }
+
+  #writable(): boolean {
+    return !this.#stream.destroyed && !this.#stream.writableEnded
+  }
+
+  /** Frames `chunks` (the pipe's `_write`/`_writev`), calling back when it may take more. */
+  write(chunks: readonly Buffer[], callback: Callback): void {
+    if (!this.#writable()) {
+      callback(new ChannelError('CHANNEL_CLOSED', 'stream is closed'))
+      return
+    }
+    const stream = this.#stream
+    stream.cork()
+    try {
+      this.#frame(chunks)
+    } catch (err) {
+      stream.uncork()
+      callback(err as Error)
+      return
+    }
+    stream.uncork()
+    if (this.#carryLength > 0 && !this.#flushQueued) {
+      this.#flushQueued = true
+      queueMicrotask(this.#flush)
+    }
+    if (stream.writableLength >= WRITE_BATCH) {
+      this.#held = callback
+      this.#waitForDrain()
+    } else {
+      callback()
+    }
+  }
+
+  /** Seals the carry (if any) and the close frame, then ends the stream. */
+  final(callback: Callback): void {
+    if (!this.#writable()) {
+      callback()
+      return
+    }
+    try {
+      if (this.#carryLength > 0) this.#sealCarry()
+      this.#stream.write(sealFrame(this.#send, EMPTY, this.#rekeyInterval))
+    } catch (err) {
+      callback(err as Error)
+      return
+    }
+    this.#stream.end(callback)
+  }
+
+  /** Seals every full frame of carry ‖ chunks; the rest becomes the carry. */
+  #frame(chunks: readonly Buffer[]): void {
+    for (const chunk of chunks) {
+      let offset = 0
+      while (offset < chunk.length) {
+        const rest = chunk.length - offset
+        if (this.#carryLength === 0 && rest >= MAX_FRAME_PLAINTEXT) {
+          this.#seal([chunk.subarray(offset, offset + MAX_FRAME_PLAINTEXT)], MAX_FRAME_PLAINTEXT)
+          offset += MAX_FRAME_PLAINTEXT
+          continue
+        }
+        const take = Math.min(MAX_FRAME_PLAINTEXT - this.#carryLength, rest)
+        if (this.#carryLength + take === MAX_FRAME_PLAINTEXT) {
+          // Completes a frame: seal straight from the caller's buffer, no copy.
+          this.#carry.push(chunk.subarray(offset, offset + take))
+          this.#sealCarry()
+        } else {
+          // Kept past the callback: copy (the caller may reuse its buffer once called back).
+          this.#carry.push(Buffer.from(chunk.subarray(offset, offset + take)))
+          this.#carryLength += take
+        }
+        offset += take
+      }
+    }
+  }
+
+  #sealCarry(): void {
+    const pieces = this.#carry
+    const length = pieces.reduce((n, p) => n + p.length, 0)
+    this.#carry = []
+    this.#carryLength = 0
+    this.#seal(pieces, length)
+  }
+
+  /** Seals `pieces` (`length` bytes, ≤ one frame) as one frame onto the stream. */
+  #seal(pieces: readonly Buffer[], length: number): void {
+    const stream = this.#stream
+    if (length <= ONE_BUFFER_FRAME) {
+      const plaintext = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, length)
+      stream.write(sealFrame(this.#send, plaintext, this.#rekeyInterval))
+      return
+    }
+    // A big frame goes out as prefix, ciphertext piece(s), tag: the ciphertext is never copied.
+    const prefix = Buffer.allocUnsafe(LENGTH_PREFIX) // small: from Node's buffer pool
+    prefix.writeUInt16BE(length + TAG_LENGTH, 0)
+    const cipher = this.#send.beginEncrypt()
+    stream.write(prefix)
+    let small: Buffer[] = []
+    let smallLength = 0
+    const joinSmall = () => {
+      if (smallLength === 0) return
+      stream.write(cipher.update(small.length === 1 ? (small[0] as Buffer) : Buffer.concat(small)))
+      small = []
+      smallLength = 0
+    }
+    for (const piece of pieces) {
+      if (piece.length < JOIN_BELOW) {
+        small.push(piece)
+        smallLength += piece.length
+        if (smallLength >= JOIN_BELOW) joinSmall()
+      } else {
+        joinSmall()
+        stream.write(cipher.update(piece))
+      }
+    }
+    joinSmall()
+    cipher.final()
+    stream.write(cipher.getAuthTag())
+    if (this.#send.nonce % this.#rekeyInterval === 0) this.#send.rekey()
+  }
+
+  #flushCarry(): void {
+    this.#flushQueued = false
+    if (this.#carryLength === 0 || !this.#writable()) return
+    // The stream is backed up: this frame would only queue. Seal it on 'drain' instead, so
+    // writes arriving meanwhile fill it (no runt frames in bulk transfers).
+    if (this.#held || this.#stream.writableNeedDrain) {
+      this.#waitForDrain()
+      return
+    }
+    try {
+      this.#sealCarry()
+    } catch (err) {
+      this.#stream.destroy(err as Error)
+    }
+  }
+
+  #waitForDrain(): void {
+    if (this.#waiting) return
+    this.#waiting = true
+    this.#stream.on('drain', this.#onDrain)
+    this.#stream.on('close', this.#onClose)
+  }
+
+  #drained(error: Error | undefined): void {
+    this.#waiting = false
+    this.#stream.off('drain', this.#onDrain)
+    this.#stream.off('close', this.#onClose)
+    const held = this.#held
+    this.#held = undefined
+    // Calling back may write again at once (the pipe's buffered writes, as one `_writev`),
+    // which can fill the carry into a frame before we look at it.
+    held?.(error)
+    // A writer that waited for our 'drain' writes again within this turn (process.nextTick,
+    // promise jobs): give it until the next turn to fill the carry before sealing a runt.
+    if (!error && this.#carryLength > 0 && !this.#flushQueued) {
+      this.#flushQueued = true
+      setImmediate(this.#flush)
+    }
+  }
+}
