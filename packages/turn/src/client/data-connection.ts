@@ -20,7 +20,11 @@ export interface StreamTarget {
   readonly tls?: ConnectionOptions
 }
 
-/** Opens a TCP/TLS connection to the server under `signal`; `TURN_SOCKET` on failure. */
+/**
+ * Opens a TCP/TLS connection to the server under `signal`; `TURN_SOCKET` on failure.
+ * Half-open allowed: on a data connection the peer's FIN must not end our side before our
+ * last bytes (a secure pipe's close frame) are written.
+ */
 export function dialServer(target: StreamTarget, signal: AbortSignal): Promise<Socket> {
   throwIfAborted(signal)
   const { server } = target
@@ -32,8 +36,8 @@ export function dialServer(target: StreamTarget, signal: AbortSignal): Promise<S
     }
     const s: Socket =
       target.transport === 'tls'
-        ? tlsConnect({ ...base, ...target.tls })
-        : netConnect({ ...base, noDelay: true })
+        ? tlsConnect({ ...base, ...target.tls, allowHalfOpen: true })
+        : netConnect({ ...base, noDelay: true, allowHalfOpen: true })
     const ready = target.transport === 'tls' ? 'secureConnect' : 'connect'
     const done = () => {
       signal.removeEventListener('abort', onAbort)
