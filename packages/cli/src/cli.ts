@@ -39,6 +39,7 @@ const LOADERS: Partial<Record<CommandName, () => Promise<CommandRun>>> = {
       return 0
     }
   },
+  name: async () => (await import('./commands/name.js')).nameCommand,
   demo: async () => {
     const { demoCommand } = await import('./commands/demo.js')
     return (argv, io) => demoCommand(argv, io.out)

@@ -1,5 +1,6 @@
 import { decodePeerAddress } from '@p2pd/address'
 import type { Pipe } from '@p2pd/interface'
+import { isName } from '@p2pd/names'
 import { type Flags, type OptionSpecs, parseFlags, UsageError } from './args.js'
 import type { Io } from './command.js'
 import { NODE_FLAGS, resolveConfig } from './config.js'
@@ -17,10 +18,14 @@ export function parseNodeArgs(
   return parseFlags(argv, { ...NODE_FLAGS, ...own }, { max: maxPositionals })
 }
 
-/** Checks a peer address argument before any network work, so a typo fails at once. */
+/**
+ * Checks a peer address argument before any network work, so a typo fails at once. A name
+ * (`alice.<fingerprint>`, see `p2pd name`) passes: the node resolves it when it connects.
+ */
 export function peerAddressArg(text: string | undefined, command: string): string {
   if (!text)
     throw new UsageError(`${command} needs the peer's address (what the other side printed)`)
+  if (isName(text)) return text
   try {
     decodePeerAddress(text)
   } catch (err) {

@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from '@p2pd/interface'
+import { nameResolver } from '@p2pd/names'
 import { createNode, direct, type P2pdNode, reverse, stunInterfaces } from '@p2pd/node'
 import { NtpClock } from '@p2pd/ntp'
 import { punch } from '@p2pd/punch'
@@ -38,6 +39,8 @@ export async function startNode(
     identity,
     clock,
     signaling: (id) => mqttSignaling({ identity: id, brokers: [...config.brokers] }),
+    // connect('alice.<fingerprint>') looks the name up on the same brokers.
+    names: nameResolver({ brokers: [...config.brokers], clock }),
     strategies: [
       direct(),
       reverse(),

@@ -74,7 +74,7 @@ export function isLabel(label: unknown): label is string {
 }
 
 /** True when `text` is a well-formed name `<label>.<fingerprint>` (lowercase). */
-export function isName(text: unknown): text is string {
+export function isName(text: unknown): boolean {
   if (typeof text !== 'string' || text.length > MAX_NAME_LENGTH) return false
   const dot = text.indexOf('.')
   return dot > 0 && isLabel(text.slice(0, dot)) && FINGERPRINT.test(text.slice(dot + 1))
@@ -86,7 +86,7 @@ export function isName(text: unknown): text is string {
  */
 export function parseName(text: string): ParsedName {
   if (!isName(text)) {
-    const shown = typeof text === 'string' ? JSON.stringify((text as string).slice(0, 60)) : typeof text
+    const shown = typeof text === 'string' ? JSON.stringify(text.slice(0, 60)) : typeof text
     throw new NameError(
       'NAME_INVALID',
       `${shown} is not a name: <label>.<fingerprint>, label 1–32 of a–z 0–9 - (no - at either end), fingerprint 16 base32 characters`,
