@@ -28,6 +28,7 @@ export const SUMMARIES = {
   tunnel: "expose a local TCP port to peers, or reach a peer's through a local port",
   send: 'offer a file or directory; the peer fetches it with `p2pd receive`',
   receive: 'fetch what a `p2pd send` offers, verified (SHA-256), written atomically',
+  daemon: 'serve a node to local programs: REST + WebSocket API with a bearer token',
   infra: 'run the servers p2pd needs (MQTT, STUN, SNTP, TURN) for your own deployment',
   config: 'print the effective configuration (flags > environment > file > defaults)',
   nat: "classify this machine's NAT against the STUN servers named",
@@ -105,11 +106,36 @@ options:
   -h, --help             this text
 
 ${NODE_OPTIONS}`,
+  daemon: `usage: p2pd daemon [--port P] [--host H] [--token-file F] [--cors ORIGIN …]
+                   [--listen [--allow NODE_ID …]] [node options]
+
+Starts a node and serves it to programs on this machine as a REST + WebSocket API on
+http://127.0.0.1:12333 (P2PD's port) until Ctrl-C: connect to peers by address or name,
+send and receive bytes (long-poll, or a WebSocket per pipe), list and close pipes, NAT info.
+\`GET /openapi.json\` describes every endpoint. Every request needs the header
+"Authorization: Bearer <token>", the token being the content of the token file (created with
+32 random bytes, mode 0600, on first run). Prints the URL and the token file's path on stderr
+once ready.
+
+options:
+  --port P               API port (default 12333; 0 = any free port)
+  --host H               API bind address (default 127.0.0.1: this machine only)
+  --token-file F         the bearer token's file (default: daemon-token beside the key)
+  --cors ORIGIN          a browser origin allowed to call the API, like
+                         http://localhost:5173 (repeatable; default none: browsers are
+                         refused)
+  --listen               hand pipes that peers open to this node to clients
+                         (GET /incoming); without it they are refused
+${ALLOW}
+  -h, --help             this text
+
+${NODE_OPTIONS}`,
   infra: `usage: p2pd infra --host IP [options]
        p2pd infra --config FILE [options]
 
 Runs, for a team's own deployment, every server p2pd clients need: an MQTT broker (aedes)
-for signaling, STUN over UDP and TCP, SNTP and a TURN relay (UDP, long-term credentials).
+for signaling, STUN over UDP and TCP, SNTP and a TURN relay (UDP and TCP, long-term
+credentials).
 With --alternate (a second IP of this machine) STUN answers RFC 5780 behaviour discovery,
 so clients can classify their NAT; without it STUN is a plain binding server and the
 "classify" list it prints is empty.
@@ -131,7 +157,7 @@ options:
   --stun-port N          STUN, UDP and TCP (default 3478)
   --stun-alt-port N      STUN's second port with --alternate (default --stun-port + 1)
   --ntp-port N           SNTP, UDP (default 123: needs root or CAP_NET_BIND_SERVICE)
-  --turn-port N          TURN, UDP (default 3480: 3478 and 3479 are STUN's)
+  --turn-port N          TURN, UDP and TCP (default 3480: 3478 and 3479 are STUN's)
                          (a port of 0 means any free port: for tests)
   --turn-user USER:PASS  a TURN user (repeatable; replaces the config's "users"; without
                          any, one is made up for this run and printed in the snippet)
@@ -221,14 +247,17 @@ machine ID, signaling brokers and every interface with its NAT.
 
 options:
   -h, --help             this text`,
-  id: `usage: p2pd id [--key FILE | <keyfile>]
+  id: `usage: p2pd id [--key FILE | <keyfile>] [--config FILE]
 
 Loads this node's key, creating it on first use (mode 0600, in a 0700 directory), and prints
-its node ID (what peers pass to --allow) and the key file's path.
+its node ID (what peers pass to --allow) and the key file's path. The key is found as the
+other commands find it: --key > $P2PD_KEY > the config file's "key" > key.json in the config
+directory ($XDG_CONFIG_HOME/p2pd or ~/.config/p2pd on Linux).
 
 options:
-  --key FILE             the key file (default: $P2PD_KEY, else key.json in the config
-                         directory: $XDG_CONFIG_HOME/p2pd or ~/.config/p2pd on Linux)
+  --key FILE             the key file
+  --config FILE          config file whose "key" to use (default: $P2PD_CONFIG, else
+                         config.json in the config directory when it exists)
   -h, --help             this text`,
   name: `usage: p2pd name set <label> [--keep] [--ttl S] [node options]
        p2pd name resolve <name> [--broker URL …] [--timeout MS]
