@@ -10,7 +10,7 @@
  * ```
  */
 
-export { type EmbeddedBroker, startBroker } from './broker.js'
+export { type BrokerLimits, type EmbeddedBroker, startBroker } from './broker.js'
 export { demoCommand } from './commands/demo.js'
 export { natCommand } from './commands/nat.js'
 export { type Infra, startInfra } from './infra.js'
