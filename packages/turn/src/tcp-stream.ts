@@ -4,16 +4,23 @@ import type { TurnTcpClient } from './client/tcp-client.js'
 import { TurnError } from './errors.js'
 
 /**
- * How long an end of the relayed stream waits for news of the allocation (ms): a dying
+ * How long the end of a relayed connection waits for news of the allocation (ms): a dying
  * server closes the data and the control connection together, and only the latter says so.
  */
 export const RELAY_END_GRACE_MS = 250
 
 /**
  * The relayed TCP byte stream as the pipe sees it: the data connection's bytes unchanged
- * (backpressure both ways), owning the allocation (closing the stream deallocates), and
- * failing with `TURN_RELAY_LOST` when the allocation is lost — also when the server's end of
- * the data connection comes first and the loss of the control connection right after it.
+ * (backpressure both ways), owning the allocation (closing the stream deallocates).
+ *
+ * - It never half-closes: coturn answers a FIN on a relayed connection by resetting both
+ *   sides, which would lose the far pipe's close frame. Ending our side only marks it done;
+ *   the connection goes when the stream is destroyed (the pipe does that after its close
+ *   handshake, or after its close timeout).
+ * - However the connection ends (FIN, reset, close), that is an end of stream, not an
+ *   error: the pipe above knows from its close frames whether it was clean. Unless the
+ *   allocation is lost (now, or within {@link RELAY_END_GRACE_MS}): then it fails with
+ *   `TURN_RELAY_LOST`.
  */
 export class RelayedTcpStream extends Duplex {
   readonly #socket: Socket
@@ -28,10 +35,8 @@ export class RelayedTcpStream extends Duplex {
       if (!this.push(chunk)) socket.pause()
     })
     socket.on('end', () => this.#onEnd())
-    socket.on('error', (err) => this.destroy(err))
-    socket.on('close', () => {
-      if (!this.#ending && !this.readableEnded) this.#onEnd()
-    })
+    socket.on('error', () => this.#onEnd())
+    socket.on('close', () => this.#onEnd())
     client.once('lost', (err) => this.destroy(this.#lost(err)))
   }
 
@@ -46,11 +51,14 @@ export class RelayedTcpStream extends Duplex {
 
   #onEnd(): void {
     if (this.#ending || this.destroyed) return
-    if (this.#client.closed) return void this.destroy(this.#lost(new Error('allocation closed')))
-    this.#ending = setTimeout(() => {
-      if (this.#client.closed) this.destroy(this.#lost(new Error('allocation closed')))
-      else this.push(null)
-    }, RELAY_END_GRACE_MS)
+    const settle = () => {
+      if (this.destroyed) return
+      if (this.#client.closed) return void this.destroy(this.#lost(new Error('allocation closed')))
+      this.push(null)
+      this.destroy()
+    }
+    if (this.#client.closed) return settle()
+    this.#ending = setTimeout(settle, RELAY_END_GRACE_MS)
   }
 
   override _read(): void {
@@ -58,19 +66,23 @@ export class RelayedTcpStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.#socket.write(chunk, cb)
+    // A failed write ends the connection: reported as its end (above), not as this write's error.
+    this.#socket.write(chunk, () => cb())
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
     this.#socket.cork()
-    for (let i = 0; i < chunks.length - 1; i++)
-      this.#socket.write((chunks[i] as { chunk: Buffer }).chunk)
-    this.#socket.write((chunks[chunks.length - 1] as { chunk: Buffer }).chunk, cb)
+    const last = chunks.length - 1
+    chunks.forEach(({ chunk }, i) => {
+      if (i < last) this.#socket.write(chunk)
+      else this.#socket.write(chunk, () => cb())
+    })
     this.#socket.uncork()
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    this.#socket.end(cb)
+    // No FIN (see above): the bytes are written; the connection closes with the stream.
+    cb()
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
