@@ -5,6 +5,9 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Deadline } from '@p2pd/interface'
+import { createNode } from '@p2pd/node'
+import { mqttSignaling } from '@p2pd/signal-mqtt'
 import {
   attr,
   createMessage,
@@ -18,12 +21,13 @@ import {
   StunTcpClient,
   StunUdpClient,
 } from '@p2pd/stun'
-import { TurnClient } from '@p2pd/turn'
+import { TurnClient, turn } from '@p2pd/turn'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { packetSizeGuard } from '../src/broker.js'
 import { runCli as runInProcess } from '../src/cli.js'
 import { resolveInfraSettings } from '../src/infra-settings.js'
 import { type ClientSnippet, startServers } from '../src/servers.js'
+import { exchange } from '../src/transfer.js'
 import { type Finished, finished, runCli, startCli, waitForLine } from './spawn.js'
 
 const ANY_PORTS = ['--mqtt-port', '0', '--stun-port', '0', '--ntp-port', '0', '--turn-port', '0']
@@ -198,6 +202,45 @@ describe('p2pd infra (spawned, loopback, RFC 5780 on 127.0.0.1 + 127.0.0.2)', ()
       }
     }
   }, 60_000)
+
+  it('two nodes connect TURN-only through it; with a wrong password they cannot', async () => {
+    const good = snippet.turn[0] as ClientSnippet['turn'][number]
+    const pair = async (server: ClientSnippet['turn'][number], timeoutMs: number) => {
+      const mk = () =>
+        createNode({
+          signaling: (identity) => mqttSignaling({ identity, brokers: snippet.brokers }),
+          strategies: [turn({ servers: [server] })],
+          listen: { host: '127.0.0.1' },
+          connectTimeoutMs: timeoutMs,
+        })
+      const a = mk()
+      const b = mk()
+      const deadline = new Deadline(timeoutMs + 20_000, undefined, 'TURN-only pair')
+      try {
+        const [, bAddress] = await Promise.all([a.start(), b.start()])
+        const accepted = b.accept({ signal: deadline.signal })
+        accepted.catch(() => {})
+        const pipe = await a.connect(bAddress, { upgrade: false })
+        const inbound = await accepted
+        const result = await exchange(pipe, inbound, 64 * 1024, deadline.signal)
+        await Promise.all([pipe.close(), inbound.close()])
+        return { strategy: pipe.strategy, verified: result.verified }
+      } finally {
+        deadline.dispose()
+        await Promise.allSettled([a.stop(), b.stop()])
+      }
+    }
+    expect(await pair(good, 30_000)).toEqual({ strategy: 'turn', verified: true })
+    const err = await pair({ ...good, password: 'wrong' }, 8_000).catch((e) => e)
+    expect(err).toMatchObject({ code: 'NODE_CONNECT_FAILED' })
+    expect(err.report.stages).toEqual([
+      expect.objectContaining({
+        strategy: 'turn',
+        outcome: 'failed',
+        error: expect.objectContaining({ code: 'TURN_UNAUTHORIZED' }),
+      }),
+    ])
+  }, 90_000)
 
   it('SIGTERM closes every server and exits 0 within 5 s; every port is free again', async () => {
     const t0 = performance.now()
