@@ -22,10 +22,12 @@ import {
   StunUdpClient,
 } from '@p2pd/stun'
 import { TurnClient, turn } from '@p2pd/turn'
+import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { UsageError } from '../src/args.js'
 import { packetSizeGuard } from '../src/broker.js'
 import { runCli as runInProcess } from '../src/cli.js'
-import { resolveInfraSettings } from '../src/infra-settings.js'
+import { parseInfraFile, resolveInfraSettings } from '../src/infra-settings.js'
 import { type ClientSnippet, startServers } from '../src/servers.js'
 import { exchange } from '../src/transfer.js'
 import { type Finished, finished, runCli, startCli, waitForLine } from './spawn.js'
@@ -438,5 +440,59 @@ describe('p2pd infra: settings and failures', () => {
     expect(guard(Buffer.from([0x30, 0xe9]))).toBe(true)
     expect(guard(Buffer.from([0x07]))).toBe(false) // 1001 bytes
     expect(packetSizeGuard(1 << 30)(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff]))).toBe(false)
+  })
+
+  it('property: the packet guard passes any run of packets within the limit, split anywhere, and stops any over it', () => {
+    const encodeLength = (n: number) => {
+      const out: number[] = []
+      do {
+        let b = n % 128
+        n = Math.floor(n / 128)
+        if (n > 0) b |= 0x80
+        out.push(b)
+      } while (n > 0)
+      return out
+    }
+    const packet = (len: number) =>
+      Buffer.concat([Buffer.from([0x30, ...encodeLength(len)]), Buffer.alloc(len, 7)])
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 3000 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 0, max: 1 }),
+        (lengths, cuts, over) => {
+          const max = 2000
+          const stream = Buffer.concat([
+            ...lengths.map((l) => packet(Math.min(l, max))),
+            ...(over ? [packet(max + 1)] : []),
+          ])
+          const guard = packetSizeGuard(max)
+          let ok = true
+          for (let at = 0, i = 0; at < stream.length && ok; i++) {
+            const n = cuts[i % cuts.length] as number
+            ok = guard(stream.subarray(at, at + n))
+            at += n
+          }
+          return ok === (over === 0)
+        },
+      ),
+    )
+  })
+
+  it('property: any "infra" value is accepted or refused with a usage error, never a crash', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        try {
+          parseInfraFile(value, 'f.json')
+        } catch (err) {
+          if (!(err instanceof UsageError)) throw err
+        }
+        try {
+          parseInfraFile({ host: '127.0.0.1', ports: value, users: value }, 'f.json')
+        } catch (err) {
+          if (!(err instanceof UsageError)) throw err
+        }
+      }),
+    )
   })
 })
