@@ -65,8 +65,12 @@ function sysError(err: unknown): NodeJS.ErrnoException | undefined {
 
 /** Turns a bind failure into a message that names the port and the fix. */
 function bindFailure(what: string, flag: string, host: string, port: number, err: unknown) {
-  const sys = sysError(err) as (NodeJS.ErrnoException & { port?: number }) | undefined
+  const sys = sysError(err) as
+    | (NodeJS.ErrnoException & { port?: number; address?: string })
+    | undefined
   const p = sys?.port ?? port
+  // STUN binds two IPs: name the one that failed.
+  if (sys?.address) host = sys.address
   const at = `${what} ${hostPort(host, p)}`
   switch (sys?.code) {
     case 'EADDRINUSE':
