@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createSocket } from 'node:dgram'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { createServer, type Server } from 'node:net'
+import { connect, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Deadline } from '@p2pd/interface'
@@ -25,7 +25,7 @@ import { TurnClient, turn } from '@p2pd/turn'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { UsageError } from '../src/args.js'
-import { packetSizeGuard } from '../src/broker.js'
+import { packetSizeGuard, startBroker } from '../src/broker.js'
 import { runCli as runInProcess } from '../src/cli.js'
 import { parseInfraFile, resolveInfraSettings } from '../src/infra-settings.js'
 import { type ClientSnippet, startServers } from '../src/servers.js'
@@ -375,6 +375,50 @@ describe('p2pd infra: settings and failures', () => {
       expect(r.err).toMatch(/--mqtt-port/)
     } finally {
       busy.close()
+    }
+  }, 30_000)
+
+  it('a STUN port in use is named too (UDP taken, TCP free)', async () => {
+    const busy = createSocket('udp4')
+    await new Promise<void>((resolve) => busy.bind(0, '127.0.0.1', resolve))
+    const port = busy.address().port
+    try {
+      const r = await inProcess([
+        'infra',
+        '--host',
+        '127.0.0.1',
+        ...ANY_PORTS,
+        '--stun-port',
+        String(port),
+      ])
+      expect(r.code).toBe(1)
+      expect(r.err).toMatch(
+        new RegExp(`STUN 127\\.0\\.0\\.1:${port}: port ${port} is already in use`),
+      )
+      expect(r.err).toMatch(/--stun-port/)
+    } finally {
+      busy.close()
+    }
+  }, 30_000)
+
+  it('the broker refuses connections over its per-IP cap', async () => {
+    const broker = await startBroker('127.0.0.1', 0, { maxPerIp: 2 })
+    const sockets: Socket[] = []
+    try {
+      const open = () =>
+        new Promise<Socket>((resolve) => {
+          const s = connect(broker.port, '127.0.0.1', () => resolve(s))
+          sockets.push(s)
+        })
+      await open()
+      await open()
+      const third = await open()
+      await new Promise((resolve) => third.once('close', resolve))
+      expect(sockets[0]?.destroyed).toBe(false)
+      expect(sockets[1]?.destroyed).toBe(false)
+    } finally {
+      for (const s of sockets) s.destroy()
+      await broker.close()
     }
   }, 30_000)
 
