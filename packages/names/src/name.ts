@@ -69,7 +69,7 @@ export function fingerprint(nodeId: string): string {
 }
 
 /** True for a valid label: 1–32 of `a–z 0–9 -`, not starting or ending with `-`. */
-export function isLabel(label: unknown): label is string {
+export function isLabel(label: unknown): boolean {
   return typeof label === 'string' && LABEL.test(label)
 }
 

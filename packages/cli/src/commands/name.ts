@@ -1,4 +1,4 @@
-import { NamePublisher, nameResolver } from '@p2pd/names'
+import { isLabel, isName, NamePublisher, nameResolver } from '@p2pd/names'
 import { intFlag, UsageError } from '../args.js'
 import type { Io } from '../command.js'
 import { resolveConfig } from '../config.js'
@@ -31,6 +31,11 @@ async function setName(argv: readonly string[], io: Io): Promise<number> {
   const { flags, positionals } = parseNodeArgs(argv, SET_FLAGS, 1)
   const label = positionals[0]
   if (!label) throw new UsageError('name set needs a label, e.g. `p2pd name set alice`')
+  if (!isLabel(label)) {
+    throw new UsageError(
+      `'${label.slice(0, 40)}' is not a label: 1–32 of a–z 0–9 - (no - at either end)`,
+    )
+  }
   const ttlS = intFlag(flags, 'ttl', 3600, { min: 60, max: 7 * 24 * 3600 })
   const { config } = await resolveConfig(flags)
   return withNode(flags, io, async ({ node }, signal) => {
@@ -72,6 +77,9 @@ async function resolveName(argv: readonly string[], io: Io): Promise<number> {
   const { flags, positionals } = parseNodeArgs(argv, {}, 1)
   const name = positionals[0]
   if (!name) throw new UsageError('name resolve needs a name, e.g. alice.<fingerprint>')
+  if (!isName(name)) {
+    throw new UsageError(`'${name.slice(0, 60)}' is not a name: <label>.<16-character fingerprint>`)
+  }
   const { config } = await resolveConfig(flags)
   const stop = interrupted()
   try {
