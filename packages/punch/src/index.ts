@@ -62,6 +62,12 @@ export {
   parseReady,
 } from './protocol/messages.js'
 export {
+  type FastRetry,
+  fastRetryDefaults,
+  type RetryState,
+  retryDelay,
+} from './retry.js'
+export {
   defaults as scheduleDefaults,
   jitter,
   type MeetingInput,

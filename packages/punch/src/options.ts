@@ -1,6 +1,7 @@
 import type { StunServerSpec } from './mappings.js'
 import { punchVerdict } from './plan.js'
 import type { Acceptor as AcceptorRole, NatRecord, PunchMode } from './protocol/messages.js'
+import { type FastRetry, fastRetryDefaults } from './retry.js'
 import { type SprayBudget, type SprayChoice, sprayChoice } from './spray.js'
 
 export interface PunchInit {
@@ -18,6 +19,11 @@ export interface PunchInit {
   readonly stunTimeoutMs?: number
   /** How long the answerer waits for `punch/ready` (default 10,000 ms). */
   readonly readyTimeoutMs?: number
+  /**
+   * Retry at once after a RST (a sub-ms pause, at most 3,000 times or 3 s per pair) on
+   * sides whose NAT keeps one mapping per local port; `false` turns it off. See `FastRetry`.
+   */
+  readonly fastRetry?: Partial<FastRetry> | false
   /** Birthday-spray budget (symmetric random × port-restricted cone); see `sprayChoice`. */
   readonly spray?: SprayBudget
   /** Observer of each punch's milestones (tests, benchmarks, the lab runner). */
@@ -42,6 +48,8 @@ export type PunchEvent =
       readonly type: 'connected'
       readonly role: 'offerer' | 'answerer'
       readonly attempts: number
+      /** Attempts refused by a RST. */
+      readonly refused?: number
       readonly local: string
       readonly remote: string
     }
@@ -50,6 +58,8 @@ export type PunchEvent =
       readonly role: 'offerer' | 'answerer'
       readonly reason: string
       readonly attempts: number
+      /** Attempts refused by a RST. */
+      readonly refused?: number
     }
 
 const DEFAULT_SOCKETS = 2
@@ -63,6 +73,8 @@ export interface Settings {
   /** Predicted ports a sequential side announces (1–64). */
   readonly predictions: number
   readonly emit: (event: PunchEvent) => void
+  /** The RST retry policy of endpoint-independent sides (`undefined`: off). */
+  readonly fastRetry: FastRetry | undefined
   /** {@link punchVerdict} with this strategy's spray budget. */
   readonly verdictOf: (a: NatRecord, b: NatRecord) => true | string
 }
@@ -73,6 +85,7 @@ export function settings(init: PunchInit): Settings {
     sockets: Math.max(1, Math.min(16, init.sockets ?? DEFAULT_SOCKETS)),
     predictions: Math.max(1, Math.min(64, init.predictions ?? DEFAULT_PREDICTIONS)),
     emit: (e) => init.onEvent?.(e),
+    fastRetry: init.fastRetry === false ? undefined : { ...fastRetryDefaults, ...init.fastRetry },
     // Refuse a spray that cannot reach its floor.
     verdictOf: (a, b) =>
       punchVerdict(a, b, (random) => {

@@ -125,7 +125,18 @@ export async function answer(
     peerAbort.catch(() => {})
     const startAt = ready.acceptor === 'none' ? ready.meetAt : ctx.clock.now()
     if (pairs.length)
-      startLoop(s, res, ctx, pairs, startAt, ready.windowMs, ready.oneWayMs, onSocket, sprayed)
+      startLoop(
+        s,
+        myNat,
+        res,
+        ctx,
+        pairs,
+        startAt,
+        ready.windowMs,
+        ready.oneWayMs,
+        onSocket,
+        sprayed,
+      )
     // The offerer decides which socket both keep: wait for its byte, even after our loop
     // has stopped (its socket may connect last).
     winner = await firstSocket({
@@ -138,6 +149,7 @@ export async function answer(
       type: 'connected',
       role: 'answerer',
       attempts: res.loop?.attempts() ?? 0,
+      refused: res.loop?.refused() ?? 0,
       local: `${winner.localAddress}:${winner.localPort}`,
       remote: `${winner.remoteAddress}:${winner.remotePort}`,
     })
@@ -148,6 +160,7 @@ export async function answer(
       role: 'answerer',
       reason: (err as Error).message,
       attempts: res.loop?.attempts() ?? 0,
+      refused: res.loop?.refused() ?? 0,
     })
     throw err
   } finally {

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net'
-import type { Endpoint, StrategyContext } from '@p2pd/interface'
+import { type Endpoint, NatType, type StrategyContext } from '@p2pd/interface'
 import { type HeldMappings, localMappings, observeMappings } from '../mappings.js'
 import type { Settings } from '../options.js'
 import { type DialPair, type InterfacePair, opensFilterFor, sprayRole } from '../plan.js'
@@ -80,9 +80,14 @@ export async function listenAsAcceptor(
   })
 }
 
-/** Starts the connect loop of `pairs` at `startAt` (held by `res`, stopped on release). */
+/**
+ * Starts the connect loop of `pairs` at `startAt` (held by `res`, stopped on release). Retries
+ * after a RST go at once (`Settings.fastRetry`) only when our NAT reuses one mapping for every
+ * attempt: a symmetric NAT spends a new port on each, and a spray paces its own SYNs.
+ */
 export function startLoop(
   s: Settings,
+  myNat: NatRecord,
   res: Resources,
   ctx: StrategyContext,
   pairs: DialPair[],
@@ -105,6 +110,7 @@ export function startLoop(
       ),
     windowMs,
     retryMs: retryInterval(oneWayMs),
+    fastRetry: sprayed || myNat.type === NatType.Symmetric ? undefined : s.fastRetry,
     attemptTimeoutMs: sprayed?.attemptTimeoutMs ?? s.init.attemptTimeoutMs,
     onSocket,
   })

@@ -144,7 +144,7 @@ export async function offer(
     }
     const startAt = acceptor === 'none' ? meetAt : ctx.clock.now()
     const loop = pairs.length
-      ? startLoop(s, res, ctx, pairs, startAt, windowMs, oneWayMs, onSocket, sprayed)
+      ? startLoop(s, myNat, res, ctx, pairs, startAt, windowMs, oneWayMs, onSocket, sprayed)
       : undefined
     winner = await firstSocket({
       sockets: first,
@@ -159,6 +159,7 @@ export async function offer(
       type: 'connected',
       role: 'offerer',
       attempts,
+      refused: res.loop?.refused() ?? 0,
       local: `${winner.localAddress}:${winner.localPort}`,
       remote: `${winner.remoteAddress}:${winner.remotePort}`,
     })
@@ -169,6 +170,7 @@ export async function offer(
       role: 'offerer',
       reason: (err as Error).message,
       attempts: res.loop?.attempts() ?? attempts,
+      refused: res.loop?.refused() ?? 0,
     })
     throw err
   } finally {

@@ -1,7 +1,8 @@
 import { Socket } from 'node:net'
 import type { Clock } from '@p2pd/interface'
 import type { DialPair } from '../plan.js'
-import { defaults, jitter } from '../schedule.js'
+import { type FastRetry, retryDelay } from '../retry.js'
+import { defaults } from '../schedule.js'
 
 export interface ConnectLoopOptions {
   readonly pairs: readonly DialPair[]
@@ -14,8 +15,13 @@ export interface ConnectLoopOptions {
   readonly offsets: readonly number[]
   /** Stop starting attempts this long after `startAt`. */
   readonly windowMs: number
-  /** Mean pause before retrying after a RST (jittered ±50 %). */
+  /** Mean pause before retrying after a failed attempt (jittered ±50 %). */
   readonly retryMs: number
+  /**
+   * Retry at once (uniform 0…`maxMs`) after a RST, within a budget: for pairs whose local NAT
+   * keeps one mapping for every attempt. Off (`undefined`): every retry waits `retryMs`.
+   */
+  readonly fastRetry?: FastRetry
   readonly attemptTimeoutMs?: number
   /** Every connected socket, in order; the caller owns it from then on. */
   readonly onSocket: (socket: Socket, pair: DialPair) => void
@@ -30,6 +36,8 @@ export interface ConnectLoop {
   readonly done: Promise<void>
   /** Total connect attempts so far. */
   readonly attempts: () => number
+  /** Attempts refused by a RST so far (`ECONNREFUSED`). */
+  readonly refused: () => number
   /** Stops every pair: pending connects are destroyed, timers cleared. Idempotent. */
   stop(): void
 }
@@ -38,16 +46,19 @@ export interface ConnectLoop {
  * Fires the SYNs of a punch. Each pair starts at `startAt + offset` on `clock` and connects
  * from its fixed local port; every attempt is capped (a silently dropped SYN must not block),
  * and after a RST (or any other error) the pair retries after a *jittered* interval until the
- * window closes or its attempts are spent. Sockets that connect go to `onSocket`; the loop
+ * window closes or its attempts are spent — right away after a RST when `fastRetry` says so
+ * (see `retry.ts`). Sockets that connect go to `onSocket`; the loop
  * keeps running until `stop()` — the caller decides which socket it keeps.
  */
 export function connectLoop(opts: ConnectLoopOptions): ConnectLoop {
   const random = opts.random ?? Math.random
   const attemptTimeoutMs = opts.attemptTimeoutMs ?? defaults.attemptTimeoutMs
   const timers = new Set<NodeJS.Timeout>()
+  const immediates = new Set<NodeJS.Immediate>()
   const pending = new Set<Socket>()
   let stopped = false
   let attempts = 0
+  let refused = 0
   let running = opts.pairs.length
   let resolveDone: () => void = () => {}
   const done = new Promise<void>((resolve) => {
@@ -55,6 +66,15 @@ export function connectLoop(opts: ConnectLoopOptions): ConnectLoop {
   })
   const endAt = opts.startAt + opts.windowMs
   const later = (ms: number, fn: () => void) => {
+    // A timer never fires in under 1 ms: a sub-ms pause (a fast retry) goes to setImmediate.
+    if (ms < 1) {
+      const i = setImmediate(() => {
+        immediates.delete(i)
+        fn()
+      })
+      immediates.add(i)
+      return
+    }
     const t = setTimeout(
       () => {
         timers.delete(t)
@@ -69,7 +89,13 @@ export function connectLoop(opts: ConnectLoopOptions): ConnectLoop {
     if (running <= 0) resolveDone()
   }
 
-  const attempt = (pair: DialPair, made: number) => {
+  interface PairState {
+    made: number
+    fastUsed: number
+    firstRefusedAt?: number
+  }
+  const attempt = (pair: DialPair, st: PairState) => {
+    const made = st.made
     if (stopped) return pairDone()
     const left = endAt - opts.clock.now()
     if (left <= 0 || made >= pair.maxAttempts) return pairDone()
@@ -86,7 +112,8 @@ export function connectLoop(opts: ConnectLoopOptions): ConnectLoop {
       opts.onAttempt?.(pair, outcome)
       if (outcome !== 'connected') socket.destroy()
       if (retryIn === undefined) return pairDone()
-      later(retryIn, () => attempt(pair, made + 1))
+      st.made = made + 1
+      later(retryIn, () => attempt(pair, st))
     }
     const cap = setTimeout(() => settle('timeout', 0), Math.min(attemptTimeoutMs, left))
     timers.add(cap)
@@ -100,7 +127,24 @@ export function connectLoop(opts: ConnectLoopOptions): ConnectLoop {
     socket.once('error', (err: NodeJS.ErrnoException) => {
       // RST (ECONNREFUSED), ICMP errors, or the previous socket of this 4-tuple still closing
       // (EADDRINUSE/EADDRNOTAVAIL): all worth another try after a jittered pause.
-      settle(err.code ?? 'error', jitter(opts.retryMs, random))
+      const code = err.code ?? 'error'
+      if (code === 'ECONNREFUSED') {
+        refused++
+        st.firstRefusedAt ??= performance.now()
+      }
+      const next = retryDelay(
+        code,
+        {
+          fastUsed: st.fastUsed,
+          sinceFirstRefusedMs:
+            st.firstRefusedAt === undefined ? undefined : performance.now() - st.firstRefusedAt,
+        },
+        opts.retryMs,
+        opts.fastRetry,
+        random,
+      )
+      if (next.fast) st.fastUsed++
+      settle(code, next.delayMs)
     })
     socket.connect({
       host: pair.remote.host,
@@ -113,17 +157,20 @@ export function connectLoop(opts: ConnectLoopOptions): ConnectLoop {
   if (running === 0) resolveDone()
   for (const pair of opts.pairs) {
     const offset = opts.offsets[pair.index] ?? 0
-    later(opts.startAt + offset - opts.clock.now(), () => attempt(pair, 0))
+    later(opts.startAt + offset - opts.clock.now(), () => attempt(pair, { made: 0, fastUsed: 0 }))
   }
 
   return {
     done,
     attempts: () => attempts,
+    refused: () => refused,
     stop() {
       if (stopped) return
       stopped = true
       for (const t of timers) clearTimeout(t)
       timers.clear()
+      for (const i of immediates) clearImmediate(i)
+      immediates.clear()
       for (const s of pending) s.destroy()
       pending.clear()
       resolveDone()
