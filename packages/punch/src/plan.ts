@@ -66,7 +66,6 @@ export const acceptsUnsolicited = (nat: NatRecord) =>
 /** Symmetric NAT whose next port cannot be predicted. */
 export const isRandomSymmetric = (nat: NatRecord) =>
   nat.type === NatType.Symmetric && !isSequentialSymmetric(nat)
-const isSymmetric = (nat: NatRecord) => nat.type === NatType.Symmetric
 
 /**
  * True when we are a restricted cone (EIM, address-dependent filtering) facing a random
@@ -112,7 +111,8 @@ export function punchVerdict(
   if (isRandomSymmetric(a) || isRandomSymmetric(b)) {
     return 'not punchable: a symmetric-random NAT against a symmetric NAT'
   }
-  if (isSymmetric(a) && isSymmetric(b)) return 'not punchable: both NATs are symmetric'
+  // Left: at most one symmetric side, or two sequential ones — each predicts its own next
+  // mappings and announces them, the other aims there (see `dialPairs`).
   return true
 }
 
@@ -157,6 +157,12 @@ export interface DialPair {
 
 /**
  * The pairs this side dials.
+ * - Both sides sequential-symmetric: pair i goes from our held port to the peer's i-th
+ *   predicted port, one attempt each, fired in index order on both sides (the stagger). Each
+ *   pair's SYN is our NAT's next new flow, so it leaves from *our* i-th predicted port — the one
+ *   the peer's pair i aims at. A retry would spend a port neither side aims at (after a RST
+ *   the NAT maps a new flow) and shift the order of the pairs still to fire, so there is none;
+ *   a SYN dropped by the peer's NAT waits in SYN_SENT for the peer's SYN instead.
  * - Against a sequential-symmetric peer: from our first held port to each of its predicted
  *   ports (the peer's k-th attempt arrives from its k-th predicted port).
  * - When we are the sequential side: one pair to the peer's first mapping, at most as many
@@ -167,6 +173,15 @@ export function dialPairs(self: LocalSide, peer: SideInfo, unlimited: number): D
   const first = self.locals[0]
   const peerFirst = peer.mappings[0]
   if (first === undefined || !peerFirst) return []
+  if (peer.candidatePorts.length > 0 && self.candidatePorts.length > 0) {
+    const n = Math.min(peer.candidatePorts.length, self.candidatePorts.length)
+    return peer.candidatePorts.slice(0, n).map((port, index) => ({
+      localPort: first,
+      remote: { host: peerFirst.host, port },
+      index,
+      maxAttempts: 1,
+    }))
+  }
   if (peer.candidatePorts.length > 0) {
     return peer.candidatePorts.map((port, index) => ({
       localPort: first,

@@ -55,7 +55,8 @@ describe('plan', () => {
     expect(punchVerdict(random, portRestricted, () => 'not punchable: budget')).toBe(
       'not punchable: budget',
     )
-    expect(punchVerdict(seq1, seq1)).toMatch(/not punchable/)
+    // Two sequential NATs: each side predicts its own next mappings, the other aims there.
+    expect(punchVerdict(seq1, seq1)).toBe(true)
     expect(punchVerdict(random, full)).toBe(true) // the full cone listens
     expect(punchVerdict(seq1, portRestricted)).toBe(true)
     expect(punchVerdict(restricted, portRestricted)).toBe(true)
@@ -137,6 +138,21 @@ describe('plan', () => {
     const fromSym = dialPairs(sym, cone, Number.POSITIVE_INFINITY)
     expect(fromSym).toEqual([
       { localPort: 42000, remote: cone.mappings[0], index: 0, maxAttempts: 3 },
+    ])
+    // Sequential × sequential: pair i aims at the peer's i-th prediction, one attempt each.
+    const sym2 = { ...sym, locals: [43000], candidatePorts: [61001, 61002, 61003, 61004] }
+    expect(dialPairs(sym, sym2, Number.POSITIVE_INFINITY)).toEqual(
+      [61001, 61002, 61003].map((port, index) => ({
+        localPort: 42000,
+        remote: { host: '198.18.0.31', port },
+        index,
+        maxAttempts: 1,
+      })),
+    )
+    expect(dialPairs(sym2, sym, 9).map((p) => [p.localPort, p.remote.port])).toEqual([
+      [43000, 50008],
+      [43000, 50009],
+      [43000, 50010],
     ])
     const both = dialPairs(cone, { ...cone, locals: undefined } as never, 9)
     expect(both.map((p) => [p.localPort, p.remote.port, p.index])).toEqual([
