@@ -1,0 +1,193 @@
+// Relayed-over-TCP (turn() on TCP allocations, secure pipe on the relayed byte stream) next
+// to the direct pipe (secure pipe on one loopback TCP connection), interleaved in one run,
+// through our TurnServer and through coturn. Prints MB/s and the ratio (target ≥ 0.5×
+// direct); asserts a generous floor, since other work shares this machine.
+import { createHash, randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { connect, createServer, type Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { generateIdentity, secureChannel } from '@p2pd/identity'
+import {
+  MemorySignalingHub,
+  type PeerAddress,
+  type RawConnection,
+  type Strategy,
+  systemClock,
+} from '@p2pd/interface'
+import { type Coturn, startCoturn } from '@p2pd/testkit/coturn'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { RelayedTcpStream, TurnServer, turn } from '../src/index.js'
+
+const MiB = 1024 * 1024
+const SIZE = 32 * MiB
+const ROUNDS = 5
+
+const peer = (nodeId: string): PeerAddress => ({
+  signal: [0],
+  ip4: [],
+  ip6: [],
+  nodeId,
+  legacy: false,
+  machineId: 'm',
+})
+
+async function secure(a: Duplex, b: Duplex, aInit = true): Promise<[Duplex, Duplex]> {
+  const ia = generateIdentity()
+  const ib = generateIdentity()
+  return Promise.all([
+    secureChannel(a, {
+      identity: ia,
+      expectedPeer: ib.nodeId,
+      initiator: aInit,
+      timeoutMs: 10_000,
+    }),
+    secureChannel(b, {
+      identity: ib,
+      expectedPeer: ia.nodeId,
+      initiator: !aInit,
+      timeoutMs: 10_000,
+    }),
+  ])
+}
+
+/** Torn down mid-stream on purpose: their truncation errors are expected. */
+function quietly(...pipes: Duplex[]): void {
+  for (const p of pipes) {
+    p.on('error', () => {})
+  }
+}
+
+async function directPair(): Promise<[Duplex, Duplex, () => Promise<void>]> {
+  const server = createServer()
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const accepted = once(server, 'connection') as Promise<[Socket]>
+  const a = connect({ host: '127.0.0.1', port: (server.address() as { port: number }).port })
+  a.setNoDelay(true)
+  const [[b]] = await Promise.all([accepted, once(a, 'connect')])
+  b.setNoDelay(true)
+  const [pa, pb] = await secure(a, b)
+  return [
+    pa,
+    pb,
+    async () => {
+      quietly(pa, pb)
+      a.destroy()
+      b.destroy()
+      await new Promise<void>((r) => server.close(() => r()))
+    },
+  ]
+}
+
+async function relayedPair(s: Strategy): Promise<[Duplex, Duplex, () => Promise<void>]> {
+  const hub = new MemorySignalingHub()
+  const sa = hub.connect('alice')
+  const sb = hub.connect('bob')
+  await Promise.all([sa.start(), sb.start()])
+  const ctx = (sig: typeof sa, self: string, remote: string) => ({
+    local: peer(self),
+    localText: `address-of-${self}`,
+    remote: peer(remote),
+    signaling: sig,
+    clock: systemClock,
+    expectConnection: () => Promise.reject(new Error('not used')),
+    log: () => {},
+  })
+  const accepted = new Promise<RawConnection>((resolve, reject) => {
+    sb.subscribe((inbound) => {
+      s.accept?.(ctx(sb, 'bob', inbound.from), inbound, AbortSignal.timeout(20_000)).then(
+        (raw) => raw && resolve(raw),
+        reject,
+      )
+    })
+  })
+  const [rawA, rawB] = await Promise.all([
+    s.connect(ctx(sa, 'alice', 'bob'), AbortSignal.timeout(20_000)),
+    accepted,
+  ])
+  expect(rawA.stream).toBeInstanceOf(RelayedTcpStream)
+  const [pa, pb] = await secure(rawA.stream, rawB.stream)
+  return [
+    pa,
+    pb,
+    async () => {
+      quietly(pa, pb)
+      pa.destroy()
+      pb.destroy()
+      await Promise.all([sa.close(), sb.close()])
+    },
+  ]
+}
+
+/** SIZE bytes a → b with backpressure, hashed on both ends; MB/s. */
+async function measure(a: Duplex, b: Duplex): Promise<number> {
+  const chunk = randomBytes(64 * 1024)
+  const sent = createHash('sha256')
+  const got = createHash('sha256')
+  let received = 0
+  const done = new Promise<void>((resolve) => {
+    b.on('data', (c: Buffer) => {
+      got.update(c)
+      received += c.length
+      if (received >= SIZE) resolve()
+    })
+  })
+  const t0 = performance.now()
+  for (let n = 0; n < SIZE; n += chunk.length) {
+    sent.update(chunk)
+    if (!a.write(chunk)) await once(a, 'drain')
+  }
+  await done
+  const seconds = (performance.now() - t0) / 1000
+  expect(got.digest('hex')).toBe(sent.digest('hex'))
+  return SIZE / MiB / seconds
+}
+
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number
+
+describe('relayed over TCP vs direct, loopback', () => {
+  let coturn: Coturn
+  let ours: TurnServer
+  beforeAll(async () => {
+    coturn = await startCoturn()
+    ours = new TurnServer({ users: { u: 'p' }, allowLoopbackPeers: true })
+    await ours.start()
+  })
+  afterAll(async () => {
+    await ours?.close()
+    await coturn?.stop()
+  })
+
+  it(`prints MB/s for ${SIZE / MiB} MiB one way (median of ${ROUNDS}, interleaved)`, async () => {
+    const viaOurs = turn({ servers: [{ ...ours.address, username: 'u', password: 'p' }] })
+    const viaCoturn = turn({
+      servers: [
+        { host: coturn.host, port: coturn.port, username: coturn.user, password: coturn.password },
+      ],
+    })
+    const runs: Record<'direct' | 'ours' | 'coturn', number[]> = {
+      direct: [],
+      ours: [],
+      coturn: [],
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, make] of [
+        ['direct', directPair],
+        ['ours', () => relayedPair(viaOurs)],
+        ['coturn', () => relayedPair(viaCoturn)],
+      ] as const) {
+        const [a, b, close] = await make()
+        runs[name].push(await measure(a, b))
+        await close()
+      }
+    }
+    const direct = median(runs.direct)
+    const lines = (['direct', 'ours', 'coturn'] as const).map((k) => {
+      const m = median(runs[k])
+      return `${k.padEnd(8)} ${m.toFixed(1).padStart(7)} MB/s  ${(m / direct).toFixed(2)}× direct  (runs ${runs[k].map((x) => x.toFixed(0)).join(', ')})`
+    })
+    console.log(`secure pipe, ${SIZE / MiB} MiB one way, loopback:\n${lines.join('\n')}`)
+    // The target is 0.5× direct; the floor asserted leaves room for a loaded machine.
+    expect(median(runs.ours) / direct).toBeGreaterThan(0.25)
+    expect(median(runs.coturn) / direct).toBeGreaterThan(0.25)
+  }, 300_000)
+})
