@@ -40,10 +40,10 @@ export class FrameWriter {
   #waiting = false
   /** A write's callback, held until the stream drains. */
   #held: Callback | undefined
-  readonly #flush = () => this.#flushCarry()
-  readonly #onDrain = () => this.#drained(undefined)
-  readonly #onClose = () =>
-    this.#drained(new ChannelError('CHANNEL_CLOSED', 'stream closed while writing'))
+  // Listeners made when first needed: an idle pipe should cost as little heap as possible.
+  #flush: (() => void) | undefined
+  #onDrain: (() => void) | undefined
+  #onClose: (() => void) | undefined
 
   constructor(stream: Duplex, send: CipherState, rekeyInterval: number) {
     this.#stream = stream
@@ -73,6 +73,7 @@ export class FrameWriter {
     stream.uncork()
     if (this.#carryLength > 0 && !this.#flushQueued) {
       this.#flushQueued = true
+      this.#flush ??= () => this.#flushCarry()
       queueMicrotask(this.#flush)
     }
     if (stream.writableLength >= WRITE_BATCH) {
@@ -189,14 +190,17 @@ export class FrameWriter {
   #waitForDrain(): void {
     if (this.#waiting) return
     this.#waiting = true
+    this.#onDrain ??= () => this.#drained(undefined)
+    this.#onClose ??= () =>
+      this.#drained(new ChannelError('CHANNEL_CLOSED', 'stream closed while writing'))
     this.#stream.on('drain', this.#onDrain)
     this.#stream.on('close', this.#onClose)
   }
 
   #drained(error: Error | undefined): void {
     this.#waiting = false
-    this.#stream.off('drain', this.#onDrain)
-    this.#stream.off('close', this.#onClose)
+    this.#stream.off('drain', this.#onDrain as () => void)
+    this.#stream.off('close', this.#onClose as () => void)
     const held = this.#held
     this.#held = undefined
     // Calling back may write again at once (the pipe's buffered writes, as one `_writev`),
@@ -206,6 +210,7 @@ export class FrameWriter {
     // promise jobs): give it until the next turn to fill the carry before sealing a runt.
     if (!error && this.#carryLength > 0 && !this.#flushQueued) {
       this.#flushQueued = true
+      this.#flush ??= () => this.#flushCarry()
       setImmediate(this.#flush)
     }
   }

@@ -3,7 +3,7 @@ import type { Pipe, PipePath, StrategyName } from '@p2pd/interface'
 import { ChannelError } from './errors.js'
 import { FrameOpener } from './frame-opener.js'
 import { FrameWriter } from './frame-writer.js'
-import type { CipherState } from './noise/cipher-state.js'
+import type { CipherState, NoiseCipher } from './noise/cipher-state.js'
 
 /** What {@link SecurePipe} needs from a finished handshake. */
 export interface SecurePipeInit {
@@ -37,8 +37,9 @@ const WRITABLE_HIGH_WATER_MARK = 64 * 1024
 /**
  * The authenticated, encrypted {@link Pipe} over a byte stream, after the handshake.
  *
- * Wire format: frames of `uint16be length ‖ ChaCha20-Poly1305(plaintext) ‖ tag`, nonce = the
- * frame's index in its direction. A zero-length plaintext is the authenticated close ("end of
+ * Wire format: frames of `uint16be length ‖ AEAD(plaintext) ‖ tag` (AES-256-GCM or
+ * ChaCha20-Poly1305, as negotiated), nonce = the frame's index in its direction. Writes are
+ * coalesced into frames (see `FrameWriter`). A zero-length plaintext is the authenticated close ("end of
  * stream"); a stream that ends without it is a truncation. Both sides rekey (Noise `Rekey()`)
  * after every `rekeyInterval` frames in each direction, in lockstep by the nonce.
  *
@@ -51,6 +52,8 @@ export class SecurePipe extends Duplex implements Pipe {
   readonly path: PipePath
   /** The Noise handshake hash, identical on both ends: a channel binding. */
   readonly handshakeHash: Buffer
+  /** The AEAD the two ends negotiated (Noise cipher name). */
+  readonly cipher: NoiseCipher
 
   readonly #stream: Duplex
   readonly #writer: FrameWriter
@@ -84,6 +87,7 @@ export class SecurePipe extends Duplex implements Pipe {
     this.strategy = init.strategy
     this.path = init.path
     this.handshakeHash = init.handshakeHash
+    this.cipher = init.send.cipher
     this.#stream = init.stream
     this.#writer = new FrameWriter(init.stream, init.send, init.rekeyInterval)
     this.#opener = new FrameOpener(init.receive, init.rekeyInterval)

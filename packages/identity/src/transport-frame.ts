@@ -22,19 +22,3 @@ export function openFrame(receive: CipherState, body: Uint8Array, rekeyInterval:
   if (receive.nonce % rekeyInterval === 0) receive.rekey()
   return plaintext
 }
-
-/**
- * {@link sealFrame} as three buffers (length prefix, ciphertext, tag) for a corked, vectored
- * write: the 64 KiB ciphertext is never copied.
- */
-export function sealFrameParts(
-  send: CipherState,
-  plaintext: Uint8Array,
-  rekeyInterval: number,
-): [Buffer, Buffer, Buffer] {
-  const prefix = Buffer.allocUnsafe(LENGTH_PREFIX) // small: comes from Node's buffer pool
-  prefix.writeUInt16BE(plaintext.length + TAG_LENGTH, 0)
-  const [ciphertext, tag] = send.encryptParts(plaintext)
-  if (send.nonce % rekeyInterval === 0) send.rekey()
-  return [prefix, ciphertext, tag]
-}

@@ -80,6 +80,51 @@ describe('frame opener (decrypts frames straddling socket chunks without reassem
     )
   })
 
+  it('opens frames split at every byte boundary, and fed one byte at a time (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 3 }),
+        (sizes) => {
+          const key = randomBytes(32)
+          const sender = new CipherState()
+          sender.initializeKey(key)
+          const messages = sizes.map((n) => randomBytes(n))
+          const wire = Buffer.concat(messages.map((m) => sealFrame(sender, m, 2)))
+          const fresh = () => {
+            const c = new CipherState()
+            c.initializeKey(key)
+            return new FrameOpener(c, 2)
+          }
+          for (let p = 0; p <= wire.length; p++) {
+            const opener = fresh()
+            const { frames, error } = feed(opener, [wire.subarray(0, p), wire.subarray(p)])
+            expect(error).toBeUndefined()
+            expectSame(frames, messages)
+            expect(opener.midFrame).toBe(false)
+          }
+          const bytes = Array.from(wire, (_, i) => wire.subarray(i, i + 1))
+          const { frames, error } = feed(fresh(), bytes)
+          expect(error).toBeUndefined()
+          expectSame(frames, messages)
+        },
+      ),
+      { numRuns: 10 },
+    )
+  })
+
+  it('opens a full-size frame cut next to its prefix, at 64 KiB and around its tag', () => {
+    const message = randomBytes(MAX_FRAME_PLAINTEXT)
+    const after = Buffer.from('after')
+    const first = 2 + MAX_FRAME_PLAINTEXT + 16 // the first frame's wire length
+    for (const p of [0, 1, 2, 3, 65_536, first - 17, first - 16, first - 1, first, first + 1]) {
+      const { seal, opener } = ciphers(2 ** 20)
+      const wire = Buffer.concat([seal(message), seal(after)])
+      const { frames, error } = feed(opener, [wire.subarray(0, p), wire.subarray(p)])
+      expect(error).toBeUndefined()
+      expectSame(frames, [message, after])
+    }
+  })
+
   it('cut inside the length prefix and inside the tag', () => {
     const { seal, opener } = ciphers(2 ** 20)
     const message = randomBytes(10_000)

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import type { CipherState } from '../src/noise/cipher-state.js'
+import type { CipherState, NoiseCipher } from '../src/noise/cipher-state.js'
 import { x25519FromSecret } from '../src/noise/dh.js'
-import { HandshakeState, NOISE_PROTOCOL_NAME } from '../src/noise/handshake.js'
+import { HandshakeState, NOISE_PROTOCOL_NAME, noiseProtocolName } from '../src/noise/handshake.js'
 
 interface Vector {
   source: string
@@ -17,27 +17,36 @@ interface Vector {
   messages: { payload: string; ciphertext: string }[]
 }
 
-const file = JSON.parse(
-  readFileSync(new URL('./vectors/noise-xx-25519-chachapoly-sha256.json', import.meta.url), 'utf8'),
-) as { vectors: Vector[] }
+const load = (name: string) =>
+  JSON.parse(readFileSync(new URL(`./vectors/${name}`, import.meta.url), 'utf8')) as {
+    vectors: Vector[]
+  }
+
+const files: [NoiseCipher, { vectors: Vector[] }][] = [
+  ['ChaChaPoly', load('noise-xx-25519-chachapoly-sha256.json')],
+  ['AESGCM', load('noise-xx-25519-aesgcm-sha256.json')],
+]
 
 const hex = (s: string) => Buffer.from(s, 'hex')
 
-describe('Noise_XX_25519_ChaChaPoly_SHA256 official vectors', () => {
+describe.each(files)('Noise_XX_25519_%s_SHA256 official vectors', (cipher, file) => {
   it('has the vectors committed', () => {
     expect(file.vectors.map((v) => v.source)).toEqual(['cacophony', 'snow'])
+    if (cipher === 'ChaChaPoly') expect(noiseProtocolName(cipher)).toBe(NOISE_PROTOCOL_NAME)
   })
 
   for (const v of file.vectors) {
     it(`reproduces ${v.source} byte for byte`, () => {
-      expect(v.protocol_name).toBe(NOISE_PROTOCOL_NAME)
+      expect(v.protocol_name).toBe(noiseProtocolName(cipher))
       const initiator = new HandshakeState({
+        cipher,
         initiator: true,
         prologue: hex(v.init_prologue),
         staticKey: x25519FromSecret(hex(v.init_static)),
         ephemeralKey: x25519FromSecret(hex(v.init_ephemeral)),
       })
       const responder = new HandshakeState({
+        cipher,
         initiator: false,
         prologue: hex(v.resp_prologue),
         staticKey: x25519FromSecret(hex(v.resp_static)),

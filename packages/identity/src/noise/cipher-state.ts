@@ -16,8 +16,6 @@ export type NoiseCipher = 'ChaChaPoly' | 'AESGCM'
 
 /** A streaming AEAD encryptor (both ciphers have this shape in node:crypto). */
 export type AeadCipher = CipherChaCha20Poly1305
-/** A streaming AEAD decryptor. */
-export type AeadDecipher = DecipherChaCha20Poly1305
 
 const ALGORITHM = {
   ChaChaPoly: 'chacha20-poly1305',
@@ -84,7 +82,7 @@ export class CipherState {
     })
   }
 
-  #decipherFor(key: KeyObject, iv: Buffer): AeadDecipher {
+  #decipherFor(key: KeyObject, iv: Buffer): DecipherChaCha20Poly1305 {
     return createDecipheriv(this.#algorithm as 'chacha20-poly1305', key, iv, {
       authTagLength: TAG_LENGTH,
     })
@@ -119,20 +117,6 @@ export class CipherState {
     cipher.final()
     cipher.getAuthTag().copy(out, offset + plaintext.length)
     this.#n++
-  }
-
-  /**
-   * Encrypts without associated data and without copying the ciphertext: returns the
-   * ciphertext (as node:crypto produced it) and the tag separately, for a vectored write.
-   */
-  encryptParts(plaintext: Uint8Array): [ciphertext: Buffer, tag: Buffer] {
-    const key = this.#key
-    if (!key) throw new Error('encryptParts needs a key')
-    const cipher = this.#cipherFor(key, this.#nextIv())
-    const ct = cipher.update(plaintext)
-    cipher.final()
-    this.#n++
-    return [ct, cipher.getAuthTag()]
   }
 
   /**
@@ -171,32 +155,6 @@ export class CipherState {
     }
     this.#n++
     return plaintext
-  }
-
-  /**
-   * Starts decrypting the next message (no associated data) piece by piece, for a transport
-   * frame that arrives split over several socket chunks: feed its ciphertext to `update()`,
-   * then call {@link finishDecrypt} with the tag. The nonce advances only when that succeeds,
-   * and the caller must not release any `update()` output before it has.
-   */
-  beginDecrypt(): AeadDecipher {
-    const key = this.#key
-    if (!key) throw new Error('beginDecrypt needs a key')
-    return this.#decipherFor(key, this.#nextIv())
-  }
-
-  /**
-   * Checks the tag of a message started with {@link beginDecrypt} and advances the nonce.
-   * @throws `ChannelError` `CHANNEL_DECRYPT` when the message does not authenticate.
-   */
-  finishDecrypt(decipher: AeadDecipher, tag: Uint8Array): void {
-    try {
-      decipher.setAuthTag(tag)
-      decipher.final()
-    } catch (err) {
-      throw new ChannelError('CHANNEL_DECRYPT', 'frame failed authentication', { cause: err })
-    }
-    this.#n++
   }
 
   /**
