@@ -1,0 +1,197 @@
+// What each metric does on the wire, identical for every implementation: the accepting side's
+// behaviour (`serve`) and the dialling side's measurement (`measure`).
+import type { ByteStream, Dialer } from './stream.js'
+
+export const METRICS = ['bulk', 'echo', 'pingpong', 'dial', 'heap'] as const
+export type Metric = (typeof METRICS)[number]
+
+/** Sizes for one run; `--quick` shrinks them. */
+export interface Sizes {
+  readonly bulkBytes: number
+  readonly echoMessages: number
+  readonly echoWindow: number
+  readonly messageBytes: number
+  readonly pingpongs: number
+  readonly dials: number
+  readonly idleConnections: number
+}
+
+export const FULL: Sizes = {
+  bulkBytes: 64 * 1024 * 1024,
+  echoMessages: 100_000,
+  echoWindow: 256,
+  messageBytes: 64,
+  pingpongs: 2_000,
+  dials: 50,
+  idleConnections: 1_000,
+}
+
+export const QUICK: Sizes = {
+  bulkBytes: 8 * 1024 * 1024,
+  echoMessages: 10_000,
+  echoWindow: 256,
+  messageBytes: 64,
+  pingpongs: 300,
+  dials: 10,
+  idleConnections: 100,
+}
+
+/** Accepting side: bulk acks once everything arrived; echo and ping-pong echo; others hold. */
+export function serve(metric: Metric, sizes: Sizes, stream: ByteStream): void {
+  if (metric === 'bulk') {
+    let received = 0
+    stream.onData((chunk) => {
+      received += chunk.byteLength
+      if (received === sizes.bulkBytes) stream.write(new Uint8Array([1]))
+    })
+  } else if (metric === 'echo' || metric === 'pingpong') {
+    stream.onData((chunk) => {
+      if (!stream.write(chunk)) {
+        stream.pause()
+        stream.drain().then(() => stream.resume())
+      }
+    })
+  } else {
+    stream.onData(() => {})
+  }
+}
+
+const gc = () => (globalThis as { gc?: () => void }).gc?.()
+
+function bytesReceived(stream: ByteStream, target: number): Promise<void> {
+  return new Promise((resolve) => {
+    let received = 0
+    stream.onData((chunk) => {
+      received += chunk.byteLength
+      if (received >= target) resolve()
+    })
+  })
+}
+
+/** MB/s (10^6 bytes per second) one way, until the far side acknowledged the last byte. */
+async function bulk(dialer: Dialer, sizes: Sizes): Promise<number> {
+  const stream = await dialer.dial()
+  const acked = bytesReceived(stream, 1)
+  const chunk = new Uint8Array(64 * 1024).fill(0x5a)
+  const started = performance.now()
+  for (let sent = 0; sent < sizes.bulkBytes; sent += chunk.length) {
+    const n = Math.min(chunk.length, sizes.bulkBytes - sent)
+    if (!stream.write(n === chunk.length ? chunk : chunk.subarray(0, n))) await stream.drain()
+  }
+  await acked
+  const seconds = (performance.now() - started) / 1000
+  stream.close()
+  return sizes.bulkBytes / 1e6 / seconds
+}
+
+/** Messages per second: one write per message, at most `echoWindow` unanswered. */
+async function echo(dialer: Dialer, sizes: Sizes): Promise<number> {
+  const stream = await dialer.dial()
+  const message = new Uint8Array(sizes.messageBytes).fill(7)
+  const total = sizes.echoMessages
+  let sent = 0
+  let receivedBytes = 0
+  let blocked = false
+  let finish: () => void = () => {}
+  const done = new Promise<void>((resolve) => {
+    finish = resolve
+  })
+  const pump = () => {
+    while (
+      !blocked &&
+      sent < total &&
+      sent - receivedBytes / sizes.messageBytes < sizes.echoWindow
+    ) {
+      sent++
+      if (!stream.write(message)) {
+        blocked = true
+        stream.drain().then(() => {
+          blocked = false
+          pump()
+        })
+      }
+    }
+  }
+  stream.onData((chunk) => {
+    receivedBytes += chunk.byteLength
+    if (receivedBytes >= total * sizes.messageBytes) finish()
+    else pump()
+  })
+  const started = performance.now()
+  pump()
+  await done
+  const seconds = (performance.now() - started) / 1000
+  stream.close()
+  return total / seconds
+}
+
+/** µs per round trip of one message, one at a time (after a short warm-up). */
+async function pingpong(dialer: Dialer, sizes: Sizes): Promise<number> {
+  const stream = await dialer.dial()
+  const message = new Uint8Array(sizes.messageBytes).fill(9)
+  let receivedBytes = 0
+  let waiter: (() => void) | undefined
+  let target = 0
+  stream.onData((chunk) => {
+    receivedBytes += chunk.byteLength
+    if (receivedBytes >= target) waiter?.()
+  })
+  const roundTrip = () =>
+    new Promise<void>((resolve) => {
+      target += sizes.messageBytes
+      waiter = resolve
+      stream.write(message)
+    })
+  for (let i = 0; i < 50; i++) await roundTrip()
+  const started = performance.now()
+  for (let i = 0; i < sizes.pingpongs; i++) await roundTrip()
+  const us = ((performance.now() - started) * 1000) / sizes.pingpongs
+  stream.close()
+  return us
+}
+
+/** Median ms from dial to a pipe ready for bytes, over `dials` sequential dials. */
+async function dial(dialer: Dialer, sizes: Sizes): Promise<number> {
+  ;(await dialer.dial()).close() // warm-up: first-use costs (JIT, key import caches)
+  const times: number[] = []
+  for (let i = 0; i < sizes.dials; i++) {
+    const started = performance.now()
+    const stream = await dialer.dial()
+    times.push(performance.now() - started)
+    stream.close()
+  }
+  times.sort((a, b) => a - b)
+  return times[Math.floor(times.length / 2)] as number
+}
+
+/** KiB of JS heap per idle connection held by the dialling side, measured after gc. */
+async function heap(dialer: Dialer, sizes: Sizes): Promise<number> {
+  const held: ByteStream[] = [await dialer.dial()]
+  await settle()
+  const before = process.memoryUsage().heapUsed
+  const parallel = 8
+  for (let i = 0; i < sizes.idleConnections; i += parallel) {
+    const n = Math.min(parallel, sizes.idleConnections - i)
+    held.push(...(await Promise.all(Array.from({ length: n }, () => dialer.dial()))))
+  }
+  await settle()
+  const after = process.memoryUsage().heapUsed
+  for (const s of held) s.close()
+  return (after - before) / sizes.idleConnections / 1024
+}
+
+/** Lets pending handshake work finish, then collects garbage twice. */
+async function settle(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  gc()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  gc()
+}
+
+export const MEASURE: Record<Metric, (dialer: Dialer, sizes: Sizes) => Promise<number>> = {
+  bulk,
+  echo,
+  pingpong,
+  dial,
+  heap,
+}

@@ -1,0 +1,94 @@
+// Command line of `pnpm bench`.
+import { IMPL_NAMES, type ImplName } from './impl/index.js'
+import { METRICS } from './measure.js'
+
+export const EXTRA_METRICS = ['relayed', 'idle'] as const
+export const ALL_METRICS = [...METRICS, ...EXTRA_METRICS] as const
+export type AnyMetric = (typeof ALL_METRICS)[number]
+
+export interface Options {
+  readonly quick: boolean
+  readonly rounds: number
+  readonly only: readonly AnyMetric[]
+  readonly impls: readonly ImplName[]
+  readonly idlePipes: number
+  readonly out: string | undefined
+  readonly readme: boolean
+  readonly readmeOnly: boolean
+  readonly help: boolean
+}
+
+export const HELP = `pnpm bench [options]   side-by-side benchmark on loopback, results in bench-results.json
+
+  --quick              small sizes, 1 round; writes to a temporary file, leaves the README alone
+  --rounds N           rounds (default 3; implementations interleaved round-robin)
+  --only m1,m2         metrics: ${ALL_METRICS.join(', ')} (default all)
+  --impl a,b           implementations: ${IMPL_NAMES.join(', ')} (default all; raw is always run)
+  --idle-pipes N       pipes held by the idle metric (default 10000, --quick 300)
+  --out FILE           results file (default bench-results.json at the repo root)
+  --no-readme          do not regenerate the README's performance section
+  --readme-only        regenerate the README section from the existing results file, measure nothing
+  --help               this text
+
+js-libp2p and hyperdht are installed on first use into tools/bench/.deps (pinned in
+tools/bench/deps); without them the bench still runs and says why they are missing.
+Progress goes to stderr.`
+
+function list<T extends string>(value: string, allowed: readonly T[], what: string): T[] {
+  const items = value.split(',').filter(Boolean)
+  for (const item of items)
+    if (!allowed.includes(item as T))
+      throw new Error(`unknown ${what} "${item}" (${allowed.join(', ')})`)
+  return items as T[]
+}
+
+export function parseOptions(argv: readonly string[]): Options {
+  const flag = (name: string) => argv.includes(name)
+  const value = (name: string) => {
+    const i = argv.indexOf(name)
+    if (i < 0) return undefined
+    const v = argv[i + 1]
+    if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`)
+    return v
+  }
+  const known = new Set([
+    '--quick',
+    '--rounds',
+    '--only',
+    '--impl',
+    '--idle-pipes',
+    '--out',
+    '--no-readme',
+    '--readme-only',
+    '--help',
+    '-h',
+  ])
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string
+    if (!known.has(a)) throw new Error(`unknown option ${a} (see --help)`)
+    if (['--rounds', '--only', '--impl', '--idle-pipes', '--out'].includes(a)) i++
+  }
+  const quick = flag('--quick')
+  const impls = value('--impl')
+    ? list(value('--impl') as string, IMPL_NAMES, 'implementation')
+    : [...IMPL_NAMES]
+  const rounds = Number(value('--rounds') ?? (quick ? 1 : 3))
+  if (!Number.isInteger(rounds) || rounds < 1)
+    throw new Error('--rounds must be a positive integer')
+  const idlePipes = Number(value('--idle-pipes') ?? (quick ? 300 : 10_000))
+  if (!Number.isInteger(idlePipes) || idlePipes < 1)
+    throw new Error('--idle-pipes must be a positive integer')
+  return {
+    quick,
+    rounds,
+    only: value('--only')
+      ? list(value('--only') as string, ALL_METRICS, 'metric')
+      : [...ALL_METRICS],
+    impls: impls.includes('raw') ? impls : ['raw', ...impls],
+    idlePipes,
+    out: value('--out'),
+    readme: !flag('--no-readme') && !quick,
+    readmeOnly: flag('--readme-only'),
+    help: flag('--help') || flag('-h'),
+  }
+}
