@@ -88,6 +88,28 @@ describe('TCP allocations against coturn', () => {
     expect(r2.received).toBe(r2.sent)
   })
 
+  it('over TLS: control and data connections both TLS (the test CA trusted)', async () => {
+    const withTls = await startCoturn({ tls: true })
+    try {
+      const tls = withTls.tls as { port: number; cert: string }
+      const peer = await tcpPeer()
+      cleanup.push(() => peer.close())
+      const c = await TurnTcpClient.allocate(
+        { ...config(), transport: 'tls', port: tls.port, tls: { ca: tls.cert } },
+        { timeoutMs: 5000 },
+      )
+      cleanup.push(() => c.close())
+      await c.createPermission(peer.address)
+      const s = await c.connect(peer.address)
+      expect(s.constructor.name).toBe('TLSSocket')
+      const r = await transfer(s, peer.sockets[0] as Socket, 1024 * 1024)
+      expect(r.received).toBe(r.sent)
+      await c.close()
+    } finally {
+      await withTls.stop()
+    }
+  })
+
   it('coturn without TCP relays answers 442 (typed TURN_UNSUPPORTED_TRANSPORT)', async () => {
     const noTcp = await startCoturn({ extraArgs: ['--no-tcp-relay'] })
     try {
