@@ -30,7 +30,6 @@
  * ```
  */
 
-export type { ApiState, Route, RouteContext } from './api.js'
 export {
   type Daemon,
   type DaemonLimits,
