@@ -67,7 +67,8 @@ export {
   nodeIdToPublicKey,
   SECRET_KEY_LENGTH,
 } from './keys.js'
-export { NOISE_PROTOCOL_NAME } from './noise/handshake.js'
+export type { NoiseCipher } from './noise/cipher-state.js'
+export { NOISE_PROTOCOL_NAME, noiseProtocolName } from './noise/handshake.js'
 export {
   DEFAULT_MAX_SEALED_PLAINTEXT,
   MAX_SEALED_PLAINTEXT,
