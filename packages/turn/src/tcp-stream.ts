@@ -57,7 +57,7 @@ export class RelayedTcpStream extends Duplex {
       this.push(null)
       this.destroy()
     }
-    if (this.#client.closed) return settle()
+    if (this.#client.closed) return void settle()
     this.#ending = setTimeout(settle, RELAY_END_GRACE_MS)
   }
 

@@ -36,8 +36,10 @@ export function dialServer(target: StreamTarget, signal: AbortSignal): Promise<S
     }
     const s: Socket =
       target.transport === 'tls'
-        ? tlsConnect({ ...base, ...target.tls, allowHalfOpen: true })
+        ? tlsConnect({ ...base, ...target.tls })
         : netConnect({ ...base, noDelay: true, allowHalfOpen: true })
+    // node:tls has no option for it; the property works on any socket before its end.
+    s.allowHalfOpen = true
     const ready = target.transport === 'tls' ? 'secureConnect' : 'connect'
     const done = () => {
       signal.removeEventListener('abort', onAbort)
