@@ -154,18 +154,18 @@ describe('p2pd daemon (a process) and clients in other languages', () => {
   }, 90_000)
 
   it('usage errors exit 2 before anything starts', async () => {
-    for (const args of [
-      ['--port', 'x'],
-      ['--cors', 'not an origin'],
-      ['--allow', '02'],
-      ['stray'],
-    ]) {
-      const child = startCli(['daemon', ...args, ...infra.flags], {
-        XDG_CONFIG_HOME: `${infra.dir}/u`,
-      })
-      child.stdin?.end()
-      const out = await finished(child)
-      expect(out.code, `${args.join(' ')}: ${out.stderr}`).toBe(2)
-    }
+    const cases = [['--port', 'x'], ['--cors', 'not an origin'], ['--allow', '02'], ['stray']]
+    const outs = await Promise.all(
+      cases.map((args) => {
+        const child = startCli(['daemon', ...args, ...infra.flags], {
+          XDG_CONFIG_HOME: `${infra.dir}/u`,
+        })
+        child.stdin?.end()
+        return finished(child)
+      }),
+    )
+    outs.forEach((out, i) => {
+      expect(out.code, `${cases[i]?.join(' ')}: ${out.stderr}`).toBe(2)
+    })
   }, 60_000)
 })
