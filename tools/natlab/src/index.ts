@@ -17,6 +17,16 @@
  * ```
  */
 export * from './addressing.js'
+export {
+  CLI_BIN,
+  CliProcess,
+  INFRA_CONFIG,
+  nodeScriptIn,
+  type P2pdInfraOptions,
+  p2pdInfraServer,
+  type StartCliOptions,
+  startCli,
+} from './cli-in-ns.js'
 export { type DelayLine, disableOffloads, type LinkShape, startDelayLine } from './delayline.js'
 export { NatlabError, type NatlabErrorCode } from './errors.js'
 export { isRoot, requireLabTools, requireRoot } from './exec.js'
