@@ -5,6 +5,7 @@ import { blockedResult, buildBehaviourResult } from './behaviour-result.js'
 import { decideMapping, isUnmapped } from './decision.js'
 import { anyAddress } from './local-ips.js'
 import { alternateOf, familyOf, resolveServers } from './servers.js'
+import { probeTcpFiltering, type TcpFilteringProbe } from './tcp-filtering.js'
 import { remaining } from './timing.js'
 import type { AlternateSource, BehaviourResult, MappingObservations } from './types.js'
 import { isNoAnswer } from './udp-behaviour.js'
@@ -22,8 +23,11 @@ import { isNoAnswer } from './udp-behaviour.js'
  * first (a different destination, so TIME_WAIT is no obstacle). Only the same 4-tuple while
  * the old connection lingers fails (EADDRNOTAVAIL).
  *
- * Filtering cannot be probed over TCP (a change request must be answered on the same
- * connection: servers reply 400), so it is `unknown`, or `inferredFiltering` when given.
+ * Filtering cannot be probed with plain STUN over TCP (a change request must be answered on the
+ * same connection: servers reply 400). Where the server supports our TCP-CALLBACK extension it
+ * is measured by dial-backs to fresh ports (see {@link probeTcpFiltering}), in parallel with
+ * tests II/III, which also tells the SYN policy; elsewhere it is `unknown`, or
+ * `inferredFiltering` when given.
  */
 export async function discoverTcpBehaviour(opts: BehaviourOptions): Promise<BehaviourResult> {
   const bound = new Deadline(opts.timeoutMs ?? 3000, opts.signal, 'TCP behaviour discovery')
@@ -95,6 +99,19 @@ async function tcpBehaviour(opts: BehaviourOptions, signal: AbortSignal): Promis
       notes.push('TCP answers carry no alternate address: the UDP one was used')
     }
 
+    // Fresh ports, so it runs beside tests II/III; it must be over before the delta samples.
+    const filteringProbe: Promise<TcpFilteringProbe | undefined> = probeTcpFiltering({
+      server,
+      localAddress: opts.localAddress ?? anyAddress(family),
+      rttMs,
+      deadline,
+      signal,
+      ...(opts.timing ? { timing: opts.timing } : {}),
+    }).catch((err: unknown) => {
+      if (opts.signal?.aborted) throw err
+      notes.push(`TCP filtering test failed: ${(err as Error).message}`)
+      return undefined
+    })
     const obs: { -readonly [K in keyof MappingObservations]: MappingObservations[K] } = {
       local,
       primary: first.mapped,
@@ -118,10 +135,13 @@ async function tcpBehaviour(opts: BehaviourOptions, signal: AbortSignal): Promis
       if (mapped[1]) obs.altIpPort = mapped[1]
     }
     const mappingDone = performance.now()
+    const probe = await filteringProbe
+    if (probe) notes.push(...probe.notes)
     if (opts.duringFilterWindow) await opts.duringFilterWindow({ server, natted, rttMs, signal })
     if (opts.signal?.aborted) throw abortReason(opts.signal)
 
-    const filtering = opts.inferredFiltering ?? 'unknown'
+    const measured = probe !== undefined && probe.filtering !== 'unknown'
+    const filtering = measured ? probe.filtering : (opts.inferredFiltering ?? 'unknown')
     return buildBehaviourResult({
       transport: 'tcp',
       family,
@@ -133,12 +153,14 @@ async function tcpBehaviour(opts: BehaviourOptions, signal: AbortSignal): Promis
       natted,
       mapping: decideMapping(obs, { secondServer }),
       filtering,
-      filteringSource: opts.inferredFiltering ? 'inferred' : 'none',
+      filteringSource: measured ? 'measured' : opts.inferredFiltering ? 'inferred' : 'none',
+      ...(probe && probe.synPolicy !== 'unknown' ? { synPolicy: probe.synPolicy } : {}),
       hairpin: null,
-      observations: { mapping: obs, filtering: {} },
+      observations: { mapping: obs, filtering: probe?.observations ?? {} },
       timings: {
         totalMs: performance.now() - started,
         mappingMs: mappingDone - started,
+        ...(probe ? { filteringMs: probe.ms } : {}),
         rttMs,
       },
       notes,

@@ -11,8 +11,19 @@ export type Transport = 'udp' | 'tcp'
  */
 export type MappingBehaviour = 'none' | 'EIM' | 'ADM' | 'APDM' | 'EDM' | 'unknown'
 
-/** RFC 4787 filtering behaviour; `unknown` when it could not be measured (always for TCP). */
+/**
+ * RFC 4787 filtering behaviour; `unknown` when it could not be measured (TCP: the server does
+ * not dial back).
+ */
 export type FilteringBehaviour = 'EIF' | 'ADF' | 'APDF' | 'unknown'
+
+/**
+ * What a NAT or firewall does with a TCP SYN its filter refuses: `drop` it silently or answer
+ * `rst` (Linux's default for a closed port). It decides how a hole punch must pace its retries:
+ * an RST kills the attempt at once, so the next SYN has to follow quickly. `unknown`: nothing
+ * was filtered (or not measured).
+ */
+export type SynPolicy = 'drop' | 'rst' | 'unknown'
 
 /** Where the alternate server address came from. */
 export type AlternateSource = 'rfc5780' | 'rfc3489' | 'second-server' | 'none'
@@ -65,8 +76,13 @@ export interface BehaviourResult {
   readonly natted: boolean | null
   readonly mapping: MappingBehaviour
   readonly filtering: FilteringBehaviour
-  /** `measured` over UDP; `inferred` (TCP, from the UDP result); `none`: unknown. */
+  /**
+   * `measured` (UDP: CHANGE-REQUEST; TCP: the server dialled back); `inferred` (TCP, from the
+   * UDP result, when the server does not dial back); `none`: unknown.
+   */
   readonly filteringSource: 'measured' | 'inferred' | 'none'
+  /** TCP only: what the filter does with a SYN it refuses (absent over UDP). */
+  readonly synPolicy?: SynPolicy
   /** Mapped port == local port (null when there is no NAT). */
   readonly preserving: boolean | null
   /** A second local socket reached the first through its public mapping (null: not tested). */

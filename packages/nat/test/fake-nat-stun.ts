@@ -12,6 +12,7 @@ import {
   respond,
   type Slot,
   StunFramer,
+  TCP_CALLBACK,
 } from '@p2pd/stun'
 
 /** How the simulated NAT picks public ports for new mappings. */
@@ -65,7 +66,9 @@ const key = (e: Endpoint) => `${e.host}:${e.port}`
 export class FakeNatStunServer {
   readonly hosts = ['127.0.0.1', '127.0.0.2'] as const
   ports: [number, number] = [0, 0]
-  readonly requests: { transport: 'udp' | 'tcp'; slot: Slot; from: Endpoint }[] = []
+  /** `callback`: a TCP-CALLBACK request (which this fake ignores, as coturn does). */
+  readonly requests: { transport: 'udp' | 'tcp'; slot: Slot; from: Endpoint; callback?: true }[] =
+    []
   readonly #udp: UdpSocket[] = []
   readonly #tcp: TcpServer[] = []
   readonly #conns = new Set<Socket>()
@@ -291,7 +294,12 @@ export class FakeNatStunServer {
         return
       }
       for (const f of frames) {
-        this.requests.push({ transport: 'tcp', slot, from })
+        this.requests.push({
+          transport: 'tcp',
+          slot,
+          from,
+          ...(isTcpCallback(f.data) ? { callback: true as const } : {}),
+        })
         const reply = this.#answer('tcp', slot, f.data, this.#mapped(entry, from))
         if (reply) sock.write(reply.bytes)
       }
@@ -302,4 +310,12 @@ export class FakeNatStunServer {
 /** Starts a fake server for a profile. */
 export function fakeNat(profile: FakeNatProfile): Promise<FakeNatStunServer> {
   return new FakeNatStunServer(profile).start()
+}
+
+function isTcpCallback(data: Buffer): boolean {
+  try {
+    return decodeMessage(data).attributes.some((a) => a.type === TCP_CALLBACK)
+  } catch {
+    return false
+  }
 }

@@ -121,3 +121,17 @@ export { bytesToIp, ipFamily, ipToBytes, normalizeIp, sameEndpoint } from './ip.
 export { RateLimiter, type RateLimitOptions } from './server/rate-limit.js'
 export { type Reply, type RespondContext, respond, type Slot } from './server/respond.js'
 export { StunServer, type StunServerOptions, type StunServerStats } from './server/stun-server.js'
+export {
+  decodeTcpCallback,
+  decodeTcpCallbackResult,
+  encodeTcpCallback,
+  encodeTcpCallbackResult,
+  TCP_CALLBACK,
+  TCP_CALLBACK_MAX_MS,
+  TCP_CALLBACK_MIN_MS,
+  TCP_CALLBACK_RESULT,
+  type TcpCallbackOutcome,
+  type TcpCallbackRequest,
+  type TcpCallbackResult,
+} from './tcp-callback/attributes.js'
+export { TcpCallbackDialer, type TcpCallbackLimits } from './tcp-callback/dialer.js'

@@ -23,6 +23,8 @@ try {
     preserving: d.preserving,
     natInfo: d.natInfo,
     mapped: d.behaviour.mapped,
+    filteringSource: d.behaviour.filteringSource,
+    synPolicy: d.behaviour.synPolicy,
   })
   const out = { ok: true, natInfo: r.natInfo, udp: side(r.udp), tcp: side(r.tcp), ms: r.totalMs }
   process.stdout.write(`${JSON.stringify(out)}\n`)

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   defaultServers,
+  expectedBehaviour,
   isRoot,
   Lab,
   type LabPeer,
@@ -135,9 +136,17 @@ describe.skipIf(!root)(root ? 'p2pd in the NAT lab (root)' : `p2pd in the NAT la
       picks.map(async (i) => [await probe(peer(i), ours), await probe(peer(i), coturn)] as const),
     )
     got.forEach(([a, b], k) => {
-      const name = peer(picks[k] as number).profile.name
+      const profile = peer(picks[k] as number).profile
+      const name = profile.name
       expect(a.ok, `${name}: ${JSON.stringify(a)}`).toBe(true)
       expect(verdict(a), name).toEqual(verdict(b))
+      // TCP filtering is measured by our server's dial-backs (coturn's is copied from UDP),
+      // and the SYN policy tells the -drop and -rst profiles apart.
+      // biome-ignore lint/suspicious/noExplicitAny: probe output is JSON
+      const tcp = (a as any).tcp
+      expect(tcp.filteringSource, `${name}: ${JSON.stringify(tcp)}`).toBe('measured')
+      expect(tcp.filtering, name).toBe(expectedBehaviour(profile).tcp.filtering)
+      expect(tcp.synPolicy, `${name}: ${JSON.stringify(tcp)}`).toBe(profile.syn)
     })
   }, 60_000)
 

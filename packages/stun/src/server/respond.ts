@@ -28,6 +28,8 @@ export interface RespondContext {
   readonly software?: string
   /** Honour RESPONSE-PORT (UDP only). */
   readonly allowResponsePort: boolean
+  /** Appended to a success response (the TCP-CALLBACK-RESULT of a dial-back). */
+  readonly extraAttributes?: readonly StunAttribute[]
 }
 
 /** What to send back: the bytes, from which slot, to where. */
@@ -138,6 +140,7 @@ export function respond(data: Buffer, ctx: RespondContext): Reply | undefined {
         attr.otherAddress(other),
       ]
   attributes.push(...softwareAttr(ctx))
+  if (ctx.extraAttributes && !req.legacy) attributes.push(...ctx.extraAttributes)
   if (attrs.padding !== undefined) attributes.push(attr.padding(attrs.padding))
   const to =
     ctx.transport === 'udp' && ctx.allowResponsePort && attrs.responsePort !== undefined

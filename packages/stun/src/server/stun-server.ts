@@ -1,9 +1,20 @@
 import type { Socket as UdpSocket } from 'node:dgram'
 import { createServer, type Socket, type Server as TcpServer } from 'node:net'
 import { type Endpoint, throwIfAborted } from '@p2pd/interface'
+import { decodeMessage, type StunAttribute } from '../codec/message.js'
+import { StunClass, StunMethod } from '../constants.js'
 import { StunError } from '../errors.js'
 import { StunFramer } from '../framing.js'
 import { ipFamily } from '../ip.js'
+import {
+  decodeTcpCallback,
+  encodeTcpCallbackResult,
+  TCP_CALLBACK,
+  TCP_CALLBACK_RESULT,
+  type TcpCallbackRequest,
+  type TcpCallbackResult,
+} from '../tcp-callback/attributes.js'
+import { TcpCallbackDialer, type TcpCallbackLimits } from '../tcp-callback/dialer.js'
 import { bindUdp, closeTcp, closeUdp, isAddressInUse, listenTcp, socketError } from './bind.js'
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js'
 import { type Reply, respond, type Slot } from './respond.js'
@@ -31,6 +42,11 @@ export interface StunServerOptions {
   readonly tcpIdleTimeoutMs?: number
   /** Honour RESPONSE-PORT (default true; the response still goes to the request's source IP). */
   readonly allowResponsePort?: boolean
+  /**
+   * Answer TCP-CALLBACK requests over TCP by dialling the client back, so it can measure its
+   * TCP filtering and SYN policy (default true, with the default limits); false: ignore them.
+   */
+  readonly tcpCallback?: boolean | TcpCallbackLimits
 }
 
 /** Counters, for tests and monitoring. */
@@ -40,6 +56,8 @@ export interface StunServerStats {
   dropped: number
   rateLimited: number
   tcpConnections: number
+  /** TCP-CALLBACK dials made (including ones answered `limited`). */
+  tcpCallbacks: number
 }
 
 const SLOTS: readonly Slot[] = [
@@ -72,11 +90,15 @@ export class StunServer {
     dropped: 0,
     rateLimited: 0,
     tcpConnections: 0,
+    tcpCallbacks: 0,
   }
+  readonly #dialer: TcpCallbackDialer | undefined
 
   constructor(opts: StunServerOptions = {}) {
     this.#opts = opts
     this.#hosts = [opts.primaryHost ?? '127.0.0.1', opts.alternateHost ?? '127.0.0.2']
+    const cb = opts.tcpCallback ?? true
+    this.#dialer = cb === false ? undefined : new TcpCallbackDialer(cb === true ? {} : cb)
     for (const h of this.#hosts) {
       if (ipFamily(h) === 0) throw new StunError('STUN_BAD_INPUT', `not an IP address: ${h}`)
     }
@@ -232,6 +254,19 @@ export class StunServer {
             this.stats.rateLimited++
             continue
           }
+          const callback = this.#dialer && callbackRequestOf(frame.data)
+          if (callback) {
+            void this.#dialBack(callback, slot, remote).then((result) => {
+              const reply = this.#answer(frame.data, 'tcp', slot, remote, [
+                { type: TCP_CALLBACK_RESULT, value: encodeTcpCallbackResult(result) },
+              ])
+              if (reply && !conn.destroyed) {
+                conn.write(reply.bytes)
+                this.stats.responses++
+              }
+            })
+            continue
+          }
           const reply = this.#answer(frame.data, 'tcp', slot, remote)
           if (reply) {
             conn.write(reply.bytes)
@@ -243,8 +278,27 @@ export class StunServer {
     return server
   }
 
-  #answer(data: Buffer, transport: 'udp' | 'tcp', slot: Slot, remote: Endpoint): Reply | undefined {
+  /** Dials the client back from the other IP or port of `slot`, as TCP-CALLBACK asked. */
+  #dialBack(req: TcpCallbackRequest, slot: Slot, remote: Endpoint): Promise<TcpCallbackResult> {
+    this.stats.tcpCallbacks++
+    const ip = (req.changeIp ? 1 - slot.ip : slot.ip) as 0 | 1
+    const from = this.#hosts[ip]
+    if (req.changeIp && this.#hosts[0] === this.#hosts[1]) {
+      return Promise.resolve({ outcome: 'unavailable', elapsedMs: 0 })
+    }
+    const to = req.port === undefined ? remote : { host: remote.host, port: req.port }
+    return (this.#dialer as TcpCallbackDialer).dial(to, from, req)
+  }
+
+  #answer(
+    data: Buffer,
+    transport: 'udp' | 'tcp',
+    slot: Slot,
+    remote: Endpoint,
+    extraAttributes?: StunAttribute[],
+  ): Reply | undefined {
     const reply = respond(data, {
+      ...(extraAttributes ? { extraAttributes } : {}),
       transport,
       slot,
       remote,
@@ -257,6 +311,7 @@ export class StunServer {
   }
 
   async #release(): Promise<void> {
+    this.#dialer?.close()
     for (const c of this.#connections) c.destroy()
     this.#connections.clear()
     const udp = this.#udp
@@ -264,5 +319,18 @@ export class StunServer {
     this.#udp = []
     this.#tcp = []
     await Promise.all([...udp.filter(Boolean).map(closeUdp), ...tcp.filter(Boolean).map(closeTcp)])
+  }
+}
+
+/** The TCP-CALLBACK of a Binding request, or undefined (anything else, or malformed). */
+function callbackRequestOf(data: Buffer): TcpCallbackRequest | undefined {
+  try {
+    const msg = decodeMessage(data, { maxAttributes: 32 })
+    if (msg.cls !== StunClass.Request || msg.method !== StunMethod.Binding) return undefined
+    const a = msg.attributes.find((x) => x.type === TCP_CALLBACK)
+    return a ? decodeTcpCallback(a.value) : undefined
+  } catch (err) {
+    if (err instanceof StunError) return undefined
+    throw err
   }
 }
