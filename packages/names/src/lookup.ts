@@ -96,6 +96,11 @@ export async function lookupName(name: string, options: LookupOptions): Promise<
   } finally {
     clearTimeout(linger)
   }
+  for (const url of options.brokers) {
+    if (!answered.includes(url) && !problems.some((p) => p.url === url)) {
+      problems.push({ url, error: 'no answer in time' })
+    }
+  }
   const timedOut = deadline.aborted
   const reason = timedOut ? abortReason(deadline.signal) : undefined
   deadline.abort() // closes the sessions still open

@@ -9,6 +9,7 @@ import mqtt from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   encodeRecord,
+  lookupName,
   NameError,
   NamePublisher,
   type NameRecord,
@@ -215,12 +216,7 @@ describe('names over mosquitto', () => {
   })
 
   it('a broker that never answers: resolve fails with TIMEOUT within its deadline, even under GC', async () => {
-    const sockets = new Set<Socket>()
-    const silent: Server = createServer((s) => {
-      sockets.add(s) // accepts, reads nothing, answers nothing
-    })
-    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r))
-    const port = (silent.address() as { port: number }).port
+    const { port, close } = await silentBroker()
     const stopGc = gcEvery(50)
     try {
       const name = nameFor('silent', generateIdentity().nodeId)
@@ -244,8 +240,57 @@ describe('names over mosquitto', () => {
       expect((aborted as { code?: string }).code).toBe('ABORTED')
     } finally {
       stopGc()
-      for (const s of sockets) s.destroy()
-      await new Promise((r) => silent.close(r))
+      await close()
+    }
+  })
+
+  it('a silent broker beside a good one: resolve answers after the linger, publish within its deadline', async () => {
+    const { port, close } = await silentBroker()
+    const silentUrl = `mqtt://127.0.0.1:${port}`
+    const stopGc = gcEvery(50)
+    try {
+      const alice = owner('patient')
+      const t0 = performance.now()
+      const result = await new NamePublisher({
+        identity: alice.identity,
+        label: 'patient',
+        brokers: [silentUrl, urls[0] as string],
+        timeoutMs: 1_000,
+      }).publish(addressOf(alice.identity))
+      const publishMs = performance.now() - t0
+      expect(result.accepted).toEqual([urls[0]])
+      expect(result.failed[0]?.error).toMatch(/timed out/)
+      expect(publishMs).toBeGreaterThanOrEqual(950)
+      expect(publishMs).toBeLessThan(4_000)
+      const t1 = performance.now()
+      const found = await lookupName(alice.name, {
+        brokers: [silentUrl, urls[0] as string],
+        timeoutMs: 20_000,
+        lingerMs: 300,
+      })
+      expect(performance.now() - t1).toBeLessThan(5_000) // the linger, not the 20 s deadline
+      expect(found.records[0]?.address).toBe(addressOf(alice.identity))
+      expect(found.answered).toEqual([urls[0]])
+      expect(found.problems).toEqual([{ url: silentUrl, error: 'no answer in time' }])
+    } finally {
+      stopGc()
+      await close()
     }
   })
 })
+
+/** A TCP server that accepts connections and never says anything: a hung broker. */
+async function silentBroker(): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>()
+  const server: Server = createServer((s) => {
+    sockets.add(s)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return {
+    port: (server.address() as { port: number }).port,
+    close: async () => {
+      for (const s of sockets) s.destroy()
+      await new Promise((r) => server.close(r))
+    },
+  }
+}
