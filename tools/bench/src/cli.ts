@@ -2,7 +2,7 @@
 // interleaved run, plus relayed vs direct and many idle pipes; writes bench-results.json and
 // regenerates the README's performance section from it. See --help.
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -167,6 +167,53 @@ async function main(): Promise<void> {
     failures[metric][impl] = why
     log(`  ${metric} ${impl} failed: ${why}`)
   }
+  /** The results file from the samples so far. */
+  const build = (roundsDone: number): BenchResults => {
+    const metrics: Record<string, MetricResult> = {}
+    for (const [metric, byImpl] of Object.entries(samples)) {
+      const [title, unit, better] = label[metric] as [string, string, 'higher' | 'lower']
+      const baseline =
+        metric === 'relayed' ? 'direct' : METRICS.includes(metric as Metric) ? 'raw' : undefined
+      const base = baseline && byImpl[baseline] ? summarize(byImpl[baseline]).median : undefined
+      const results = Object.fromEntries(
+        Object.entries(byImpl).map(([impl, s]) => [
+          impl,
+          summarize(s, impl === baseline ? undefined : base),
+        ]),
+      )
+      const gaps = { ...(METRICS.includes(metric as Metric) ? missing : {}), ...failures[metric] }
+      metrics[metric] = {
+        title,
+        unit,
+        better,
+        ...(baseline ? { baseline } : {}),
+        results,
+        ...(Object.keys(gaps).length ? { missing: gaps } : {}),
+      }
+    }
+    const head = git(['rev-parse', '--short=12', 'HEAD'])
+    return {
+      schema: 1,
+      date: new Date().toISOString(),
+      command: `pnpm bench${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}`,
+      commit: {
+        id: head || 'unknown',
+        dirty: git(['status', '--porcelain', '--', 'packages']) !== '',
+      },
+      machine: {
+        cpu: cpus()[0]?.model.trim() ?? 'unknown',
+        cores: cpus().length,
+        node: process.version,
+        platform: `${process.platform} ${process.arch}`,
+        loadStart: loadStart.map((x) => Math.round(x * 100) / 100),
+        loadEnd: loadavg().map((x) => Math.round(x * 100) / 100),
+      },
+      rounds: roundsDone,
+      quick: opts.quick,
+      implementations,
+      metrics,
+    }
+  }
   for (let round = 0; round < opts.rounds; round++) {
     log(`round ${round + 1}/${opts.rounds}`)
     // Round-robin, starting one implementation later each round.
@@ -191,6 +238,8 @@ async function main(): Promise<void> {
         fail('relayed', 'all', err)
       }
     }
+    // Rounds so far, in case a long run is cut short.
+    writeFileSync(`${out}.partial`, `${JSON.stringify(build(round + 1), null, 2)}\n`)
   }
   if (opts.only.includes('idle') && opts.impls.includes('p2pd')) {
     log(`idle: ${opts.idlePipes} pipes`)
@@ -207,52 +256,10 @@ async function main(): Promise<void> {
     }
   }
 
-  const metrics: Record<string, MetricResult> = {}
-  for (const [metric, byImpl] of Object.entries(samples)) {
-    const [title, unit, better] = label[metric] as [string, string, 'higher' | 'lower']
-    const baseline =
-      metric === 'relayed' ? 'direct' : METRICS.includes(metric as Metric) ? 'raw' : undefined
-    const base = baseline && byImpl[baseline] ? summarize(byImpl[baseline]).median : undefined
-    const results = Object.fromEntries(
-      Object.entries(byImpl).map(([impl, s]) => [
-        impl,
-        summarize(s, impl === baseline ? undefined : base),
-      ]),
-    )
-    const gaps = { ...(METRICS.includes(metric as Metric) ? missing : {}), ...failures[metric] }
-    metrics[metric] = {
-      title,
-      unit,
-      better,
-      ...(baseline ? { baseline } : {}),
-      results,
-      ...(Object.keys(gaps).length ? { missing: gaps } : {}),
-    }
-  }
-  const head = git(['rev-parse', '--short=12', 'HEAD'])
-  const results: BenchResults = {
-    schema: 1,
-    date: new Date().toISOString(),
-    command: `pnpm bench${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}`,
-    commit: {
-      id: head || 'unknown',
-      dirty: git(['status', '--porcelain', '--', 'packages']) !== '',
-    },
-    machine: {
-      cpu: cpus()[0]?.model.trim() ?? 'unknown',
-      cores: cpus().length,
-      node: process.version,
-      platform: `${process.platform} ${process.arch}`,
-      loadStart: loadStart.map((x) => Math.round(x * 100) / 100),
-      loadEnd: loadavg().map((x) => Math.round(x * 100) / 100),
-    },
-    rounds: opts.rounds,
-    quick: opts.quick,
-    implementations,
-    metrics,
-  }
+  const results = build(opts.rounds)
   const problems = validate(results)
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`)
+  rmSync(`${out}.partial`, { force: true })
   log(`results: ${existsSync(out) ? relative(process.cwd(), out) || out : out}`)
   if (opts.readme) writeReadme(results)
   else process.stdout.write(`${renderSection(results)}\n`)
