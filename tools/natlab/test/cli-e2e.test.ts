@@ -157,7 +157,7 @@ describe.skipIf(!root)(
         const toConnector = randomBytes(256 * 1024)
         const listen = cli(l, ['listen'], toConnector)
         const connect = addressOf(listen).then((address) =>
-          cli(c, ['connect', address], toListener),
+          cli(c, ['connect', address, '--verbose'], toListener),
         )
         const connected = connect.then((p) => p.waitForLine(/connected via/, 150_000))
         return { connected, done: check(l, c, listen, connect, toListener, toConnector) }
@@ -181,10 +181,15 @@ describe.skipIf(!root)(
         expect(connect.stdout.length, detail).toBe(toConnector.length)
         expect(sha256(connect.stdout), detail).toBe(sha256(toConnector))
         // listen names each peer and the strategy that carried it.
-        const seen = /^peer (\S+) connected via (\S+)/m.exec(listen.stderr)
-        expect(seen, detail).not.toBeNull()
+        expect(listen.stderr, detail).toMatch(/^peer [0-9a-f]{66} connected via \S+$/m)
+        // connect names the listener: the node ID inside the address listen printed.
+        const listenerId = /^peer ([0-9a-f]{66}) connected via/m.exec(connect.stderr)?.[1]
+        expect(listenerId && (await addressOf(listen)).includes(listenerId), detail).toBe(true)
         const strategy = strategyOf(listen)
-        console.log(`${name}: ${strategy} (connect: ${strategyOf(connect)})`)
+        expect(strategyOf(connect), detail).toBe(strategy)
+        // The connect report (--verbose): each stage's outcome, e.g. why punching lost.
+        const stages = connect.stderr.split('\n').filter((l) => /^ {2}\S/.test(l))
+        console.log(`${name}: ${strategy}\n${stages.join('\n')}`)
         return { name, strategy, detail }
       }
       const [a, b, c] = [pair(0, 1), pair(2, 3), pair(4, 5)]
@@ -289,7 +294,7 @@ describe.skipIf(!root)(
       for await (const chunk of createReadStream(join(out, 'blob.bin'))) got.update(chunk as Buffer)
       expect(got.digest('hex')).toBe(want.digest('hex'))
       console.log(
-        `send ${peer(8).profile.name} × receive ${peer(9).profile.name}: ${strategyOf(send)}, 100 MiB in ${secs.toFixed(1)} s (processes included)`,
+        `send ${peer(8).profile.name} × receive ${peer(9).profile.name}: ${strategyOf(send)}; ${secs.toFixed(1)} s from start to exit; ${/received .*/.exec(receive.stderr)?.[0]}`,
       )
     }, 360_000)
   },
