@@ -212,7 +212,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         if (table.list().includes(entry)) void table.remove(id).catch(() => {})
       })
     } catch (err) {
-      refuseUpgrade(socket, err)
+      refuseUpgrade(
+        socket,
+        err instanceof URIError ? new HttpError(400, 'BAD_REQUEST', 'bad path') : err,
+      )
     }
   })
 

@@ -173,6 +173,37 @@ function closeStatus(bytes: Buffer): number | undefined {
   }
 }
 
+describe('keep-alive', () => {
+  it('a client that never answers pings is dropped; one that does stays', async () => {
+    const c = await startServed(broker, { limits: { wsPingMs: 300 } })
+    try {
+      const addr = (await call(b, 'GET', '/address')).json as { address: string }
+      const pipes = await Promise.all(
+        [0, 1].map(async () => {
+          const r = await call(c, 'POST', '/connect', { body: { address: addr.address } })
+          return (r.json as { pipe: string }).pipe
+        }),
+      )
+      const silent = await rawClient(c, pipes[0] as string)
+      const polite = open(c, pipes[1] as string)
+      await once(polite, 'open')
+      const t0 = performance.now()
+      await silent.frames() // the server closes it after one unanswered ping
+      expect(performance.now() - t0).toBeLessThan(10_000)
+      await new Promise((r) => setTimeout(r, 1_000)) // > 3 ping intervals
+      expect(polite.readyState).toBe(WebSocket.OPEN)
+      polite.close()
+      // Take c's two pipes off b's incoming queue, so later tests pair up their own.
+      for (let i = 0; i < 2; i++) {
+        const inc = await call(b, 'GET', '/incoming?timeoutMs=10000')
+        await call(b, 'DELETE', `/pipes/${(inc.json as { pipe: string }).pipe}`)
+      }
+    } finally {
+      await c.stop()
+    }
+  }, 30_000)
+})
+
 describe('WebSocket protocol violations close the connection with the RFC 6455 status', () => {
   const mask = Buffer.from([9, 8, 7, 6])
   const cases: Array<[string, Buffer, number]> = [
