@@ -1,8 +1,8 @@
-import { MemorySignalingHub } from '@p2pd/interface'
+import { DeltaType, MemorySignalingHub, NatType } from '@p2pd/interface'
 import { createNode, type P2pdNode } from '@p2pd/node'
 import { type Mosquitto, startMosquitto } from '@p2pd/testkit/mosquitto'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { NamePublisher, nameFor, nameResolver } from '../src/index.js'
+import { NamePublisher, nameFor, nameResolver, type PublishResult } from '../src/index.js'
 
 // node.connect('<label>.<fingerprint>') between two loopback nodes, names over mosquitto.
 let broker: Mosquitto
@@ -51,6 +51,39 @@ describe('node.connect by name', () => {
       pipe.write('hello by name')
       const [chunk] = (await new Promise((r) => inbound.once('data', (d) => r([d])))) as [Buffer]
       expect(chunk.toString()).toBe('hello by name')
+    } finally {
+      publisher.close()
+    }
+  })
+
+  it("follows the node's address: a refreshed address is re-published and resolved", async () => {
+    const hub = new MemorySignalingHub()
+    const open = { type: NatType.OpenInternet, delta: { type: DeltaType.NotApplicable, value: 0 } }
+    let ext = '127.0.0.1'
+    const bob = createNode({
+      signaling: (id) => hub.connect(id.nodeId),
+      networkCheckMs: 0,
+      listen: { host: '127.0.0.1' },
+      interfaces: async () => [{ ext, nat: open }],
+    })
+    nodes.push(bob)
+    await bob.start()
+    const publisher = new NamePublisher({
+      identity: bob.identity,
+      label: 'bob',
+      brokers: [broker.url],
+    })
+    try {
+      const first = await publisher.follow(bob)
+      const resolver = nameResolver({ brokers: [broker.url] })
+      expect(await resolver.resolve(publisher.name)).toBe(bob.addressText)
+      const republished = new Promise<PublishResult>((r) => publisher.once('published', r))
+      ext = '127.0.0.9'
+      const moved = await bob.refreshAddress()
+      const second = await republished
+      expect(second.seq).toBeGreaterThan(first.seq)
+      expect(await resolver.resolve(publisher.name)).toBe(moved)
+      expect(moved).toContain('127.0.0.9')
     } finally {
       publisher.close()
     }
