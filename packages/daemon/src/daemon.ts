@@ -106,8 +106,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   if (typeof token !== 'string' || token.length < 16) {
     throw new DaemonError('DAEMON_TOKEN', 'the token must have at least 16 characters')
   }
-  const nodeAddress = node.addressText // throws NODE_NOT_STARTED before anything listens
-  void nodeAddress
+  // The node must be started: `addressText` throws NODE_NOT_STARTED before anything listens.
+  if (!node.addressText) throw new DaemonError('DAEMON_NODE', 'the node has no address')
   const limits: DaemonLimits = { ...DEFAULT_LIMITS, ...options.limits }
   const lifetime = linkSignals(options.signal)
   const allowed = new Set(options.cors ?? [])
