@@ -4,7 +4,7 @@ import { MemorySignalingHub } from '@p2pd/interface'
 import { type Coturn, startCoturn } from '@p2pd/testkit/coturn'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createNode } from '../../node/src/index.js'
-import { turn } from '../src/index.js'
+import { TurnServer, turn } from '../src/index.js'
 
 describe('turn() in a node', () => {
   let coturn: Coturn
@@ -46,6 +46,39 @@ describe('turn() in a node', () => {
       await pipe.close()
     } finally {
       await Promise.all([a.stop(), b.stop()])
+    }
+  })
+
+  it('through our TurnServer: the node pipe runs on TCP relays (spliced, no UDP relaying)', async () => {
+    const server = new TurnServer({ users: { u: 'p' }, allowLoopbackPeers: true })
+    const at = await server.start()
+    const hub = new MemorySignalingHub()
+    const strategies = [turn({ servers: [{ ...at, username: 'u', password: 'p' }] })]
+    const a = createNode({ signaling: (id) => hub.connect(id.nodeId), strategies })
+    const b = createNode({ signaling: (id) => hub.connect(id.nodeId), strategies })
+    try {
+      await a.start()
+      await b.start()
+      const pipe = await a.connect(b.addressText, { upgrade: false })
+      expect(pipe.strategy).toBe('turn')
+      expect(pipe.path.relayed).toBe(true)
+      const { value: inbound } = await b.incoming[Symbol.asyncIterator]().next()
+      const size = 2 * 1024 * 1024
+      let n = 0
+      const got = new Promise<void>((resolve) =>
+        inbound.on('data', (d: Buffer) => {
+          n += d.length
+          if (n >= size) resolve()
+        }),
+      )
+      pipe.write(Buffer.alloc(size, 1))
+      await got
+      expect(server.stats.tcpSpliced).toBe(2)
+      expect(server.stats.relayedToPeers).toBe(0)
+      await pipe.close()
+    } finally {
+      await Promise.all([a.stop(), b.stop()])
+      await server.close()
     }
   })
 })
