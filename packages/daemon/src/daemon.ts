@@ -143,10 +143,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     res.once('close', () => deadline.abort())
     let headers: Record<string, string> = {}
     void (async () => {
-      const url = new URL(req.url ?? '/', 'http://daemon')
+      const url = requestUrl(req)
       headers = corsHeaders(req, allowed)
-      if (req.method === 'OPTIONS') {
-        res.writeHead(204, { ...headers, ...(req.headers.origin ? PREFLIGHT_HEADERS : {}) })
+      if (req.method === 'OPTIONS' && req.headers.origin !== undefined) {
+        // A CORS preflight (allowed origin, see corsHeaders): browsers send it without a token.
+        res.writeHead(204, { ...headers, ...PREFLIGHT_HEADERS })
         res.end()
         return
       }
@@ -181,7 +182,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy())
     try {
-      const url = new URL(req.url ?? '/', 'http://daemon')
+      const url = requestUrl(req)
       corsHeaders(req, allowed)
       checkToken(req, url, token, true)
       const m = WS_ROUTE.exec(url.pathname)
@@ -273,6 +274,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   lifetime.signal.addEventListener('abort', () => void close(), { once: true })
   const shown = host.includes(':') ? `[${host}]` : host
   return { url: `http://${shown}:${port}`, host, port, close }
+}
+
+/** The request's URL; 400 when it does not parse. */
+function requestUrl(req: IncomingMessage): URL {
+  try {
+    return new URL(req.url ?? '/', 'http://daemon')
+  } catch {
+    throw new HttpError(400, 'BAD_REQUEST', 'bad request target')
+  }
 }
 
 /** Answers a refused upgrade with a plain HTTP error and drops the socket. */

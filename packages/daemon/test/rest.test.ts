@@ -105,6 +105,9 @@ describe('authentication and CORS', () => {
     })
     expect(bad.status).toBe(403)
     expect(bad.headers.get('access-control-allow-origin')).toBeNull()
+    // Not a preflight (no Origin): the token is needed like everywhere else.
+    const plain = await fetch(`${a.daemon.url}/connect`, { method: 'OPTIONS' })
+    expect(plain.status).toBe(401)
   })
 })
 
