@@ -6,7 +6,7 @@
  *   down [--prefix P] [--all-stale]
  *   status
  *   matrix [--profiles LIST] [--strategies LIST] [--trials N] [--delay MS] [--out DIR]
- *          [--parallel N] [--no-retry] [--deadline MS] [--unordered]
+ *          [--parallel N] [--no-retry] [--deadline MS] [--unordered] [--delay-b MS] [--jitter MS]
  *   probe [NAME…|all] [--delay MS]
  *   bench-p2pd [--trials N] [--throughput-trials N] [--bytes N] [--delay MS] [--out DIR]
  *              [--cc NAME] [--throughput-only]
@@ -41,6 +41,8 @@ const USAGE = `usage: pnpm lab <command> [options]
   matrix     profile × profile × strategy grid: --profiles LIST --strategies LIST (${runnerNames().join(', ')})
              --trials N (3) --delay MS (0) --out DIR (natlab-results) --parallel N (1) --no-retry --deadline MS
              --unordered (each pair once: A × B with A no later than B in the list)
+             --delay-b MS (column/B-side routers' one-way delay instead of --delay: asymmetric paths)
+             --jitter MS (uniform 0…MS extra per frame, order kept) --loss P
              node-* strategies add the p2pd servers (STUN, SNTP, TURN) to the lab
   probe      physics probes: ${PROBE_NAMES.join(', ')} | all  [--delay MS (25)]
   bench-p2pd p2pd node: start time, time-to-connect per strategy, direct vs TURN throughput
@@ -94,8 +96,8 @@ const num = (a: Args, k: string, d?: number) => {
   return n
 }
 
-function shapeOf(a: Args, defDelay = 0): LinkShape | undefined {
-  const delay = num(a, 'delay', defDelay) ?? 0
+function shapeOf(a: Args, defDelay = 0, delayFlag = 'delay'): LinkShape | undefined {
+  const delay = num(a, delayFlag, defDelay) ?? 0
   const jitter = num(a, 'jitter', 0) ?? 0
   const loss = num(a, 'loss', 0) ?? 0
   if (!delay && !jitter && !loss) return undefined
@@ -262,6 +264,8 @@ async function cmdMatrix(a: Args): Promise<number> {
     ...(pairs ? { pairs } : {}),
     trials: num(a, 'trials', 3),
     shape: shapeOf(a),
+    // --delay-b: the B side's routers get their own delay (with the same jitter and loss).
+    ...(a.flags.has('delay-b') ? { shapeB: shapeOf(a, 0, 'delay-b') ?? null } : {}),
     outDir: str(a, 'out') ?? 'natlab-results',
     parallel: num(a, 'parallel', 1),
     options,

@@ -16,7 +16,7 @@ import {
 } from './schema.js'
 import { assertSelfCheck, selfCheck } from './selfcheck.js'
 import type { LabServer } from './servers.js'
-import { Lab, type LabInfo } from './topology.js'
+import { Lab, type LabInfo, type PeerSpec } from './topology.js'
 import { runTrial } from './trial.js'
 
 export interface MatrixOptions {
@@ -27,6 +27,11 @@ export interface MatrixOptions {
   readonly trials?: number
   /** Delay line on every router uplink. */
   readonly shape?: LinkShape
+  /**
+   * Delay line of the column (B side) routers instead of `shape` (asymmetric paths: e.g. 5 ms
+   * on A's uplink, 80 ms on B's); `null`: no delay line on B's uplinks.
+   */
+  readonly shapeB?: LinkShape | null
   /** Output directory for the three files (default `./natlab-results`); `null`: write nothing. */
   readonly outDir?: string | null
   /** Runner options (`retryOnRst`, `deadlineMs`, …). */
@@ -78,7 +83,15 @@ export async function runMatrix(opts: MatrixOptions): Promise<MatrixResults> {
   })
   const trials = opts.trials ?? 3
   const startedAt = new Date()
-  const peers = profiles.flatMap((p) => [p, p])
+  // Row peer 2i, column peer 2i+1 (each may carry its own link shape).
+  const peers = profiles.flatMap<string | PeerSpec>((p) =>
+    opts.shapeB === undefined
+      ? [p, p]
+      : [
+          { profile: p, shape: opts.shape },
+          { profile: p, shape: opts.shapeB ?? { upMs: 0, downMs: 0 } },
+        ],
+  )
   const lab = await Lab.up({ peers, shape: opts.shape, servers: opts.servers, log })
   try {
     const info = lab.info
@@ -162,6 +175,7 @@ export async function runMatrix(opts: MatrixOptions): Promise<MatrixResults> {
     }
     const finishedAt = new Date()
     const s = opts.shape
+    const sb = opts.shapeB
     const results: MatrixResults = {
       schemaVersion: SCHEMA_VERSION,
       generator: 'p2pd-natlab',
@@ -173,6 +187,18 @@ export async function runMatrix(opts: MatrixOptions): Promise<MatrixResults> {
         shape: s
           ? { upMs: s.upMs, downMs: s.downMs, jitterMs: s.jitterMs ?? 0, loss: s.loss ?? 0 }
           : null,
+        ...(sb !== undefined
+          ? {
+              shapeB: sb
+                ? {
+                    upMs: sb.upMs,
+                    downMs: sb.downMs,
+                    jitterMs: sb.jitterMs ?? 0,
+                    loss: sb.loss ?? 0,
+                  }
+                : null,
+            }
+          : {}),
         kernel: release(),
         node: process.version,
       },

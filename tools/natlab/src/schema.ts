@@ -57,6 +57,8 @@ export interface MatrixResults {
     readonly prefix: string
     /** Delay line per router uplink, or null when there was none. */
     readonly shape: { upMs: number; downMs: number; jitterMs: number; loss: number } | null
+    /** Set when the column (B) routers had their own delay line (`--delay-b`); fields added only. */
+    readonly shapeB?: { upMs: number; downMs: number; jitterMs: number; loss: number } | null
     readonly kernel: string
     readonly node: string
   }

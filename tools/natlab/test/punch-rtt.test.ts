@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  defaultServers,
+  isRoot,
+  Lab,
+  type LabPeer,
+  listNamespaces,
+  p2pdNodeRunner,
+  p2pdServers,
+  prefixOfNamespace,
+  runTrial,
+  type TrialResult,
+} from '../src/index.js'
+
+/**
+ * Hole punching at every distance, with a real p2pd node per side (`node-punch`) in the NAT
+ * lab (root). Each cell must punch — connected, verified direct by the lab (observed addresses
+ * and conntrack), strategy `punch` — in at least 4 of 5 trials:
+ *
+ * - port-restricted cones that answer unsolicited SYNs with RST on both sides, ~0 ms between
+ *   them: the peer's RST comes back before its own SYN leaves, so only a fast retry crosses;
+ * - the same NATs on an asymmetric path (5 ms on one uplink, 80 ms ± 5 ms jitter on the other);
+ * - two sequential-symmetric NATs (+1) with RST, 25 ms per uplink: each side predicts its own
+ *   next mappings and announces them, the other aims there.
+ *
+ * One shared lab, the three cells in parallel on disjoint peers. `P2PD_LAB_TRIALS` sets trials
+ * per cell (default 5; the floor stays 80 %); `P2PD_LAB_PARALLEL=1` runs the cells one after
+ * the other (a machine so loaded that six node processes take over 40 s to start).
+ */
+const root = isRoot()
+const ci = process.env.CI === 'true'
+const why = 'punch lab tests skipped: they need root on Linux (network namespaces, nftables)'
+if (!root && !ci) console.warn(why)
+
+describe.runIf(!root && ci)('punch at every distance, in CI', () => {
+  it('runs as root (CI=true: the lab tests must not be skipped)', () => {
+    expect.fail('CI=true but not root: the punch lab tests cannot run')
+  })
+})
+
+const trials = Number(process.env.P2PD_LAB_TRIALS ?? 5)
+const parallel = Math.max(1, Number(process.env.P2PD_LAB_PARALLEL ?? 3))
+
+// Peers by index; each cell uses its own two.
+const PEERS = [
+  { profile: 'port-restricted-rst' }, // 0: no delay line
+  { profile: 'port-restricted-rst' }, // 1
+  { profile: 'port-restricted-rst', shape: { upMs: 5, downMs: 5 } }, // 2
+  { profile: 'port-restricted-rst', shape: { upMs: 80, downMs: 80, jitterMs: 5 } }, // 3
+  { profile: 'sym-seq1-rst', shape: { upMs: 25, downMs: 25 } }, // 4
+  { profile: 'sym-seq1-rst', shape: { upMs: 25, downMs: 25 } }, // 5
+] as const
+
+const CELLS = [
+  { name: 'port-restricted-rst × port-restricted-rst, ~0 ms', a: 0, b: 1 },
+  { name: 'port-restricted-rst × port-restricted-rst, 5 ms × 80±5 ms', a: 2, b: 3 },
+  { name: 'sym-seq1-rst × sym-seq1-rst, 25 ms', a: 4, b: 5 },
+] as const
+
+describe.skipIf(!root)(
+  root ? 'punch at every distance (root)' : `punch at every distance — ${why}`,
+  () => {
+    let lab: Lab | undefined
+    let prefix = ''
+    const peer = (i: number) => lab?.info.peers[i] as LabPeer
+
+    beforeAll(async () => {
+      lab = await Lab.up({
+        peers: PEERS.map((p) => ({ ...p })),
+        servers: [...defaultServers(), ...p2pdServers()],
+      })
+      prefix = lab.prefix
+    }, 120_000)
+
+    afterAll(async () => {
+      await lab?.down()
+      const left = (await listNamespaces()).filter((ns) => prefixOfNamespace(ns) === prefix)
+      expect(left).toEqual([])
+    }, 60_000)
+
+    const punched = (r: TrialResult) => r.ok && r.direct && r.winningStrategy === 'punch'
+    /** The punch's outcome events a side logged (attempts, RSTs), for failure messages. */
+    const punchEvents = (r: TrialResult, side: 'a' | 'b') =>
+      ((r[side].result?.detail as { events?: { m?: string }[] } | undefined)?.events ?? [])
+        .map((e) => e.m ?? '')
+        .filter((m) => /^punch \{"type":"(connected|failed)"/.test(m))
+        .map((m) => m.slice(6))
+    const describeRun = (r: TrialResult) =>
+      punched(r)
+        ? `punched in ${r.timeToConnectMs} ms`
+        : `${r.ok ? `${r.winningStrategy} ${r.path}` : r.failureReason} ${punchEvents(r, 'a')} ${punchEvents(r, 'b')} ${r.a.protocolError ?? ''} ${r.a.stderr?.slice(-300) ?? ''}`
+
+    it('punches RST×RST at ~0 ms, on an asymmetric jittered path, and sequential×sequential', async () => {
+      const cell = async (c: (typeof CELLS)[number]) => {
+        const runs: TrialResult[] = []
+        for (let t = 0; t < trials; t++)
+          runs.push(await runTrial(lab!.info, p2pdNodeRunner('node-punch'), peer(c.a), peer(c.b)))
+        return { ...c, runs }
+      }
+      const results: Awaited<ReturnType<typeof cell>>[] = []
+      for (let k = 0; k < CELLS.length; k += parallel)
+        results.push(...(await Promise.all(CELLS.slice(k, k + parallel).map(cell))))
+      for (const c of results) {
+        const n = c.runs.filter(punched).length
+        console.log(`${c.name}: punched ${n}/${c.runs.length}`)
+      }
+      for (const c of results) {
+        const n = c.runs.filter(punched).length
+        expect(n, `${c.name}: ${c.runs.map(describeRun).join(' | ')}`).toBeGreaterThanOrEqual(
+          Math.ceil(c.runs.length * 0.8),
+        )
+      }
+    }, 900_000)
+  },
+)
