@@ -17,15 +17,18 @@ export const RELAY_END_GRACE_MS = 250
  *   sides, which would lose the far pipe's close frame. Ending our side only marks it done;
  *   the connection goes when the stream is destroyed (the pipe does that after its close
  *   handshake, or after its close timeout).
- * - However the connection ends (FIN, reset, close), that is an end of stream, not an
- *   error: the pipe above knows from its close frames whether it was clean. Unless the
- *   allocation is lost (now, or within {@link RELAY_END_GRACE_MS}): then it fails with
- *   `TURN_RELAY_LOST`.
+ * - When the connection ends (FIN, reset, close) after this side ended its writing (the
+ *   pipe's close frame is out), that is the end of the stream: the pipe above knows from its
+ *   close frames whether it was clean. When it ends before — the far relay, its server or the
+ *   far peer went away (with UDP relays the idle timeout says the same) — or the allocation is
+ *   lost (now, or within {@link RELAY_END_GRACE_MS}), it fails with `TURN_RELAY_LOST`.
  */
 export class RelayedTcpStream extends Duplex {
   readonly #socket: Socket
   readonly #client: TurnTcpClient
   #ending: NodeJS.Timeout | undefined
+  /** Our writing is done (`end()`): a connection ending now is the normal close. */
+  #finished = false
 
   constructor(socket: Socket, client: TurnTcpClient) {
     super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024 })
@@ -41,11 +44,17 @@ export class RelayedTcpStream extends Duplex {
   }
 
   #lost(cause: Error): TurnError {
+    const at = `${this.#client.server.host}:${this.#client.server.port}`
+    return new TurnError('TURN_RELAY_LOST', `relay allocation on ${at} lost: ${cause.message}`, {
+      cause,
+    })
+  }
+
+  #endedEarly(): TurnError {
+    const at = `${this.#client.server.host}:${this.#client.server.port}`
     return new TurnError(
       'TURN_RELAY_LOST',
-      `relay allocation on ${this.#client.server.host}:${this.#client.server.port} lost: ` +
-        cause.message,
-      { cause },
+      `the relayed connection via ${at} ended before this side closed (far relay, server or peer gone)`,
     )
   }
 
@@ -54,6 +63,7 @@ export class RelayedTcpStream extends Duplex {
     const settle = () => {
       if (this.destroyed) return
       if (this.#client.closed) return void this.destroy(this.#lost(new Error('allocation closed')))
+      if (!this.#finished) return void this.destroy(this.#endedEarly())
       this.push(null)
       this.destroy()
     }
@@ -82,6 +92,7 @@ export class RelayedTcpStream extends Duplex {
 
   override _final(cb: (err?: Error | null) => void): void {
     // No FIN (see above): the bytes are written; the connection closes with the stream.
+    this.#finished = true
     cb()
   }
 

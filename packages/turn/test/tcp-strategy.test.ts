@@ -220,4 +220,45 @@ describe('turn() over TCP allocations', () => {
     expect(isRelayLost(await eb)).toBe(true)
     await close()
   })
+
+  it('only the offerer’s server dies: the answerer (other relay) fails with TURN_RELAY_LOST too', async () => {
+    const one = await ours('a')
+    const two = await ours('b')
+    const { pa, pb, close } = await pair(
+      turn({ servers: [one.config] }),
+      turn({ servers: [two.config] }),
+    )
+    await exchange(64 * 1024, pa, pb)
+    const failed = (p: Duplex) =>
+      new Promise<{ error: unknown; at: number }>((resolve) => {
+        p.once('error', (error) => resolve({ error, at: performance.now() }))
+        p.once('close', () => resolve({ error: undefined, at: performance.now() }))
+      })
+    const [ea, eb] = [failed(pa), failed(pb)]
+    const t0 = performance.now()
+    await one.server.close()
+    const { isRelayLost } = await import('../src/index.js')
+    const [a, b] = await Promise.all([ea, eb])
+    expect(isRelayLost(a.error)).toBe(true)
+    expect(isRelayLost(b.error)).toBe(true)
+    expect(Math.max(a.at, b.at) - t0).toBeLessThan(5000)
+    await close()
+  })
+
+  it('a clean close through TCP relays is no relay loss on either end', async () => {
+    const s = await ours('u')
+    const { pa, pb, close } = await pair(
+      turn({ servers: [s.config] }),
+      turn({ servers: [s.config] }),
+    )
+    await exchange(64 * 1024, pa, pb)
+    const errors: unknown[] = []
+    pa.on('error', (e) => errors.push(e))
+    pb.on('error', (e) => errors.push(e))
+    const bClosed = new Promise((r) => pb.once('close', r))
+    await pa.close()
+    await bClosed
+    expect(errors).toEqual([])
+    await close()
+  })
 })
