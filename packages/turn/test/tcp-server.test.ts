@@ -2,11 +2,20 @@
 // sockets: Connect, ConnectionAttempt, permissions, ConnectionBind checks and the bounds.
 import { once } from 'node:events'
 import type { Socket } from 'node:net'
-import { AttrType, attr, StunMethod } from '@p2pd/stun'
+import {
+  AttrType,
+  attr,
+  decodeConnectionId,
+  findAttribute,
+  type StunAttribute,
+  StunMethod,
+  TransportProtocol,
+} from '@p2pd/stun'
 import { afterEach, describe, expect, it } from 'vitest'
 import { LongTermAuth } from '../src/client/auth.js'
 import { dialServer, unboundDataConnection } from '../src/client/data-connection.js'
 import { authenticatedRequest } from '../src/client/request.js'
+import { openStream } from '../src/client/transport.js'
 import { TurnError, TurnServer, type TurnServerOptions, TurnTcpClient } from '../src/index.js'
 import { closedWithin, echo, tcpPeer, transfer } from './tcp-helpers.js'
 
@@ -174,5 +183,75 @@ describe('TCP allocations on our TurnServer', () => {
     for (let i = 0; i < 50 && server.allocationCount > 0; i++)
       await new Promise((r) => setTimeout(r, 50))
     expect(server.allocationCount).toBe(0)
+  })
+
+  it('bounds pending peer connections per allocation; a second Connect to one peer is 446', async () => {
+    const { server, config } = await start({ tcp: { maxPendingPerAllocation: 2 } })
+    const c = await allocate(config, { acceptConnections: false })
+    await c.createPermission({ host: '127.0.0.1', port: 0 })
+    const { connect } = await import('node:net')
+    const peers = Array.from({ length: 4 }, () => {
+      const s = connect({ host: c.relayed.host, port: c.relayed.port })
+      s.on('error', () => {})
+      cleanup.push(() => s.destroy())
+      return s
+    })
+    await Promise.all(peers.map((s) => once(s, 'connect')))
+    for (let i = 0; i < 50 && server.stats.tcpRefusedPeers < 2; i++) {
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    expect(server.pendingTcpConnections).toBe(2)
+    expect(server.stats.tcpRefusedPeers).toBe(2)
+    // Connect to a peer that already has a pending connection: 446 (RFC 6062 §5.2).
+    const echoPeer = await tcpPeer(echo)
+    cleanup.push(() => echoPeer.close())
+    const d = await allocate(config, { acceptConnections: false })
+    await d.createPermission(echoPeer.address)
+    const first = await d.connect(echoPeer.address)
+    cleanup.push(() => first.destroy())
+    const again = await d.connect(echoPeer.address).catch((e: unknown) => e)
+    expect(again).toMatchObject({ code: 'TURN_CONNECTION_EXISTS', errorCode: 446 })
+  })
+
+  it('a ConnectionBind under another user is refused (441), under the owner accepted', async () => {
+    const { config } = await start({ users: { u: 'p', v: 'q' } })
+    const peer = await tcpPeer(echo)
+    cleanup.push(() => peer.close())
+    const server = { host: config.host, port: config.port }
+    // A control connection driven by hand, to see the CONNECTION-ID the client would bind.
+    const control = await openStream(server, { transport: 'tcp' })
+    cleanup.push(() => control.close())
+    const owner = new LongTermAuth('u', 'p')
+    const req = (method: number, build: (tid: Uint8Array) => StunAttribute[]) =>
+      authenticatedRequest(control, owner, {}, method, build, new AbortController().signal)
+    await req(StunMethod.Allocate, () => [attr.requestedTransport(TransportProtocol.Tcp)])
+    await req(StunMethod.CreatePermission, (tid) => [
+      attr.xorAddress(AttrType.XorPeerAddress, peer.address, tid),
+    ])
+    const res = await req(StunMethod.Connect, (tid) => [
+      attr.xorAddress(AttrType.XorPeerAddress, peer.address, tid),
+    ])
+    const id = decodeConnectionId(
+      (findAttribute(res, AttrType.ConnectionId) as { value: Buffer }).value,
+    )
+    const bind = async (auth: LongTermAuth) => {
+      const target = { server, transport: 'tcp' as const }
+      const socket = await dialServer(target, new AbortController().signal)
+      cleanup.push(() => socket.destroy())
+      await authenticatedRequest(
+        unboundDataConnection(socket, target),
+        auth,
+        {},
+        StunMethod.ConnectionBind,
+        () => [attr.connectionId(id)],
+        new AbortController().signal,
+      )
+      return socket
+    }
+    const err = await bind(new LongTermAuth('v', 'q')).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'TURN_WRONG_CREDENTIALS', errorCode: 441 })
+    const data = await bind(new LongTermAuth('u', 'p'))
+    const r = await transfer(data, data, 64 * 1024)
+    expect(r.received).toBe(r.sent)
   })
 })
