@@ -5,11 +5,15 @@
  * - {@link TurnClient}: RFC 8656 client over UDP, TCP or TLS — long-term credentials
  *   (401/438, MESSAGE-INTEGRITY-SHA256 when offered), refreshes, permissions, channels,
  *   Send/Data indications, deallocation on close, typed {@link TurnError}s.
+ * - {@link TurnTcpClient}: RFC 6062 TCP allocations — `connect(peer)` (Connect +
+ *   ConnectionBind) gives a raw socket to the peer; permitted peers arrive as `'connection'`.
  * - {@link ReliableStream}: an ordered, reliable, flow- and congestion-controlled byte stream
  *   over any lossy {@link DatagramLink} (e.g. `client.link(peer)`), as a Node `Duplex`.
- * - {@link turn}: the `Strategy` — offer/answer over signaling, a relayed reliable stream,
- *   wrapped by the node's secure channel into the same `Pipe` as every other strategy.
- * - {@link TurnServer}: a small UDP TURN server for tests and demos (not a coturn replacement).
+ * - {@link turn}: the `Strategy` — offer/answer over signaling; TCP relays first (the pipe on
+ *   the relayed byte stream), else UDP relays and the reliable stream; wrapped by the node's
+ *   secure channel into the same `Pipe` as every other strategy.
+ * - {@link TurnServer}: a small TURN server (UDP allocations over UDP, TCP allocations over
+ *   TCP) for tests and demos (not a coturn replacement).
  *
  * No TURN server or credential is built in: pass your own.
  *
