@@ -17,7 +17,7 @@ import { type BenchResults, type MetricResult, summarize, validate } from './res
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..', '..', '..')
 const log = (line: string) => process.stderr.write(`${line}\n`)
-const RELAY_PATHS = ['direct', 'turnserver', 'coturn'] as const
+const RELAY_PATHS = ['direct', 'turnserver-tcp', 'coturn-tcp', 'turnserver', 'coturn'] as const
 
 function titles(
   sizes: Sizes,
@@ -125,6 +125,10 @@ async function main(): Promise<void> {
     return
   }
   const loadStart = loadavg()
+  // Workers load the working tree when they start: the code measured is what is checked out
+  // during the run, so say which commit that was at the start (and at the end if it moved).
+  const headAtStart = git(['rev-parse', '--short=12', 'HEAD']) || 'unknown'
+  const dirtyAtStart = git(['status', '--porcelain', '--', 'packages']) !== ''
   const sizes = opts.quick ? QUICK : FULL
   const size = opts.quick ? 'quick' : 'full'
   const label = titles(sizes, opts.idlePipes)
@@ -191,14 +195,15 @@ async function main(): Promise<void> {
         ...(Object.keys(gaps).length ? { missing: gaps } : {}),
       }
     }
-    const head = git(['rev-parse', '--short=12', 'HEAD'])
+    const head = git(['rev-parse', '--short=12', 'HEAD']) || 'unknown'
     return {
       schema: 1,
       date: new Date().toISOString(),
       command: `pnpm bench${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}`,
       commit: {
-        id: head || 'unknown',
-        dirty: git(['status', '--porcelain', '--', 'packages']) !== '',
+        id: headAtStart,
+        dirty: dirtyAtStart,
+        ...(head !== headAtStart ? { atEnd: head } : {}),
       },
       machine: {
         cpu: cpus()[0]?.model.trim() ?? 'unknown',

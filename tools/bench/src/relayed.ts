@@ -1,22 +1,27 @@
-// Relayed vs direct, in one process so the three paths share the machine state: a p2pd pipe
-// (secure channel) over plain TCP, and over TURN (allocation + channel + reliable stream, as
-// @p2pd/turn's strategy builds it) through our TurnServer and through coturn.
-//   relayed.ts <quick|full> <round>   prints {"direct": MB/s, "turnserver": MB/s, "coturn": MB/s}
+// Relayed vs direct, in one process so every path shares the machine state: a p2pd pipe (secure
+// channel) over plain TCP, and over TURN through our TurnServer and through coturn, each both
+// ways @p2pd/turn's strategy builds it: a TCP allocation (RFC 6062: Connect + ConnectionBind,
+// kernel TCP on both legs; tried first) and a UDP allocation with a channel and the reliable
+// stream (the fallback).
+//   relayed.ts <quick|full> <round>   prints {"direct": MB/s, "turnserver-tcp": MB/s, …}
 import { once } from 'node:events'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { generateIdentity, secureChannel } from '../../../packages/identity/src/index.js'
+import type { Endpoint } from '../../../packages/interface/src/index.js'
 import {
+  RelayedTcpStream,
   ReliableStream,
   TurnClient,
   TurnServer,
   type TurnServerConfig,
+  TurnTcpClient,
 } from '../../../packages/turn/src/index.js'
 import { startCoturn } from '../../testkit/src/coturn.js'
 import { tcpDial, tcpListen } from './impl/raw.js'
 
-export const RELAY_PATHS = ['direct', 'turnserver', 'coturn'] as const
-export type RelayPath = (typeof RELAY_PATHS)[number]
+const RELAY_PATHS = ['direct', 'turnserver-tcp', 'coturn-tcp', 'turnserver', 'coturn'] as const
+type RelayPath = (typeof RELAY_PATHS)[number]
 
 const [size, round] = process.argv.slice(2)
 const total = (size === 'quick' ? 2 : 32) * 1024 * 1024
@@ -76,26 +81,56 @@ async function relayed(config: TurnServerConfig): Promise<number> {
   return rate
 }
 
+/** Both peers allocate TCP relays; one connects through its server to the other's relay. */
+async function relayedTcp(config: TurnServerConfig): Promise<number> {
+  const [ca, cb] = await Promise.all([
+    TurnTcpClient.allocate(config),
+    TurnTcpClient.allocate(config),
+  ])
+  try {
+    const relayedA = { host: ca.relayed.host, port: ca.relayed.port }
+    const relayedB = { host: cb.relayed.host, port: cb.relayed.port }
+    await Promise.all([ca.createPermission(relayedB), cb.createPermission(relayedA)])
+    const inbound = once(cb, 'connection') as Promise<[Socket, Endpoint]>
+    const sa = await ca.connect(relayedB)
+    const [sb] = await inbound
+    const [pa, pb] = await securePair(new RelayedTcpStream(sa, ca), new RelayedTcpStream(sb, cb))
+    const rate = await transfer(pa, pb)
+    pa.destroy()
+    pb.destroy()
+    return rate
+  } finally {
+    await Promise.all([ca.close(), cb.close()])
+  }
+}
+
 const coturn = await startCoturn()
 const ours = new TurnServer({ users: { bench: 'bench' }, allowLoopbackPeers: true })
 await ours.start()
+const oursConfig = { ...ours.address, username: 'bench', password: 'bench' }
+const coturnConfig = {
+  host: coturn.host,
+  port: coturn.port,
+  username: coturn.user,
+  password: coturn.password,
+}
 const runs: Record<RelayPath, () => Promise<number>> = {
   direct,
-  turnserver: () => relayed({ ...ours.address, username: 'bench', password: 'bench' }),
-  coturn: () =>
-    relayed({
-      host: coturn.host,
-      port: coturn.port,
-      username: coturn.user,
-      password: coturn.password,
-    }),
+  'turnserver-tcp': () => relayedTcp(oursConfig),
+  'coturn-tcp': () => relayedTcp(coturnConfig),
+  turnserver: () => relayed(oursConfig),
+  coturn: () => relayed(coturnConfig),
 }
-const result: Partial<Record<RelayPath, number>> = {}
+const result: Partial<Record<RelayPath, number | undefined>> = {}
 try {
   // Rotated per round, like the side-by-side metrics.
   const shift = Number(round ?? 0) % RELAY_PATHS.length
   for (const path of [...RELAY_PATHS.slice(shift), ...RELAY_PATHS.slice(0, shift)]) {
-    result[path] = await runs[path]()
+    // One path failing (say, a server refusing TCP allocations) leaves the others' figures.
+    result[path] = await runs[path]().catch((err: Error) => {
+      process.stderr.write(`relayed ${path}: ${err.message}\n`)
+      return undefined
+    })
   }
 } finally {
   await ours.close()

@@ -27,8 +27,11 @@ export interface BenchResults {
   readonly schema: 1
   readonly date: string
   readonly command: string
-  /** The commit measured; `dirty` when packages/ had uncommitted changes at the time. */
-  readonly commit: { readonly id: string; readonly dirty: boolean }
+  /**
+   * The commit checked out when the run started; `dirty` when packages/ had uncommitted changes
+   * then; `atEnd` when HEAD moved during the run.
+   */
+  readonly commit: { readonly id: string; readonly dirty: boolean; readonly atEnd?: string }
   readonly machine: {
     readonly cpu: string
     readonly cores: number

@@ -22,7 +22,7 @@ describe('README performance section generator', () => {
         '| bulk 64 MiB one way, MB/s | 1,235 (1,100–1,300) | 400 (390–410) · 0.32× | 250 · 0.20× | n/a |',
         '| dial → authenticated pipe, ms | 0.50 (0.40–0.61) | 4.20 (4.00–4.40) · 8.40× | – | – |',
         '',
-        '| metric | direct pipe | via our TurnServer | via coturn |',
+        '| metric | direct pipe | UDP relay + reliable stream, our TurnServer | UDP relay + reliable stream, coturn |',
         '|---|---|---|---|',
         '| p2pd pipe 32 MiB one way, relayed on loopback, MB/s | 200 (190–210) | 30.0 (28.0–31.0) · 0.15× | 40.0 (35.0–45.0) · 0.20× |',
         '',
