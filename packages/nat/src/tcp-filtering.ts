@@ -86,6 +86,7 @@ export async function probeTcpFiltering(opts: TcpFilteringOptions): Promise<TcpF
   for (const [what, o] of [
     ['other IP and port', ipPort],
     ['other port', port],
+    ['other IP to an unmapped port', unmapped],
   ] as const) {
     if (o === 'unavailable' || o === 'limited' || o === 'unreachable')
       notes.push(`TCP dial-back from the server's ${what}: ${o}`)
@@ -142,7 +143,11 @@ async function dialBackTest(
         { type: TCP_CALLBACK, value: encodeTcpCallback({ ...change, timeoutMs: waitMs }) },
       ],
       signal: opts.signal,
-      timeoutMs: Math.max(1, Math.min(remaining(opts.deadline), waitMs + 4 * opts.rttMs + 500)),
+      // The server answers once its dial is over: after at most `waitMs`, plus a round trip.
+      timeoutMs: Math.max(
+        1,
+        Math.min(remaining(opts.deadline), waitMs + Math.max(1000, 4 * opts.rttMs + 500)),
+      ),
     })
     const raw = result.attributes.others.find((x) => x.type === TCP_CALLBACK_RESULT)
     if (!raw) return undefined

@@ -14,7 +14,14 @@ try {
     20_000,
     undefined,
     (signal) =>
-      natInfoForInterface({ servers: [server as string], localAddress, family: 4, signal }),
+      natInfoForInterface({
+        servers: [server as string],
+        localAddress,
+        family: 4,
+        signal,
+        // Roomier than the default 3 s: CI runs the lab cells in parallel on two cores.
+        timeoutMs: 6000,
+      }),
     'NAT probe',
   )
   const side = (d: typeof r.udp) => ({
@@ -25,6 +32,7 @@ try {
     mapped: d.behaviour.mapped,
     filteringSource: d.behaviour.filteringSource,
     synPolicy: d.behaviour.synPolicy,
+    notes: d.behaviour.notes,
   })
   const out = { ok: true, natInfo: r.natInfo, udp: side(r.udp), tcp: side(r.tcp), ms: r.totalMs }
   process.stdout.write(`${JSON.stringify(out)}\n`)

@@ -6,7 +6,7 @@ import type { TcpCallbackOutcome, TcpCallbackRequest, TcpCallbackResult } from '
 export interface TcpCallbackLimits {
   /** Dials in flight at once, all sources (default 32). */
   readonly maxInFlight?: number
-  /** Dials in flight at once per source IP (default 2). */
+  /** Dials in flight at once per source IP (default 4: one discovery makes 3 at once). */
   readonly maxPerSource?: number
 }
 
@@ -26,7 +26,7 @@ export class TcpCallbackDialer {
 
   constructor(limits: TcpCallbackLimits = {}) {
     this.#maxInFlight = limits.maxInFlight ?? 32
-    this.#maxPerSource = limits.maxPerSource ?? 2
+    this.#maxPerSource = limits.maxPerSource ?? 4
   }
 
   /**
