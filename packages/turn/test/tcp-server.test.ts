@@ -254,4 +254,18 @@ describe('TCP allocations on our TurnServer', () => {
     const r = await transfer(data, data, 64 * 1024)
     expect(r.received).toBe(r.sent)
   })
+
+  it('refreshes the allocation before it expires; a control connection dropped is a loss', async () => {
+    const { server, config } = await start()
+    const c = await allocate(config, { lifetimeSec: 2 })
+    expect(c.lifetimeSec).toBe(2)
+    const [kind] = await once(c, 'refresh', { signal: AbortSignal.timeout(5000) })
+    expect(kind).toBe('allocation')
+    expect(server.allocationCount).toBe(1)
+    const lost = once(c, 'lost', { signal: AbortSignal.timeout(5000) })
+    await server.close()
+    const [err] = await lost
+    expect(err).toMatchObject({ code: 'TURN_ALLOCATION_LOST' })
+    expect(c.closed).toBe(true)
+  })
 })
