@@ -160,8 +160,14 @@ export interface StartCliOptions {
   readonly env?: NodeJS.ProcessEnv
 }
 
+/** This process's environment minus `P2PD_*`: only the flags given configure the CLI. */
+function ownEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('P2PD_')))
+}
+
 /**
- * Starts `p2pd ARGS` in namespace `ns` with a machine id of its own (see the module comment).
+ * Starts `p2pd ARGS` in namespace `ns` with a machine id of its own (see the module comment)
+ * and no `P2PD_*` variables from this environment (`opts.env` may set some).
  * The returned process's PID is Node's own.
  */
 export function startCli(ns: string, args: readonly string[], opts: StartCliOptions): CliProcess {
@@ -172,7 +178,7 @@ export function startCli(ns: string, args: readonly string[], opts: StartCliOpti
     ns,
     '/bin/sh',
     ['-c', 'mount --bind "$0" /etc/machine-id && exec "$@"', idFile, node as string, ...rest],
-    { cwd: PACKAGE_DIR, env: { ...process.env, ...opts.env } },
+    { cwd: PACKAGE_DIR, env: { ...ownEnv(), ...opts.env } },
   )
   return new CliProcess(ns, args, child)
 }
