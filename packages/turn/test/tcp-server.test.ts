@@ -268,4 +268,35 @@ describe('TCP allocations on our TurnServer', () => {
     expect(err).toMatchObject({ code: 'TURN_ALLOCATION_LOST' })
     expect(c.closed).toBe(true)
   })
+
+  it('malformed attributes in authenticated Allocate / Connect are answered 400 (no crash)', async () => {
+    const { config } = await start()
+    const server = { host: config.host, port: config.port }
+    const control = await openStream(server, { transport: 'tcp' })
+    cleanup.push(() => control.close())
+    const auth = new LongTermAuth('u', 'p')
+    const req = (method: number, build: (tid: Uint8Array) => StunAttribute[]) =>
+      authenticatedRequest(control, auth, {}, method, build, new AbortController().signal).catch(
+        (e: unknown) => e,
+      )
+    expect(
+      await req(StunMethod.Allocate, () => [
+        attr.raw(AttrType.RequestedTransport, Buffer.from([6])),
+      ]),
+    ).toMatchObject({ errorCode: 400 })
+    await req(StunMethod.Allocate, () => [attr.requestedTransport(TransportProtocol.Tcp)])
+    expect(
+      await req(StunMethod.Connect, () => [
+        attr.raw(AttrType.XorPeerAddress, Buffer.from([0, 9, 1])),
+      ]),
+    ).toMatchObject({ errorCode: 400 })
+    expect(
+      await req(StunMethod.CreatePermission, () => [
+        attr.raw(AttrType.XorPeerAddress, Buffer.from([0, 1, 2, 3, 4])),
+      ]),
+    ).toMatchObject({ errorCode: 400 })
+    // Still serving on the same connection.
+    const ok = await req(StunMethod.Refresh, () => [attr.uint32(AttrType.Lifetime, 60)])
+    expect(ok).not.toBeInstanceOf(Error)
+  })
 })

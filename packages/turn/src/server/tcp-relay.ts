@@ -223,7 +223,8 @@ export class TcpRelay {
       return void this.#reply(c, req, undefined, check.attributes, true)
     if (check.kind === 'drop') return
     const auth = check.auth
-    if (req.method === StunMethod.Allocate) return void this.#allocate(c, req, auth)
+    if (req.method === StunMethod.Allocate)
+      return void this.#settle(c, req, auth, this.#allocate(c, req, auth))
     if (req.method === StunMethod.ConnectionBind) return void this.#connectionBind(c, req, auth)
     const a = c.allocation
     if (!a) return void this.#error(c, req, auth, 437, 'Allocation Mismatch')
@@ -246,10 +247,21 @@ export class TcpRelay {
         return void this.#reply(c, req, auth, [])
       }
       case StunMethod.Connect:
-        return void this.#connect(c, req, auth, a)
+        return void this.#settle(c, req, auth, this.#connect(c, req, auth, a))
       default:
         return void this.#error(c, req, auth, 400, 'Bad Request')
     }
+  }
+
+  /**
+   * The asynchronous handlers throw what the synchronous ones do (a malformed attribute is a
+   * StunError, answered 400), but as a rejection: caught here, never left unhandled.
+   */
+  #settle(c: ConnState, req: DecodedStunMessage, auth: Authenticated, work: Promise<void>): void {
+    work.catch((err: unknown) => {
+      if (err instanceof StunError) this.#error(c, req, auth, 400, 'Bad Request')
+      else c.socket.destroy()
+    })
   }
 
   async #allocate(c: ConnState, req: DecodedStunMessage, auth: Authenticated): Promise<void> {
