@@ -217,7 +217,11 @@ describe('hostile input to every decoder: only typed P2pdErrors come out', () =>
   })
 
   describe('@p2pd/identity', () => {
-    const hello = encodeHello({ wantsInitiator: true, nonce: Buffer.alloc(16, 7) })
+    const hello = encodeHello({
+      wantsInitiator: true,
+      ciphers: ['ChaChaPoly', 'AESGCM'],
+      nonce: Buffer.alloc(16, 7),
+    })
     bytesProperty('decodeHello', [hello], (b) => decodeHello(Buffer.from(b)))
     bytesProperty('FrameDecoder', [Uint8Array.of(0, 3, 1, 2, 3)], (b) => {
       const d = new FrameDecoder()
