@@ -84,6 +84,16 @@ describe('p2pd usage (spawned)', () => {
     })
   }, 30_000)
 
+  it('every command, spawned with an unknown flag, exits 2 with its own usage', async () => {
+    const results = await Promise.all(COMMANDS.map((c) => runCli([c, '--zz-no-such-flag'])))
+    results.forEach((r, i) => {
+      const name = COMMANDS[i] as string
+      expect(r.code, name).toBe(2)
+      expect(r.stderr, name).toMatch(/--zz-no-such-flag/)
+      expect(r.stderr, name).toMatch(new RegExp(`usage: p2pd ${name}`))
+    })
+  }, 120_000)
+
   // The same dispatcher in-process: each spawn costs seconds of module loading.
   it.each<[string[], RegExp]>([
     [['demo', '--mb', '-1'], /--mb/],
