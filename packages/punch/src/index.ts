@@ -55,6 +55,7 @@ export {
   type PunchAnswer,
   type PunchMode,
   type PunchOffer,
+  type PunchPlan,
   type PunchReady,
   type PunchReadyMessage,
   parseAnswer,
@@ -68,9 +69,11 @@ export {
   retryDelay,
 } from './retry.js'
 export {
+  answerLead,
   defaults as scheduleDefaults,
   jitter,
   type MeetingInput,
+  measuredOneWay,
   meetingLead,
   meetingTime,
   oneWayDelay,

@@ -24,6 +24,13 @@ export interface PunchInit {
    * sides whose NAT keeps one mapping per local port; `false` turns it off. See `FastRetry`.
    */
   readonly fastRetry?: Partial<FastRetry> | false
+  /**
+   * Answer-and-go (default true): the offer invites the answerer to fix the plan itself from
+   * the offer's measured one-way delay and start, saving the ready/ack round trip; the
+   * answerer does so when it supports it and the clocks agree within 100 ms. `false`: always
+   * offer → answer → ready → ack.
+   */
+  readonly answerAndGo?: boolean
   /** Birthday-spray budget (symmetric random × port-restricted cone); see `sprayChoice`. */
   readonly spray?: SprayBudget
   /** Observer of each punch's milestones (tests, benchmarks, the lab runner). */
@@ -73,6 +80,8 @@ export interface Settings {
   /** Predicted ports a sequential side announces (1–64). */
   readonly predictions: number
   readonly emit: (event: PunchEvent) => void
+  /** Whether to offer, and to accept, answer-and-go. */
+  readonly answerAndGo: boolean
   /** The RST retry policy of endpoint-independent sides (`undefined`: off). */
   readonly fastRetry: FastRetry | undefined
   /** {@link punchVerdict} with this strategy's spray budget. */
@@ -85,6 +94,7 @@ export function settings(init: PunchInit): Settings {
     sockets: Math.max(1, Math.min(16, init.sockets ?? DEFAULT_SOCKETS)),
     predictions: Math.max(1, Math.min(64, init.predictions ?? DEFAULT_PREDICTIONS)),
     emit: (e) => init.onEvent?.(e),
+    answerAndGo: init.answerAndGo !== false,
     fastRetry: init.fastRetry === false ? undefined : { ...fastRetryDefaults, ...init.fastRetry },
     // Refuse a spray that cannot reach its floor.
     verdictOf: (a, b) =>

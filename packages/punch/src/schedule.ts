@@ -39,6 +39,11 @@ export const defaults = {
   /** Bounds of the mean retry interval after a RST. */
   minRetryMs: 10,
   maxRetryMs: 50,
+  /**
+   * Answer-and-go only while the clocks agree this well (ms): the lead grows with twice the
+   * disagreement, and the ready/ack round costs one RTT instead.
+   */
+  maxGoUncertaintyMs: 100,
 } as const
 
 /** Signaling RTT from monotonic times (`performance.now()`), minus the answerer's hold. */
@@ -114,4 +119,29 @@ export function jitter(meanMs: number, random: () => number = Math.random): numb
 export function staggerOffsets(n: number, oneWayMs: number): number[] {
   const step = n > 1 ? Math.min(25, Math.max(2, oneWayMs / n)) : 0
   return Array.from({ length: Math.max(0, n) }, (_, i) => Math.round(i * step))
+}
+
+/**
+ * Answer-and-go: the one-way signaling delay the answerer reads off the offer (its own clock at
+ * arrival minus the offer's `sentAt`, both skew-corrected): off by at most the clocks'
+ * disagreement either way, never negative.
+ */
+export function measuredOneWay(receivedAtMs: number, sentAtMs: number): number {
+  return Math.max(0, receivedAtMs - sentAtMs)
+}
+
+/**
+ * Answer-and-go: the lead between the answer leaving and the meeting instant. The answer must
+ * reach the offerer (the measured one-way delay, which may hide up to `U` of disagreement) and
+ * the offerer must see it before the instant even with its clock `U` ahead; then arming.
+ */
+export function answerLead(
+  oneWayMs: number,
+  uncertaintyMs: number,
+  armMs: number = defaults.armMs,
+): number {
+  return Math.max(
+    defaults.minLeadMs,
+    Math.max(0, oneWayMs) + 2 * Math.max(0, uncertaintyMs) + armMs,
+  )
 }

@@ -71,6 +71,16 @@ describe('punch messages', () => {
     expectBad(() => parseOffer({ ...offer, sentAt: 1_700_000_000 })) // seconds, not ms
     expectBad(() => parseOffer({ ...offer, sentAt: 1_700_000_000_000.5 }))
     expectBad(() => parseAnswer({ ...answer, heldMs: 1e9 }))
+    // Answer-and-go: the offer's `go` flag and the answer's plan, strictly typed when present.
+    const plan = { meetAt: 1_700_000_000_500, acceptor: 'none', windowMs: 3000, oneWayMs: 40 }
+    expect(parseOffer({ ...offer, go: true }).go).toBe(true)
+    expect(parseOffer(offer).go).toBeUndefined()
+    expectBad(() => parseOffer({ ...offer, go: 'yes' }))
+    expect(parseAnswer({ ...answer, plan }).plan).toEqual(plan)
+    expectBad(() => parseAnswer({ ...answer, plan: { ...plan, acceptor: 'both' } }))
+    expectBad(() => parseAnswer({ ...answer, plan: { ...plan, windowMs: 0 } }))
+    expectBad(() => parseAnswer({ ...answer, plan: { ...plan, meetAt: 5 } }))
+    expectBad(() => parseAnswer({ ...answer, plan: [] }))
     expectBad(() =>
       parseReady({
         v: 1,

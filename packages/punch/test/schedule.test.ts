@@ -1,7 +1,9 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
+  answerLead,
   jitter,
+  measuredOneWay,
   meetingLead,
   meetingTime,
   oneWayDelay,
@@ -94,6 +96,31 @@ describe('schedule maths', () => {
     expect(retryInterval(0)).toBe(scheduleDefaults.minRetryMs)
     expect(retryInterval(25)).toBe(25)
     expect(retryInterval(400)).toBe(scheduleDefaults.maxRetryMs)
+  })
+
+  it('answer-and-go: the answer reaches the offerer before the instant, whatever the clock errors', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 2_000, noNaN: true }), // true one-way signaling delay
+        fc.double({ min: 0, max: 50, noNaN: true }), // answerer's uncertainty
+        fc.double({ min: 0, max: 50, noNaN: true }), // offerer's uncertainty
+        fc.double({ min: -1, max: 1, noNaN: true }), // answerer's clock error, × its bound
+        fc.double({ min: -1, max: 1, noNaN: true }), // offerer's clock error, × its bound
+        (owd, ub, ua, kb, ka) => {
+          const [eb, ea] = [kb * ub, ka * ua]
+          const t = 1_700_000_000_000 // true time the offer leaves
+          const measured = measuredOneWay(t + owd + eb, t + ea)
+          expect(measured).toBeGreaterThanOrEqual(0)
+          const sendAt = t + owd + 5 // the answerer's STUN hold, then the answer leaves
+          const meetAt = sendAt + eb + answerLead(measured, relativeUncertainty(ub, ua))
+          // The offerer reads its clock when the answer lands (same delay back).
+          const seenAt = sendAt + owd + ea
+          expect(meetAt - seenAt).toBeGreaterThanOrEqual(scheduleDefaults.armMs - 1e-6)
+        },
+      ),
+    )
+    expect(answerLead(0, 0)).toBe(scheduleDefaults.minLeadMs)
+    expect(answerLead(40, 5)).toBe(40 + 10 + scheduleDefaults.armMs)
   })
 
   it('staggers socket pairs over one one-way delay', () => {

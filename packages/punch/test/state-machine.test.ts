@@ -131,6 +131,33 @@ describe('punch state machine', () => {
     await p.close()
   })
 
+  it('answer-and-go: the answer carries the plan and no ready/ack round follows; off, the ready/ack round', async () => {
+    for (const go of [true, false]) {
+      const p = await peers({ init: { answerAndGo: go } })
+      const toA: string[] = []
+      const toB: string[] = []
+      p.sa.subscribe((i) => toA.push(i.message.type))
+      p.sb.subscribe((i) => toB.push(i.message.type))
+      const raw = await p.strategy.connect(p.ctxA, AbortSignal.timeout(5000))
+      const other = await p.accepted[0]
+      const o = other?.stream as Socket
+      expect((raw.stream as Socket).localPort).toBe(o.remotePort)
+      if (go) {
+        expect(toA).toEqual(['punch/answer'])
+        expect(toB).toEqual(['punch/offer'])
+      } else {
+        expect(toA).toEqual(['punch/answer', 'punch/ready'])
+        expect(toB).toEqual(['punch/offer', 'punch/ready'])
+      }
+      // Both sides act on one plan.
+      const planned = p.events.filter((e) => e.type === 'planned')
+      expect(new Set(planned.map((e) => (e.type === 'planned' ? e.meetAt : 0))).size).toBe(1)
+      ;(raw.stream as Socket).destroy()
+      o.destroy()
+      await p.close()
+    }
+  })
+
   it('fails within its deadline when nobody answers, and leaves no handle behind', async () => {
     const before = handles()
     const p = await peers({ answer: false })

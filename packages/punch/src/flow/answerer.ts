@@ -3,7 +3,7 @@ import type { InboundSignal, RawConnection, StrategyContext } from '@p2pd/interf
 import { PunchError } from '../errors.js'
 import type { HeldMappings } from '../mappings.js'
 import type { Settings } from '../options.js'
-import { effectiveNat, interfacePair, punchMode } from '../plan.js'
+import { chooseAcceptor, effectiveNat, interfacePair, punchMode } from '../plan.js'
 import { predictCandidates } from '../predict.js'
 import { Inbox } from '../protocol/inbox.js'
 import {
@@ -11,13 +11,19 @@ import {
   type PunchAbort,
   type PunchAck,
   type PunchAnswer,
-  type PunchReady,
+  type PunchPlan,
   parseOffer,
 } from '../protocol/messages.js'
-import { defaults, relativeUncertainty } from '../schedule.js'
+import {
+  answerLead,
+  defaults,
+  measuredOneWay,
+  punchWindow,
+  relativeUncertainty,
+} from '../schedule.js'
 import { KeepWatcher } from '../sockets/nomination.js'
 import { hold, listenAsAcceptor, startLoop } from './arm.js'
-import { dials, type ListenSide, localSide, sprayPart } from './dials.js'
+import { dials, listenSide, localSide, sprayPart, sprayWindow } from './dials.js'
 import { firstSocket, publish, Resources, rawConnection } from './session.js'
 
 /**
@@ -32,6 +38,7 @@ export async function answer(
   signal: AbortSignal,
 ): Promise<RawConnection | undefined> {
   const heldFrom = performance.now()
+  const arrivedAt = ctx.clock.now()
   const offer = parseOffer(inbound.message.body)
   const res = new Resources()
   let winner: Socket | undefined
@@ -60,50 +67,20 @@ export async function answer(
     res.held = held
     const candidatePorts = predictCandidates(myNat, held.mappings, s.predictions)
     const me = localSide(myNat, held, candidatePorts)
-    const answer: PunchAnswer = {
+    const sameClock = mode === 'self'
+    const localU = ctx.clock.uncertainty
+    const uncertaintyMs = relativeUncertainty(localU, offer.uncertaintyMs, sameClock)
+    const answer = (extra: Partial<PunchAnswer>): PunchAnswer => ({
       v: 1,
       id: offer.id,
       mappings: me.mappings,
       candidatePorts,
       nat: myNat,
-      uncertaintyMs: ctx.clock.uncertainty,
+      uncertaintyMs: localU,
       heldMs: performance.now() - heldFrom,
       sentAt: Math.round(ctx.clock.now()),
       meetAt: offer.meetAt,
-    }
-    await publish(ctx, MessageType.answer, answer, signal)
-    const readyWait = res.deadline(
-      s.init.readyTimeoutMs ?? 10_000,
-      signal,
-      'waiting for punch/ready',
-    )
-    const m = await res.inbox.next(['go', 'abort'], readyWait)
-    if (m.type === 'abort') {
-      throw new PunchError('PUNCH_PEER_ABORTED', `peer aborted: ${m.body.reason}`)
-    }
-    const ready: PunchReady = m.body
-    const listen: ListenSide =
-      ready.acceptor === 'answerer' ? 'me' : ready.acceptor === 'offerer' ? 'peer' : 'none'
-    const part = sprayPart(s, listen, myNat, offer.nat)
-    const { pairs, sprayed } = dials(s, part, me, spray, offer, listen, {
-      windowMs: ready.windowMs,
-      oneWayMs: ready.oneWayMs,
-      uncertaintyMs: relativeUncertainty(
-        ctx.clock.uncertainty,
-        offer.uncertaintyMs,
-        mode === 'self',
-      ),
-    })
-    s.emit({
-      type: 'planned',
-      role: 'answerer',
-      mode,
-      acceptor: ready.acceptor,
-      meetAt: ready.meetAt,
-      rttMs: ready.oneWayMs * 2,
-      windowMs: ready.windowMs,
-      pairs: pairs.length,
-      ...(part ? { spray: { ...part.choice, role: part.role } } : {}),
+      ...extra,
     })
     const watcher = new KeepWatcher()
     res.watcher = watcher
@@ -111,32 +88,76 @@ export async function answer(
       res.sockets.add(sock)
       watcher.add(sock)
     }
-    if (ready.acceptor === 'answerer') {
-      res.acceptor = await listenAsAcceptor(myNat, offer, held, onSocket)
+    let plan: PunchPlan
+    const go = offer.go === true && s.answerAndGo && uncertaintyMs <= defaults.maxGoUncertaintyMs
+    if (go) {
+      // Answer-and-go: we fix the plan from the offer's measured one-way delay, arm, and
+      // start at the instant; the answer carries the plan and no ready/ack round follows.
+      const acceptor = chooseAcceptor(mode, offer.nat, myNat)
+      const oneWayMs = measuredOneWay(arrivedAt, offer.sentAt)
+      const part = sprayPart(s, listenSide(acceptor, 'answerer'), myNat, offer.nat)
+      const windowMs = Math.max(
+        punchWindow(localU, offer.uncertaintyMs, sameClock, s.init.windowMs),
+        part ? sprayWindow(s, part.choice, oneWayMs, uncertaintyMs) : 0,
+      )
+      if (acceptor === 'answerer') {
+        res.acceptor = await listenAsAcceptor(myNat, offer, held, onSocket)
+      }
+      plan = {
+        meetAt: Math.round(ctx.clock.now() + answerLead(oneWayMs, uncertaintyMs)),
+        acceptor,
+        windowMs: Math.round(windowMs),
+        oneWayMs,
+      }
+      await publish(ctx, MessageType.answer, answer({ plan }), signal)
+    } else {
+      await publish(ctx, MessageType.answer, answer({}), signal)
+      const readyWait = res.deadline(
+        s.init.readyTimeoutMs ?? 10_000,
+        signal,
+        'waiting for punch/ready',
+      )
+      const m = await res.inbox.next(['go', 'abort'], readyWait)
+      if (m.type === 'abort') {
+        throw new PunchError('PUNCH_PEER_ABORTED', `peer aborted: ${m.body.reason}`)
+      }
+      plan = m.body
+      if (plan.acceptor === 'answerer') {
+        res.acceptor = await listenAsAcceptor(myNat, offer, held, onSocket)
+      }
+      const ack: PunchAck = { v: 1, kind: 'ack', id: offer.id }
+      await publish(ctx, MessageType.ready, ack, signal)
     }
-    const ack: PunchAck = { v: 1, kind: 'ack', id: offer.id }
-    await publish(ctx, MessageType.ready, ack, signal)
+    const listen = listenSide(plan.acceptor, 'answerer')
+    const part = sprayPart(s, listen, myNat, offer.nat)
+    const { pairs, sprayed } = dials(s, part, me, spray, offer, listen, {
+      windowMs: plan.windowMs,
+      oneWayMs: plan.oneWayMs,
+      uncertaintyMs,
+    })
+    s.emit({
+      type: 'planned',
+      role: 'answerer',
+      mode,
+      acceptor: plan.acceptor,
+      meetAt: plan.meetAt,
+      rttMs: plan.oneWayMs * 2,
+      windowMs: plan.windowMs,
+      pairs: pairs.length,
+      ...(part ? { spray: { ...part.choice, role: part.role } } : {}),
+    })
     const overall = res.deadline(
-      Math.max(0, ready.meetAt - ctx.clock.now()) + ready.windowMs + defaults.attemptTimeoutMs,
+      Math.max(0, plan.meetAt - ctx.clock.now()) + plan.windowMs + defaults.attemptTimeoutMs,
       signal,
       'punch window',
     )
     const peerAbort = res.inbox.next(['abort'], overall).then((x) => x.body)
     peerAbort.catch(() => {})
-    const startAt = ready.acceptor === 'none' ? ready.meetAt : ctx.clock.now()
+    // Simultaneous open: at the instant. The offerer listening: at once after the ack (it
+    // listened before its ready), at the instant after a go-answer (it listens on receipt).
+    const startAt = plan.acceptor === 'none' || go ? plan.meetAt : ctx.clock.now()
     if (pairs.length)
-      startLoop(
-        s,
-        myNat,
-        res,
-        ctx,
-        pairs,
-        startAt,
-        ready.windowMs,
-        ready.oneWayMs,
-        onSocket,
-        sprayed,
-      )
+      startLoop(s, myNat, res, ctx, pairs, startAt, plan.windowMs, plan.oneWayMs, onSocket, sprayed)
     // The offerer decides which socket both keep: wait for its byte, even after our loop
     // has stopped (its socket may connect last).
     winner = await firstSocket({

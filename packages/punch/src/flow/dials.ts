@@ -8,12 +8,16 @@ import {
   samePairs,
   sprayRole,
 } from '../plan.js'
-import type { NatRecord } from '../protocol/messages.js'
+import type { Acceptor, NatRecord } from '../protocol/messages.js'
 import { defaults } from '../schedule.js'
 import { evenOffsets, probeDelay, randomPorts, type SprayChoice, sprayChoice } from '../spray.js'
 
 /** Who listens, seen from one side: `me`, the `peer`, or nobody (simultaneous open). */
 export type ListenSide = 'me' | 'peer' | 'none'
+
+/** Who listens, from `role`'s point of view, given the plan's acceptor. */
+export const listenSide = (acceptor: Acceptor, role: Acceptor): ListenSide =>
+  acceptor === 'none' ? 'none' : acceptor === role ? 'me' : 'peer'
 
 /** Our part in a birthday spray and its budget, when the pair sprays. */
 export interface SprayPart {

@@ -7,7 +7,9 @@ import { chooseAcceptor, effectiveNat, punchMode, type SideInfo } from '../plan.
 import { predictCandidates } from '../predict.js'
 import { Inbox } from '../protocol/inbox.js'
 import {
+  LIMITS,
   MessageType,
+  type PunchAbort,
   type PunchAnswer,
   type PunchOffer,
   type PunchReady,
@@ -22,7 +24,7 @@ import {
 } from '../schedule.js'
 import { sendKeep } from '../sockets/nomination.js'
 import { hold, listenAsAcceptor, startLoop } from './arm.js'
-import { dials, type ListenSide, localSide, sprayPart, sprayWindow } from './dials.js'
+import { dials, listenSide, localSide, sprayPart, sprayWindow } from './dials.js'
 import { firstSocket, publish, Resources, rawConnection, requirePair } from './session.js'
 
 /**
@@ -65,6 +67,7 @@ export async function offer(
       uncertaintyMs: localU,
       sentAt: now,
       meetAt: now + defaults.baseWindowMs,
+      ...(s.answerAndGo ? { go: true } : {}),
     }
     const sentPerf = performance.now()
     await publish(ctx, MessageType.offer, offer, signal)
@@ -73,27 +76,34 @@ export async function offer(
       throw new PunchError('PUNCH_PEER_ABORTED', `peer aborted: ${reply.body.reason}`)
     }
     const answer: PunchAnswer = reply.body
-    const rttMs = signalingRtt(sentPerf, reply.atPerf, answer.heldMs)
-    const oneWayMs = oneWayDelay(rttMs)
-    const acceptor = chooseAcceptor(mode, myNat, answer.nat)
+    const plan = answer.plan
     const sameClock = mode === 'self'
-    const meetAt = meetingTime({
-      nowMs: ctx.clock.now(),
-      rttMs,
-      localUncertaintyMs: localU,
-      remoteUncertaintyMs: answer.uncertaintyMs,
-      sameClock,
-    })
+    const acceptor = chooseAcceptor(mode, myNat, answer.nat)
+    if (plan && (plan.acceptor !== acceptor || plan.meetAt - ctx.clock.now() > LIMITS.durationMs)) {
+      throw new PunchError('PUNCH_FAILED', 'the answer’s plan disagrees with the NAT records')
+    }
+    const rttMs = plan ? plan.oneWayMs * 2 : signalingRtt(sentPerf, reply.atPerf, answer.heldMs)
+    const oneWayMs = plan ? plan.oneWayMs : oneWayDelay(rttMs)
+    const meetAt =
+      plan?.meetAt ??
+      meetingTime({
+        nowMs: ctx.clock.now(),
+        rttMs,
+        localUncertaintyMs: localU,
+        remoteUncertaintyMs: answer.uncertaintyMs,
+        sameClock,
+      })
     const peer: SideInfo = answer
-    const listen: ListenSide =
-      acceptor === 'offerer' ? 'me' : acceptor === 'answerer' ? 'peer' : 'none'
+    const listen = listenSide(acceptor, 'offerer')
     // The answer's NAT record is the one the peer acts on (it may carry the port range).
     const part = sprayPart(s, listen, myNat, answer.nat)
     const uncertaintyMs = relativeUncertainty(localU, answer.uncertaintyMs, sameClock)
-    const windowMs = Math.max(
-      punchWindow(localU, answer.uncertaintyMs, sameClock, s.init.windowMs),
-      part ? sprayWindow(s, part.choice, oneWayMs, uncertaintyMs) : 0,
-    )
+    const windowMs =
+      plan?.windowMs ??
+      Math.max(
+        punchWindow(localU, answer.uncertaintyMs, sameClock, s.init.windowMs),
+        part ? sprayWindow(s, part.choice, oneWayMs, uncertaintyMs) : 0,
+      )
     const { pairs, sprayed } = dials(s, part, me, spray, peer, listen, {
       windowMs,
       oneWayMs,
@@ -125,21 +135,29 @@ export async function offer(
     if (acceptor === 'offerer') {
       res.acceptor = await listenAsAcceptor(myNat, answer, held, onSocket)
     }
-    const ready: PunchReady = { v: 1, kind: 'go', id, meetAt, acceptor, windowMs, oneWayMs }
-    await publish(ctx, MessageType.ready, ready, signal)
     const overall = res.deadline(
-      meetAt - ctx.clock.now() + windowMs + defaults.attemptTimeoutMs,
+      Math.max(0, meetAt - ctx.clock.now()) + windowMs + defaults.attemptTimeoutMs,
       signal,
       'punch window',
     )
-    const ackOrAbort = res.inbox.next(['ack', 'abort'], overall)
-    ackOrAbort.catch(() => {})
-    const peerAbort = ackOrAbort.then((m) => (m.type === 'abort' ? m.body : undefined))
-    if (acceptor === 'answerer') {
-      // It listens once it has sent its ack: dial right away then, no instant to wait for.
-      const m = await ackOrAbort
-      if (m.type === 'abort') {
-        throw new PunchError('PUNCH_PEER_ABORTED', `peer aborted: ${m.body.reason}`)
+    let peerAbort: Promise<PunchAbort | undefined>
+    if (plan) {
+      // Answer-and-go: the answerer is armed (listening, if it accepts) and starts at the
+      // instant; no ready/ack round.
+      peerAbort = res.inbox.next(['abort'], overall).then((m) => m.body)
+      peerAbort.catch(() => {})
+    } else {
+      const ready: PunchReady = { v: 1, kind: 'go', id, meetAt, acceptor, windowMs, oneWayMs }
+      await publish(ctx, MessageType.ready, ready, signal)
+      const ackOrAbort = res.inbox.next(['ack', 'abort'], overall)
+      ackOrAbort.catch(() => {})
+      peerAbort = ackOrAbort.then((m) => (m.type === 'abort' ? m.body : undefined))
+      if (acceptor === 'answerer') {
+        // It listens once it has sent its ack: dial right away then, no instant to wait for.
+        const m = await ackOrAbort
+        if (m.type === 'abort') {
+          throw new PunchError('PUNCH_PEER_ABORTED', `peer aborted: ${m.body.reason}`)
+        }
       }
     }
     const startAt = acceptor === 'none' ? meetAt : ctx.clock.now()

@@ -19,6 +19,9 @@ import { PunchError } from '../errors.js'
  *   │── 1 byte KEEP on the socket it keeps ────────▶│ (then the node's secure channel)
  * ```
  *
+ * Answer-and-go: an offer with `go: true` lets the answerer fix the plan itself and send it in
+ * the answer (`plan`); then no `punch/ready` round follows and both start at `plan.meetAt`.
+ *
  * The bodies are a superset of `@p2pd/signal-mqtt`'s schemas for `punch/offer|answer|ready`
  * (which refuse unknown types), so the ack and the abort travel as `punch/ready` with a
  * `kind`. Integers only for times (epoch ms).
@@ -71,6 +74,22 @@ export interface PunchOffer {
   readonly sentAt: number
   /** A first proposal (the binding instant comes in `punch/ready`). */
   readonly meetAt: number
+  /**
+   * The offerer takes the plan in the answer (answer-and-go): an answerer that sets
+   * `PunchAnswer.plan` starts at its instant, and no `punch/ready` round follows.
+   */
+  readonly go?: boolean
+}
+
+/** The plan of a punch: the instant, who listens, the window and the pacing. */
+export interface PunchPlan {
+  /** The meeting instant, epoch ms on the (skew-corrected) clocks. */
+  readonly meetAt: number
+  readonly acceptor: Acceptor
+  /** How long after `meetAt` both sides keep trying, ms. */
+  readonly windowMs: number
+  /** Estimated one-way delay between the peers, ms (paces retries and staggers). */
+  readonly oneWayMs: number
 }
 
 export interface PunchAnswer {
@@ -85,6 +104,11 @@ export interface PunchAnswer {
   readonly sentAt: number
   /** The offer's proposal, echoed (the binding instant comes in `punch/ready`). */
   readonly meetAt: number
+  /**
+   * Answer-and-go (only when the offer said `go`): the binding plan, fixed by the answerer from
+   * the offer's measured one-way delay; the answerer is armed and starts at `plan.meetAt`.
+   */
+  readonly plan?: PunchPlan
 }
 
 /** `punch/ready` from the offerer: the plan and the binding instant. */
@@ -215,6 +239,16 @@ function acceptor(v: unknown): Acceptor {
   return v
 }
 
+function plan(v: unknown): PunchPlan {
+  const o = object(v, 'plan')
+  return {
+    meetAt: epochMs(o.meetAt, 'plan.meetAt'),
+    acceptor: acceptor(o.acceptor),
+    windowMs: num(o.windowMs, 'plan.windowMs', 1, LIMITS.durationMs),
+    oneWayMs: num(o.oneWayMs, 'plan.oneWayMs', 0, LIMITS.durationMs),
+  }
+}
+
 export function parseOffer(body: unknown): PunchOffer {
   const o = header(body, 'offer')
   if (typeof o.address !== 'string' || o.address.length === 0) bad('offer.address is missing')
@@ -230,7 +264,13 @@ export function parseOffer(body: unknown): PunchOffer {
     uncertaintyMs: num(o.uncertaintyMs, 'uncertaintyMs', 0, LIMITS.durationMs),
     sentAt: epochMs(o.sentAt, 'sentAt'),
     meetAt: epochMs(o.meetAt, 'meetAt'),
+    ...(o.go === undefined ? {} : { go: flag(o.go, 'go') }),
   }
+}
+
+function flag(v: unknown, what: string): boolean {
+  if (typeof v !== 'boolean') return bad(`${what} must be a boolean`)
+  return v
 }
 
 export function parseAnswer(body: unknown): PunchAnswer {
@@ -245,6 +285,7 @@ export function parseAnswer(body: unknown): PunchAnswer {
     heldMs: num(o.heldMs, 'heldMs', 0, LIMITS.durationMs),
     sentAt: epochMs(o.sentAt, 'sentAt'),
     meetAt: epochMs(o.meetAt, 'meetAt'),
+    ...(o.plan === undefined ? {} : { plan: plan(o.plan) }),
   }
 }
 
