@@ -67,7 +67,7 @@ export interface SecureChannelOptions {
   /** How long `pipe.close()` waits for the peer's close before destroying (default 2 s). */
   readonly closeTimeoutMs?: number
   /**
-   * The AEADs we offer, most preferred first (default: `['ChaChaPoly', 'AESGCM']` where the CPU
+   * The AEADs we offer, most preferred first (default: `['AESGCM', 'ChaChaPoly']` where the CPU
    * has AES instructions, else `['ChaChaPoly']`). The initiator's preference wins among those
    * both offer; none in common is a `CHANNEL_HELLO` error.
    */
