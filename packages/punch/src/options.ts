@@ -20,7 +20,7 @@ export interface PunchInit {
   /** How long the answerer waits for `punch/ready` (default 10,000 ms). */
   readonly readyTimeoutMs?: number
   /**
-   * Retry at once after a RST (a sub-ms pause, at most 3,000 times or 3 s per pair) on
+   * Retry at once after a RST (a 0–1.5 ms pause, at most 3,000 times or 3 s per pair) on
    * sides whose NAT keeps one mapping per local port; `false` turns it off. See `FastRetry`.
    */
   readonly fastRetry?: Partial<FastRetry> | false

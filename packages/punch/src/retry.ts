@@ -21,13 +21,15 @@ export interface FastRetry {
 }
 
 /**
- * Sub-millisecond pauses, which the loop runs on the next turn of the event loop (a timer
- * never fires under 1 ms): two loops cross about `2·δ·λ_a·λ_b` times a second (δ the one-way
- * time between the NATs, λ each side's attempt rate), so the rate is what counts; the event
- * loop and the OS scatter the phases at that scale. At most 3,000 fast retries or 3 s (the base window) per
- * pair; on long paths the RST's own round trip sets the pace.
+ * Pauses uniform in 0–1.5 ms: two in three under 1 ms, which the loop spends as a random number
+ * of event-loop turns (µs each; a timer never fires under 1 ms), the rest a 1 ms timer. Two
+ * loops cross about `2·δ·λa·λb` times a second (δ the one-way time between the NATs, λ each
+ * side's attempt rate), so the rate counts — but only if their phases wander: two loops of equal
+ * period that retry on the next turn keep their phase and may never cross (lab: 6,000 attempts
+ * a side without one crossing). At most 3,000 fast retries or 3 s (the base window) per pair; on
+ * long paths the RST's own round trip sets the pace.
  */
-export const fastRetryDefaults: FastRetry = { maxMs: 1, attempts: 3_000, budgetMs: 3_000 }
+export const fastRetryDefaults: FastRetry = { maxMs: 1.5, attempts: 3_000, budgetMs: 3_000 }
 
 /** What one pair has spent on fast retries so far. */
 export interface RetryState {
