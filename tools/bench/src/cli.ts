@@ -252,7 +252,9 @@ async function main(): Promise<void> {
       const r = await idleOnce(opts.idlePipes)
       add('idleHeap', 'p2pd', r.heapKiB)
       add('idleRss', 'p2pd', r.rssKiB)
-      implementations.idle = `${r.pipes} pipes; open-file limit ${r.fdLimit}`
+      implementations.idle =
+        `${r.pipes} pipes, each end in its own process; open-file limit ${r.fdLimit}` +
+        (r.fdLimit < 65_536 ? ' (could not be raised to 65,536)' : '')
       log(
         `  heap ${r.heapKiB.toFixed(2)} KiB, RSS ${r.rssKiB.toFixed(2)} KiB per pipe (fd limit ${r.fdLimit})`,
       )
