@@ -8,6 +8,7 @@
  * The NAT record each node announces comes from its lab profile (what `@p2pd/nat` discovery
  * will report once it lands). The namespaces share the host's kernel clock, so the clock is
  * the system clock with a declared uncertainty (option `clockUncertaintyMs`, default 5 ms).
+ * Option `answerAndGo: false` turns answer-and-go off (the ready/ack round, for timings).
  */
 import type { Socket } from 'node:net'
 import { type Clock, type NatInfo, NatType } from '@p2pd/interface'
@@ -54,6 +55,8 @@ const events: (PunchEvent & { at: number })[] = []
 const strategy = punch({
   stunServers: [{ host: stun.host, port: stun.port }],
   onEvent: (e) => events.push({ ...e, at: Date.now() }),
+  // Option `answerAndGo: false`: the ready/ack round (for before/after timings).
+  answerAndGo: cfg.options.answerAndGo !== false,
 })
 const node: P2pdNode = createNode({
   signaling: (identity) => mqttSignaling({ identity, brokers: [mqtt], redundancy: 1 }),
