@@ -3,7 +3,8 @@
 //   dial → authenticated pipe, heap per idle pipe (dialling side).
 // pnpm tsx --conditions=@p2pd/source packages/identity/bench/pipe-bench.ts [rounds]
 // Compare builds side by side in the same run: PIPE_BENCH_IMPLS='base=/abs/path/src/index.ts'
-// (each extra implementation is measured after the current one, every round).
+// (the order of all targets rotates every round); PIPE_BENCH_ONLY=bulk,send-cpu,recv-cpu
+// runs only those measurements.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createRequire } from 'node:module'
@@ -298,6 +299,9 @@ async function runClient(rounds: number): Promise<void> {
     ['dial', 'ms', dialMs],
     ['heap', 'KiB/pipe', heapPerPipe],
   ]
+  // e.g. PIPE_BENCH_ONLY=bulk,send-cpu,recv-cpu for more rounds of one measurement.
+  const only = process.env.PIPE_BENCH_ONLY?.split(',')
+  if (only) metrics.splice(0, metrics.length, ...metrics.filter(([m]) => only.includes(m)))
   const results = new Map<string, number[]>()
   for (const t of targets) await (await t.open()).destroy() // warm up (JIT, key signing)
   for (let round = 0; round < rounds; round++) {
