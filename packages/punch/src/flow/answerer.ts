@@ -1,5 +1,10 @@
 import type { Socket } from 'node:net'
-import type { InboundSignal, RawConnection, StrategyContext } from '@p2pd/interface'
+import {
+  type InboundSignal,
+  NatType,
+  type RawConnection,
+  type StrategyContext,
+} from '@p2pd/interface'
 import { PunchError } from '../errors.js'
 import type { HeldMappings } from '../mappings.js'
 import type { Settings } from '../options.js'
@@ -103,8 +108,15 @@ export async function answer(
       if (acceptor === 'answerer') {
         res.acceptor = await listenAsAcceptor(myNat, offer, held, onSocket)
       }
+      // Two endpoint-independent NATs need not wait for the answer to land: each side keeps
+      // its mapping open by re-dialing at once after a RST (or its SYN waits in SYN_SENT), so
+      // we may start one trip early and the offerer joins on receipt. The measured one-way
+      // delay is also the slow leg (the first message from a new peer costs the receiver its
+      // key agreement): waiting it out cost as much as the ready/ack round in the lab.
+      // Symmetric sides spend a mapping per attempt and need both to start together.
+      const aligned = myNat.type === NatType.Symmetric || offer.nat.type === NatType.Symmetric
       plan = {
-        meetAt: Math.round(ctx.clock.now() + answerLead(oneWayMs, uncertaintyMs)),
+        meetAt: Math.round(ctx.clock.now() + answerLead(aligned ? oneWayMs : 0, uncertaintyMs)),
         acceptor,
         windowMs: Math.round(windowMs),
         oneWayMs,
