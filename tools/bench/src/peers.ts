@@ -56,8 +56,13 @@ export function ensurePeers(
       { encoding: 'utf8', timeout: 300_000 },
     )
     if (npm.status !== 0) {
-      const why = (npm.stderr || npm.error?.message || `exit ${npm.status}`).trim().split('\n')
-      failure = `npm ci failed: ${why.slice(-3).join(' ')}`
+      // npm's first error lines say what happened; the closing ones are boilerplate.
+      const why = (npm.stderr || npm.error?.message || `exit ${npm.status}`)
+        .split('\n')
+        .filter((l) => !l.startsWith('npm warn'))
+        .map((l) => l.replace(/^npm error\s*/, '').trim())
+        .filter((l) => l && !/complete log|proxy|npm help/.test(l))
+      failure = `npm ci failed: ${why.slice(0, 2).join('; ') || `exit ${npm.status}`}`
     }
   }
   const status = (pkg: string): PeerStatus => {
