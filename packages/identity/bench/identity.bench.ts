@@ -15,7 +15,7 @@ const proof = ecdsaSign(alice, STATIC_KEY_DOMAIN, staticKey)
 const alicePublicKey = alice.publicKey
 
 // The same-run throughput comparison the issue asks for: printed, not timed by tinybench.
-// P2PD_BENCH_MIB=64 pnpm bench … for a quicker run.
+// P2PD_BENCH_MIB=64 pnpm bench:micro … for a quicker run.
 console.log(formatThroughput(await measureThroughput(Number(process.env.P2PD_BENCH_MIB ?? 512))))
 
 describe('signatures and sealed boxes', () => {
