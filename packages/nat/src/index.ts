@@ -95,6 +95,11 @@ export {
 } from './routes.js'
 export { alternateOf, resolveServers, type ServerSpec } from './servers.js'
 export { discoverTcpBehaviour } from './tcp-behaviour.js'
+export {
+  probeTcpFiltering,
+  type TcpFilteringOptions,
+  type TcpFilteringProbe,
+} from './tcp-filtering.js'
 export { DEFAULT_TIMING, negativeWaitFor, type ProbeTiming, rtoFor } from './timing.js'
 export type {
   AlternateSource,
@@ -104,6 +109,7 @@ export type {
   FilteringObservations,
   MappingBehaviour,
   MappingObservations,
+  SynPolicy,
   Transport,
 } from './types.js'
 export { discoverUdpBehaviour } from './udp-behaviour.js'
