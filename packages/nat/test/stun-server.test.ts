@@ -39,14 +39,30 @@ describe('against the real StunServer (loopback: no NAT)', () => {
     expect(r.natInfo.type).toBe(NatType.OpenInternet)
   })
 
-  it('TCP: mapping none; filtering comes from UDP in natInfoForInterface', async () => {
+  it('TCP: mapping none, filtering measured by dial-backs: open on its own', async () => {
     const tcp = await discoverNat({ servers: [spec], localAddress: '127.0.0.1', transport: 'tcp' })
     expect(tcp.mapping).toBe('none')
-    expect(tcp.natInfo.type).toBe(NatType.SymmetricUdpFirewall) // open must be proven
+    expect(tcp.behaviour.filteringSource).toBe('measured')
+    expect(tcp.natInfo.type).toBe(NatType.OpenInternet)
     const both = await natInfoForInterface({ servers: [spec], localAddress: '127.0.0.1' })
     expect(both.natInfo.type).toBe(NatType.OpenInternet)
-    expect(both.tcp.behaviour.filteringSource).toBe('inferred')
+    expect(both.tcp.behaviour.filteringSource).toBe('measured')
     expect(both.udp.natInfo.type).toBe(NatType.OpenInternet)
+  })
+
+  it('TCP against a server that does not dial back: filtering comes from UDP', async () => {
+    const plain = new StunServer({ tcpCallback: false })
+    await plain.start()
+    try {
+      const at = `${plain.primary.host}:${plain.primary.port}`
+      const tcp = await discoverNat({ servers: [at], localAddress: '127.0.0.1', transport: 'tcp' })
+      expect(tcp.natInfo.type).toBe(NatType.SymmetricUdpFirewall) // open must be proven
+      const both = await natInfoForInterface({ servers: [at], localAddress: '127.0.0.1' })
+      expect(both.natInfo.type).toBe(NatType.OpenInternet)
+      expect(both.tcp.behaviour.filteringSource).toBe('inferred')
+    } finally {
+      await plain.close()
+    }
   })
 
   it('external address: both servers agree on 127.0.0.1', async () => {
