@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import {
   type Endpoint,
   type InboundSignal,
@@ -6,12 +5,12 @@ import {
   type Strategy,
   type StrategyContext,
   TimeoutError,
-  waitForSignal,
 } from '@p2pd/interface'
 import { ipFamily } from '@p2pd/stun'
 import type { TurnTcpClient } from './client/tcp-client.js'
 import { TurnClient, type TurnClientOptions, type TurnServerConfig } from './client/turn-client.js'
 import { TurnError } from './errors.js'
+import { offerRelay } from './relay-offer.js'
 import { ReliableStream, type ReliableStreamOptions } from './stream/reliable-stream.js'
 import { acceptTcp, allocateTcp, connectTcp } from './tcp-strategy.js'
 
@@ -162,31 +161,7 @@ export function turn(init: TurnInit): Strategy {
   async function connectUdp(ctx: StrategyContext, signal: AbortSignal): Promise<RawConnection> {
     const client = await allocateFirst(init, signal)
     try {
-      const id = randomBytes(4).readUInt32BE(0)
-      const answered = waitForSignal(
-        ctx.signaling,
-        (m) =>
-          m.from === ctx.remote.nodeId &&
-          m.message.type === 'turn/answer' &&
-          (m.message.body as { id?: unknown } | null)?.id === id,
-        signal,
-      )
-      // Armed before publishing; if publishing fails we never await it, so mark it handled.
-      answered.catch(() => {})
-      await ctx.signaling.publish(
-        { nodeId: ctx.remote.nodeId, signal: ctx.remote.signal },
-        {
-          type: 'turn/offer',
-          body: {
-            address: ctx.localText,
-            relayed: { host: client.relayed.host, port: client.relayed.port },
-            id,
-          } satisfies TurnOffer,
-        },
-        { signal },
-      )
-      ctx.log(`turn: offered relay ${client.relayed.host}:${client.relayed.port}`)
-      const body = (await answered).message.body as TurnAnswer
+      const { id, answer: body } = await offerRelay(ctx, client.relayed, undefined, signal)
       if (body.error !== undefined) {
         throw new TurnError('TURN_SIGNALING', `peer could not relay: ${String(body.error)}`)
       }

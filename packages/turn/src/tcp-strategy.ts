@@ -1,16 +1,15 @@
-import { randomBytes } from 'node:crypto'
 import type { Socket } from 'node:net'
 import {
   abortReason,
   type Endpoint,
   type RawConnection,
   type StrategyContext,
-  waitForSignal,
   withDeadline,
 } from '@p2pd/interface'
 import { TurnTcpClient } from './client/tcp-client.js'
 import { TurnError } from './errors.js'
-import type { TurnAnswer, TurnInit, TurnOffer } from './strategy.js'
+import { offerRelay } from './relay-offer.js'
+import type { TurnAnswer, TurnInit } from './strategy.js'
 import { RelayedTcpStream } from './tcp-stream.js'
 
 /** Until the far relay's connection arrives on ours (the far side is still connecting), ms. */
@@ -58,31 +57,7 @@ export async function connectTcp(
   signal: AbortSignal,
   parseEndpoint: (v: unknown) => Endpoint,
 ): Promise<RawConnection> {
-  const id = randomBytes(4).readUInt32BE(0)
-  const answered = waitForSignal(
-    ctx.signaling,
-    (m) =>
-      m.from === ctx.remote.nodeId &&
-      m.message.type === 'turn/answer' &&
-      (m.message.body as { id?: unknown } | null)?.id === id,
-    signal,
-  )
-  answered.catch(() => {})
-  await ctx.signaling.publish(
-    { nodeId: ctx.remote.nodeId, signal: ctx.remote.signal },
-    {
-      type: 'turn/offer',
-      body: {
-        address: ctx.localText,
-        relayed: { host: client.relayed.host, port: client.relayed.port },
-        id,
-        transport: 'tcp',
-      } satisfies TurnOffer,
-    },
-    { signal },
-  )
-  ctx.log(`turn: offered TCP relay ${client.relayed.host}:${client.relayed.port}`)
-  const body = (await answered).message.body as TurnAnswer
+  const { id, answer: body } = await offerRelay(ctx, client.relayed, 'tcp', signal)
   if (body.error !== undefined || body.transport !== 'tcp') {
     // A peer without TCP relays (or an older one that answered over UDP): the caller falls back.
     throw new TurnError(
