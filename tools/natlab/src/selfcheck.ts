@@ -113,6 +113,17 @@ export function classifyFiltering(otherPort: boolean, otherIp: boolean): Filteri
   return 'APDF'
 }
 
+/**
+ * Whether a measured RTT shows the configured delay line, judged on the fastest of the echoes:
+ * a busy machine (two cores running a whole test suite) inflates the median by tens of ms, but
+ * some echo still gets through near the line's delay. Never below the configured delay (the
+ * line is missing), and clearly below twice it (the line is applied twice).
+ */
+export function rttMatches(configuredMs: number, jitterMs: number, observedMinMs: number): boolean {
+  if (observedMinMs < configuredMs - 1) return false
+  return observedMinMs <= configuredMs * 1.5 + 2 * jitterMs + 20
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((x, y) => x - y)
   return s[Math.floor(s.length / 2)] ?? Number.NaN
@@ -291,12 +302,9 @@ async function checkPeer(info: LabInfo, peer: LabPeer, obs: Agent): Promise<Peer
     }
     const jitter = peer.shape?.jitterMs ?? 0
     if (rtts.length < 5) mismatches.push(`rtt: only ${rtts.length}/9 echoes came back`)
-    else if (
-      rtt.observedMinMs < configured - 1 ||
-      rtt.observedMedianMs > configured + 2 * jitter + 50
-    )
+    else if (!rttMatches(configured, jitter, rtt.observedMinMs))
       mismatches.push(
-        `rtt: configured ${configured} ms, observed median ${rtt.observedMedianMs} ms`,
+        `rtt: configured ${configured} ms, observed min ${rtt.observedMinMs} ms (median ${rtt.observedMedianMs} ms)`,
       )
 
     // ---- TCP mapping: one local port, four observers ----

@@ -18,6 +18,7 @@ import {
   renderHtml,
   renderMarkdown,
   routerRuleset,
+  rttMatches,
   SCHEMA_VERSION,
   sequentialPortMap,
   validateResults,
@@ -166,6 +167,16 @@ describe('self-check classifiers', () => {
     expect(classifyFiltering(true, true)).toBe('EIF')
     expect(classifyFiltering(true, false)).toBe('ADF')
     expect(classifyFiltering(false, false)).toBe('APDF')
+  })
+  it('rtt: judged on the fastest echo; a missing or doubled delay line is a fault', () => {
+    expect(rttMatches(50, 0, 50.4)).toBe(true)
+    // The CI failure this guards against: a loaded machine, median 101 ms, fastest 55 ms.
+    expect(rttMatches(50, 0, 55)).toBe(true)
+    expect(rttMatches(50, 0, 30)).toBe(false) // no delay line
+    expect(rttMatches(50, 0, 100.5)).toBe(false) // applied twice
+    expect(rttMatches(0, 0, 0.3)).toBe(true)
+    expect(rttMatches(200, 0, 400)).toBe(false)
+    expect(rttMatches(10, 5, 35)).toBe(true)
   })
 })
 
