@@ -57,3 +57,54 @@ export function peerAddresses(i: number): PeerAddresses {
     },
   }
 }
+
+/**
+ * The IPv6 plan (dual-stack labs only). Public side: 2001:db8::/32 (RFC 3849 documentation
+ * range, never routed on the Internet). The internet bridge is 2001:db8::/64, where the servers
+ * and observers keep the IPv4 plan's last octet (2001:db8::10 is STUN, …) and each peer's router
+ * has its WAN; each peer's LAN is its own delegated 2001:db8:N::/64 behind that router, with no
+ * translation (the router is a stateful firewall). Nothing here is routed to a real interface.
+ */
+export const PUBLIC6_CIDR = '2001:db8::/32'
+export const BRIDGE6_PREFIX_LEN = 64
+/** The internet namespace's own address on the bridge (the routers' next hop). */
+export const BRIDGE6_IP = '2001:db8::1'
+
+/** The IPv6 twin of an address on the internet bridge: 198.18.0.X → 2001:db8::X. */
+export function bridge6Of(ipv4: string): string {
+  const m = /^198\.18\.0\.(\d+)$/.exec(ipv4)
+  if (!m) throw new RangeError(`${ipv4} is not a lab bridge address`)
+  return `2001:db8::${m[1]}`
+}
+
+/** Observer IPv6 addresses (twins of {@link OBSERVER_IPS}). */
+export const OBSERVER6_IPS = OBSERVER_IPS.map(bridge6Of) as readonly string[]
+
+export interface PeerAddresses6 {
+  /** The router's WAN on the internet bridge (the host itself for `open`). */
+  readonly routerWanIp: string
+  /** The peer's delegated LAN prefix. */
+  readonly lanPrefix: string
+  readonly routerLanIp: string
+  /** The host's global address: what it is seen as outside (no translation). */
+  readonly hostIp: string
+  readonly host2Ip: string
+}
+
+/** IPv6 addresses of the peer with index `i` (0-based, as {@link peerAddresses}). */
+export function peerAddresses6(i: number): PeerAddresses6 {
+  if (!Number.isInteger(i) || i < 0 || i > 250) throw new RangeError(`peer index ${i} out of range`)
+  const n = (i + 1).toString(16)
+  return {
+    routerWanIp: `2001:db8::${n}:1`,
+    lanPrefix: `2001:db8:${n}::/64`,
+    routerLanIp: `2001:db8:${n}::1`,
+    hostIp: `2001:db8:${n}::2`,
+    host2Ip: `2001:db8:${n}::3`,
+  }
+}
+
+/** `host:port`, with brackets around an IPv6 host. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+}

@@ -25,18 +25,21 @@ const servers = new Map<number, Server>()
 const accepts: { server: number; from: string; local: string; at: number }[] = []
 let nextId = 1
 
-const addr = (host: string | undefined, port: number | undefined) => `${host}:${port}`
+const addr = (host: string | undefined, port: number | undefined) =>
+  host?.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
 
 function seenLine(host: string | undefined, port: number | undefined): string {
   return `seen ${addr(host?.replace(/^::ffff:/, ''), port)}\n`
 }
 
 async function udpOpen(a: Json): Promise<Json> {
-  const sock = createSocket({ type: 'udp4', reuseAddr: false })
+  // IPv6 when asked (`family: 6`) or bound to an IPv6 address.
+  const v6 = a.family === 6 || String(a.host ?? '').includes(':')
+  const sock = createSocket({ type: v6 ? 'udp6' : 'udp4', reuseAddr: false, ipv6Only: v6 })
   const entry: UdpEntry = { sock, inbox: [], waiters: new Set() }
   await new Promise<void>((resolve, reject) => {
     sock.once('error', reject)
-    sock.bind((a.port as number) ?? 0, (a.host as string) ?? '0.0.0.0', () => {
+    sock.bind((a.port as number) ?? 0, (a.host as string) ?? (v6 ? '::' : '0.0.0.0'), () => {
       sock.off('error', reject)
       resolve()
     })
@@ -214,7 +217,10 @@ const ops: Record<string, (a: Json) => Promise<Json>> = {
 
 async function serve(list: string): Promise<void> {
   for (const hp of list.split(',')) {
-    const [host, port] = hp.split(':')
+    // HOST:PORT or [IPV6]:PORT
+    const i = hp.lastIndexOf(':')
+    const host = hp.slice(0, i).replace(/^\[(.*)\]$/, '$1')
+    const port = hp.slice(i + 1)
     await tcpListen({ host, port: Number(port) })
     await udpOpen({ host, port: Number(port), echo: true })
   }

@@ -7,18 +7,21 @@
  *   status
  *   matrix [--profiles LIST] [--strategies LIST] [--trials N] [--delay MS] [--out DIR]
  *          [--parallel N] [--no-retry] [--deadline MS] [--unordered] [--delay-b MS] [--jitter MS]
+ *          [--delays LIST] [--asymmetric A:B,…] [--pairs A×B,…]
+ *   readme [FILE] [--readme PATH] [--svg PATH] [--strategy S] [--note TEXT]
  *   probe [NAME…|all] [--delay MS]
  *   bench-p2pd [--trials N] [--throughput-trials N] [--bytes N] [--delay MS] [--out DIR]
  *              [--cc NAME] [--throughput-only]
  */
 import { spawn } from 'node:child_process'
-import { closeSync, openSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
 import { benchMarkdown, benchP2pd, matrixSummaryMarkdown, writeBench } from './bench-p2pd.js'
 import type { LinkShape } from './delayline.js'
 import { NatlabError } from './errors.js'
 import { requireRoot } from './exec.js'
-import { runMatrix } from './matrix.js'
+import { readmeSection, spliceReadme } from './lab-readme.js'
+import { type MatrixColumn, runMatrix } from './matrix.js'
 import { newRunPrefix } from './naming.js'
 import { nodeTsArgv, PACKAGE_DIR } from './node-in-ns.js'
 import { PROBE_NAMES, type ProbeName, runProbes } from './probes.js'
@@ -30,11 +33,13 @@ import { type SelfCheckReport, selfCheck } from './selfcheck.js'
 import { defaultServers } from './servers.js'
 import { p2pdServers } from './servers-p2pd.js'
 import { listStates, ownerAlive, readState, stateDir } from './state.js'
+import { renderMatrixSvg } from './svg.js'
 import { attachLab, downRun, downStale, Lab, runningLabs } from './topology.js'
 
 const USAGE = `usage: pnpm lab <command> [options]
   up         build a lab and keep it running (detached; --foreground to stay attached)
              --profiles LIST (default: all ${ALL_PROFILES.length}) --delay MS --jitter MS --loss P
+             --p2pd (add our STUN, SNTP, TURN servers; IPv6 twins when a profile has IPv6)
   selfcheck  classify every router of the running lab (or of a temporary one) [--prefix P] [--json]
   down       tear a lab down [--prefix P] | --all-stale (only runs whose owner died)
   status     list runs
@@ -43,14 +48,22 @@ const USAGE = `usage: pnpm lab <command> [options]
              --unordered (each pair once: A × B with A no later than B in the list)
              --delay-b MS (column/B-side routers' one-way delay instead of --delay: asymmetric paths)
              --jitter MS (uniform 0…MS extra per frame, order kept) --loss P
+             --delays 0,5,25,100 (one column per delay, each its own lab; all in one results file)
+             --asymmetric 5:80,80:5 (more columns: A's routers 5 ms, B's 80 ms one-way)
+             --pairs A×B,A×B (only these ordered pairs; 'x' works for '×')
              node-* strategies add the p2pd servers (STUN, SNTP, TURN) to the lab
   probe      physics probes: ${PROBE_NAMES.join(', ')} | all  [--delay MS (25)]
   bench-p2pd p2pd node: start time, time-to-connect per strategy, direct vs TURN throughput
              --trials N (5) --throughput-trials N (3) --bytes N (16 MiB) --delay MS (25) --out DIR
              --cc NAME (TCP congestion control in the peers, e.g. reno) --throughput-only
   p2pd-table FILE  the node README's grid of a matrix run's natlab-results.json [--strategy node-auto]
-profiles: KIND[-drop|-rst][+hairpin][+cgnat][+lan2]; KIND = open, full-cone, restricted,
-  port-restricted, eim-range, sym-seqK, sym-random; LIST is comma-separated or 'all'.`
+             [--column NAME]
+  readme [FILE]  write the SVG grid and the node README's generated matrix section from FILE
+             (natlab-results/natlab-results.json): --readme PATH (packages/node/README.md)
+             --svg PATH (packages/node/docs/lab-matrix.svg) --strategy S --note TEXT
+profiles: KIND[-drop|-rst][+hairpin][+cgnat][+lan2][+portmap][+v6]; KIND = open, full-cone, restricted,
+  port-restricted, eim-range, sym-seqK, sym-random, fw6 (IPv6 only, stateful firewall);
+  +v6 = dual-stack; LIST is comma-separated, 'all' (IPv4) or 'all6' (fw6-drop,fw6-rst).`
 
 interface Args {
   _: string[]
@@ -82,6 +95,7 @@ const BOOLEAN = new Set([
   'help',
   'throughput-only',
   'unordered',
+  'p2pd',
 ])
 
 const str = (a: Args, k: string) => {
@@ -161,13 +175,20 @@ async function cmdUp(a: Args): Promise<void> {
     }
     throw new NatlabError('NATLAB_COMMAND', `lab not up after 120 s; see ${logFile}`)
   }
-  const lab = await Lab.up({ peers: profiles, shape, prefix: str(a, 'prefix'), log })
+  const lab = await Lab.up({
+    peers: profiles,
+    shape,
+    prefix: str(a, 'prefix'),
+    // --p2pd: our own STUN, SNTP and TURN servers too (IPv6 twins of STUN/SNTP in a v6 lab).
+    servers: a.flags.has('p2pd') ? [...defaultServers(), ...p2pdServers()] : undefined,
+    log,
+  })
   console.log(
     `lab ${lab.prefix} is up (pid ${process.pid}); Ctrl-C or 'pnpm lab down' tears it down`,
   )
   for (const p of lab.info.peers)
     console.log(
-      `  ${p.label.padEnd(3)} ${p.profile.name.padEnd(30)} public ${p.publicIp.padEnd(14)} host ${p.hostIp.padEnd(10)} ns ${p.ns.host}`,
+      `  ${p.label.padEnd(3)} ${p.profile.name.padEnd(30)} public ${p.publicIp.padEnd(14)} host ${p.hostIp.padEnd(10)} ns ${p.ns.host}${p.hostIp6 ? ` ipv6 ${p.hostIp6} (router ${p.ns.router})` : ''}`,
     )
   setInterval(() => {}, 1 << 30)
 }
@@ -257,15 +278,27 @@ async function cmdMatrix(a: Args): Promise<number> {
   // --unordered: each pair once (A × B with A no later than B in --profiles), half the grid.
   const pairs = a.flags.has('unordered')
     ? profiles.flatMap((p, i) => profiles.slice(i).map((q) => [p, q] as const))
-    : undefined
+    : str(a, 'pairs')
+      ? (str(a, 'pairs') as string).split(',').map((x) => {
+          const ab = x.trim().split(/[×x]/)
+          if (ab.length !== 2) throw new NatlabError('NATLAB_USAGE', `--pairs: '${x}' is not A×B`)
+          return ab as [string, string]
+        })
+      : undefined
+  const columns = matrixColumns(a)
   const results = await runMatrix({
     profiles,
     strategies,
     ...(pairs ? { pairs } : {}),
     trials: num(a, 'trials', 3),
-    shape: shapeOf(a),
-    // --delay-b: the B side's routers get their own delay (with the same jitter and loss).
-    ...(a.flags.has('delay-b') ? { shapeB: shapeOf(a, 0, 'delay-b') ?? null } : {}),
+    ...(columns
+      ? { columns }
+      : {
+          shape: shapeOf(a),
+          // --delay-b: the B side's routers get their own delay (with the same jitter and loss).
+          ...(a.flags.has('delay-b') ? { shapeB: shapeOf(a, 0, 'delay-b') ?? null } : {}),
+        }),
+    command: `matrix ${process.argv.slice(3).join(' ')}`,
     outDir: str(a, 'out') ?? 'natlab-results',
     parallel: num(a, 'parallel', 1),
     options,
@@ -278,6 +311,53 @@ async function cmdMatrix(a: Args): Promise<number> {
   console.log(
     `matrix: ${results.cells.length} cell(s), ${ok} direct, ${results.durationMs} ms → ${str(a, 'out') ?? 'natlab-results'}/natlab-results.{json,md,html}`,
   )
+  return 0
+}
+
+/** `--delays 0,5,25 --asymmetric 5:80`: one column per entry (jitter and loss apply to all). */
+function matrixColumns(a: Args): MatrixColumn[] | undefined {
+  const delays = str(a, 'delays')
+  const asym = str(a, 'asymmetric')
+  if (!delays && !asym) return undefined
+  const jitterMs = num(a, 'jitter', 0) ?? 0
+  const loss = num(a, 'loss', 0) ?? 0
+  const shape = (ms: number): LinkShape | undefined =>
+    ms || jitterMs || loss ? { upMs: ms, downMs: ms, jitterMs, loss } : undefined
+  const msOf = (x: string, flag: string) => {
+    const n = Number(x)
+    if (x.trim() === '' || !Number.isFinite(n) || n < 0)
+      throw new NatlabError('NATLAB_USAGE', `--${flag}: '${x}' is not a delay in ms`)
+    return n
+  }
+  const cols: MatrixColumn[] = []
+  for (const d of delays ? delays.split(',') : []) cols.push({ shape: shape(msOf(d, 'delays')) })
+  for (const pair of asym ? asym.split(',') : []) {
+    const [x, y, ...more] = pair.split(':')
+    if (x === undefined || y === undefined || more.length)
+      throw new NatlabError('NATLAB_USAGE', `--asymmetric: '${pair}' is not A_MS:B_MS`)
+    const sa = shape(msOf(x, 'asymmetric'))
+    cols.push({ shape: sa, shapeB: shape(msOf(y, 'asymmetric')) ?? null })
+  }
+  return cols
+}
+
+/** `pnpm lab readme`: the SVG grid and the README's generated section from a results file. */
+function cmdReadme(a: Args): number {
+  const file = a._[0] ?? 'natlab-results/natlab-results.json'
+  const r = validateResults(JSON.parse(readFileSync(file, 'utf8')))
+  const readmePath =
+    str(a, 'readme') ?? join(PACKAGE_DIR, '..', '..', 'packages', 'node', 'README.md')
+  const svgPath = str(a, 'svg') ?? join(dirname(readmePath), 'docs', 'lab-matrix.svg')
+  const strategy = str(a, 'strategy') ?? 'node-auto'
+  mkdirSync(dirname(svgPath), { recursive: true })
+  writeFileSync(svgPath, renderMatrixSvg(r, { strategy }))
+  const section = readmeSection(r, {
+    strategy,
+    svgPath: relative(dirname(readmePath), svgPath),
+    ...(str(a, 'note') ? { note: str(a, 'note') } : {}),
+  })
+  writeFileSync(readmePath, spliceReadme(readFileSync(readmePath, 'utf8'), section))
+  log(`wrote ${svgPath} and the generated section of ${readmePath}`)
   return 0
 }
 
@@ -341,9 +421,12 @@ async function main(): Promise<number> {
             JSON.parse(readFileSync(a._[0] ?? 'natlab-results/natlab-results.json', 'utf8')),
           ),
           str(a, 'strategy') ?? 'node-auto',
+          str(a, 'column'),
         ),
       )
       return 0
+    case 'readme':
+      return cmdReadme(a)
     default:
       console.log(USAGE)
       return cmd === undefined || cmd === 'help' || cmd === '--help' ? 0 : 2

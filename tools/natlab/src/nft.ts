@@ -222,3 +222,68 @@ export function miniupnpdRuleset(): string {
     '}',
   ].join('\n')}\n`
 }
+
+/**
+ * The IPv6 side of a router: no translation, a stateful firewall. Outbound passes; inbound
+ * passes only as conntrack's established/related (so per address and port, like a
+ * port-restricted cone), ICMPv6 echo and errors pass, anything else unsolicited is dropped or,
+ * with `syn: 'rst'`, TCP is answered with a RST. The sets `out6` (LAN → WAN) and `in6`
+ * (WAN → LAN, accepted as established/related) count packets and bytes per
+ * `source . destination` pair, so a test can show a pipe's bytes crossed this firewall
+ * directly between two IPv6 hosts (see `firewallFlows6`).
+ */
+export function firewall6Ruleset(opts: {
+  syn: 'drop' | 'rst'
+  wanIf?: string
+  timeoutSec?: number
+}): string {
+  const wan = opts.wanIf ?? 'wan'
+  const flowSet = (name: string) => [
+    `  set ${name} {`,
+    '    type ipv6_addr . ipv6_addr',
+    '    flags dynamic,timeout',
+    `    timeout ${opts.timeoutSec ?? 600}s`,
+    '    counter',
+    '  }',
+  ]
+  const L = [
+    'table ip6 natlab_fw6 {',
+    ...flowSet('out6'),
+    ...flowSet('in6'),
+    '  chain forward_f {',
+    '    type filter hook forward priority filter; policy accept;',
+    `    oifname "${wan}" update @out6 { ip6 saddr . ip6 daddr } counter accept`,
+    `    iifname "${wan}" ct state established,related update @in6 { ip6 saddr . ip6 daddr } counter accept`,
+    `    iifname "${wan}" icmpv6 type { echo-request, destination-unreachable, packet-too-big, time-exceeded, parameter-problem } counter accept`,
+    ...(opts.syn === 'rst'
+      ? [`    iifname "${wan}" meta l4proto tcp counter reject with tcp reset`]
+      : []),
+    `    iifname "${wan}" counter drop`,
+    '  }',
+    '  chain input_f {',
+    '    type filter hook input priority filter; policy accept;',
+    ...(opts.syn === 'drop'
+      ? [`    iifname "${wan}" tcp flags & (syn | ack) == syn ct state new drop`]
+      : []),
+    '  }',
+    '}',
+  ]
+  return `${L.join('\n')}\n`
+}
+
+/** The IPv6 twin of {@link hostRuleset}'s `seen` set: inbound SYNs as `ip6 . sport . dport`. */
+export function host6Ruleset(): string {
+  return `${[
+    'table ip6 natlab_host6 {',
+    '  set seen {',
+    '    type ipv6_addr . inet_service . inet_service',
+    '    flags dynamic,timeout',
+    '    timeout 600s',
+    '  }',
+    '  chain pre {',
+    '    type filter hook prerouting priority -300; policy accept;',
+    '    tcp flags & (syn | ack) == syn update @seen { ip6 saddr . tcp sport . tcp dport }',
+    '  }',
+    '}',
+  ].join('\n')}\n`
+}

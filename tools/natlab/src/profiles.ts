@@ -9,6 +9,7 @@ export type ProfileKind =
   | 'sym-seq'
   | 'sym-random'
   | 'eim-range'
+  | 'fw6'
 
 /** RFC 4787 mapping behaviour, plus `none` for no NAT. */
 export type Mapping = 'none' | 'EIM' | 'ADM' | 'APDM'
@@ -16,6 +17,13 @@ export type Mapping = 'none' | 'EIM' | 'ADM' | 'APDM'
 export type Filtering = 'EIF' | 'ADF' | 'APDF'
 /** What the NAT does with an unsolicited inbound TCP SYN: RFC 5382 REQ-4 silence, or a RST. */
 export type SynPolicy = 'drop' | 'rst'
+
+/**
+ * The peer's IP families: IPv4 only (every profile by default), dual-stack (`+v6`: the router
+ * also routes the peer's own IPv6 prefix, untranslated, through a stateful firewall), or IPv6
+ * only (`fw6`: no IPv4 anywhere on the host).
+ */
+export type IpFamilies = 'v4' | 'dual' | 'v6'
 
 /** How the external port is chosen. */
 export type PortBehaviour =
@@ -50,6 +58,8 @@ export interface NatProfile {
   readonly lan2: boolean
   /** The router runs miniupnpd: UPnP IGD, NAT-PMP and PCP port mapping for its LAN. */
   readonly portmap: boolean
+  /** IPv4 only, dual-stack (`+v6`) or IPv6 only (`fw6`). */
+  readonly ip: IpFamilies
   readonly timeouts: ConntrackTimeouts
 }
 
@@ -66,7 +76,7 @@ export const SEQ_BASE_PORT = 50000
 /** The non-preserving EIM NAT maps into this range. */
 export const RANGE_PORTS = { from: 20000, to: 29999 } as const
 
-const KINDS = /^(open|full-cone|restricted|port-restricted|sym-seq(\d+)?|sym-random|eim-range)$/
+const KINDS = /^(open|full-cone|restricted|port-restricted|sym-seq(\d+)?|sym-random|eim-range|fw6)$/
 
 /** The base profile names (each with `-drop` and `-rst`), as the matrix and `up` use them. */
 export const BASE_KINDS = [
@@ -83,13 +93,22 @@ export const BASE_KINDS = [
 /** Every base profile × SYN policy: the default set for `up`, `selfcheck` and `matrix`. */
 export const ALL_PROFILES: readonly string[] = BASE_KINDS.flatMap((k) => [`${k}-drop`, `${k}-rst`])
 
+/**
+ * The IPv6 profiles: an IPv6-only host behind a stateful firewall (no translation; inbound
+ * filtered per address and port, as the usual home IPv6 router), unsolicited SYNs dropped or
+ * answered with a RST. Not in {@link ALL_PROFILES}: IPv4 labs stay IPv4 unless asked.
+ */
+export const IPV6_PROFILES: readonly string[] = ['fw6-drop', 'fw6-rst']
+
 /** The `+option`s a profile name may carry, in canonical order. */
-const PROFILE_OPTIONS: readonly string[] = ['hairpin', 'cgnat', 'lan2', 'portmap']
+const PROFILE_OPTIONS: readonly string[] = ['hairpin', 'cgnat', 'lan2', 'portmap', 'v6']
 
 /**
- * Parses a profile name: `KIND[-drop|-rst][+hairpin][+cgnat][+lan2][+portmap]`, where KIND is one of
- * `open`, `full-cone`, `restricted`, `port-restricted`, `eim-range`, `sym-seqK` (delta +K,
- * `sym-seq` = +1) or `sym-random`. The SYN policy defaults to `drop`.
+ * Parses a profile name: `KIND[-drop|-rst][+hairpin][+cgnat][+lan2][+portmap][+v6]`, where KIND is
+ * one of `open`, `full-cone`, `restricted`, `port-restricted`, `eim-range`, `sym-seqK` (delta +K,
+ * `sym-seq` = +1), `sym-random` or `fw6` (IPv6 only, stateful firewall, no NAT). `+v6` makes a
+ * NAT profile dual-stack: its IPv6 side is a stateful firewall with the same SYN policy. The
+ * SYN policy defaults to `drop`.
  */
 export function parseProfile(
   spec: string,
@@ -115,6 +134,15 @@ export function parseProfile(
     throw new NatlabError('NATLAB_USAGE', `sym-seq delta must be 1…1000 in '${spec}'`)
   if (kind === 'open' && flags.size > 0)
     throw new NatlabError('NATLAB_USAGE', `'open' has no router: +${[...flags][0]} does not apply`)
+  if (kind === 'fw6')
+    for (const f of flags)
+      if (f !== 'lan2')
+        throw new NatlabError(
+          'NATLAB_USAGE',
+          `'fw6' is IPv6 only without NAT: +${f} does not apply`,
+        )
+  if (flags.has('v6') && flags.has('cgnat'))
+    throw new NatlabError('NATLAB_USAGE', `+v6 with +cgnat is not built (in '${spec}')`)
 
   const table: Record<
     ProfileKind,
@@ -135,6 +163,8 @@ export function parseProfile(
       ports: { kind: 'sequential', delta, base: SEQ_BASE_PORT },
     },
     'sym-random': { mapping: 'APDM', filtering: 'APDF', ports: { kind: 'random' } },
+    // No translation; established/related only, as conntrack sees it (per address and port).
+    fw6: { mapping: 'none', filtering: 'APDF', ports: { kind: 'preserving' } },
   }
   const t = table[kind]
   const kindName = kind === 'sym-seq' ? `sym-seq${delta}` : kind
@@ -152,17 +182,21 @@ export function parseProfile(
     // destination is its own source, so a hairpin profile always gets a second host.
     lan2: flags.has('lan2') || flags.has('hairpin'),
     portmap: flags.has('portmap'),
+    ip: kind === 'fw6' ? 'v6' : flags.has('v6') ? 'dual' : 'v4',
     timeouts: { ...DEFAULT_TIMEOUTS, ...overrides.timeouts },
   }
 }
 
-/** Parses a comma-separated list (CLI `--profiles`); `all` expands to {@link ALL_PROFILES}. */
+/**
+ * Parses a comma-separated list (CLI `--profiles`); `all` expands to {@link ALL_PROFILES},
+ * `all6` to {@link IPV6_PROFILES}.
+ */
 export function parseProfileList(list: string): NatProfile[] {
   const names = list
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
-    .flatMap((s) => (s === 'all' ? ALL_PROFILES : [s]))
+    .flatMap((s) => (s === 'all' ? ALL_PROFILES : s === 'all6' ? IPV6_PROFILES : [s]))
   if (names.length === 0) throw new NatlabError('NATLAB_USAGE', 'empty profile list')
   return names.map((n) => parseProfile(n))
 }

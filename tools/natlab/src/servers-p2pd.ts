@@ -10,7 +10,7 @@
  * ```
  */
 import { spawnServer } from '@p2pd/testkit'
-import { PUBLIC_CIDR, SERVER_IPS } from './addressing.js'
+import { bridge6Of, PUBLIC_CIDR, SERVER_IPS } from './addressing.js'
 import { tool } from './exec.js'
 import { nodeTsArgv, PACKAGE_DIR, srcFile } from './node-in-ns.js'
 import { type LabEndpoint, type LabServer, listening, type RunningLabServer } from './servers.js'
@@ -45,6 +45,19 @@ async function startOwn(
   return { name, endpoints, pids: [proc.pid], stop: () => proc.stop() }
 }
 
+/** One server from two processes (its IPv4 and its IPv6 instance), stopped together. */
+function both(a: RunningLabServer, b: RunningLabServer | undefined): RunningLabServer {
+  if (!b) return a
+  return {
+    name: a.name,
+    endpoints: { ...a.endpoints, ...b.endpoints },
+    pids: [...a.pids, ...b.pids],
+    stop: async () => {
+      await Promise.allSettled([a.stop(), b.stop()])
+    },
+  }
+}
+
 export interface P2pdStunOptions {
   /** Primary and alternate IPs (default 198.18.0.30 and .31). */
   readonly primary?: string
@@ -55,47 +68,70 @@ export interface P2pdStunOptions {
 
 /**
  * `@p2pd/stun`'s `StunServer`: RFC 5780 over UDP and TCP on two IPs × two ports.
- * Server name `p2pd-stun`; endpoints `stun` (primary IP/port) and `stunAlt` (alternate IP/port).
+ * Server name `p2pd-stun`; endpoints `stun` (primary IP/port) and `stunAlt` (alternate IP/port);
+ * in a dual-stack lab a second instance on the IPv6 twins adds `stun6` and `stunAlt6`.
  */
 export function p2pdStunServer(opts: P2pdStunOptions = {}): LabServer {
   const primary = opts.primary ?? P2PD_STUN_IPS[0]
   const alternate = opts.alternate ?? P2PD_STUN_IPS[1]
   const port = opts.port ?? 3478
+  const instance = (ctx: Parameters<LabServer['start']>[0], p: string, a: string, v6: boolean) =>
+    startOwn(
+      'p2pd-stun',
+      'stun',
+      { primary: p, alternate: a, port },
+      ctx,
+      async () => {
+        const h = v6 ? `[${a}]` : a
+        return (
+          (await listening(ctx.ns, 'udp', h, port + 1)) &&
+          (await listening(ctx.ns, 'tcp', h, port + 1))
+        )
+      },
+      {
+        [v6 ? 'stun6' : 'stun']: { host: p, port, transport: 'udp+tcp' },
+        [v6 ? 'stunAlt6' : 'stunAlt']: { host: a, port: port + 1, transport: 'udp+tcp' },
+      },
+    )
+  const primary6 = bridge6Of(primary)
+  const alternate6 = bridge6Of(alternate)
   return {
     name: 'p2pd-stun',
     addresses: [primary, alternate],
-    start: (ctx) =>
-      startOwn(
-        'p2pd-stun',
-        'stun',
-        { primary, alternate, port },
-        ctx,
-        async () =>
-          (await listening(ctx.ns, 'udp', alternate, port + 1)) &&
-          (await listening(ctx.ns, 'tcp', alternate, port + 1)),
-        {
-          stun: { host: primary, port, transport: 'udp+tcp' },
-          stunAlt: { host: alternate, port: port + 1, transport: 'udp+tcp' },
-        },
+    addresses6: [primary6, alternate6],
+    start: async (ctx) =>
+      both(
+        await instance(ctx, primary, alternate, false),
+        ctx.ipv6 ? await instance(ctx, primary6, alternate6, true) : undefined,
       ),
   }
 }
 
-/** `@p2pd/ntp`'s `SntpServer` on the reserved SNTP address (198.18.0.14:123). Endpoint `sntp`. */
+/**
+ * `@p2pd/ntp`'s `SntpServer` on the reserved SNTP address (198.18.0.14:123). Endpoint `sntp`;
+ * in a dual-stack lab also `sntp6` (2001:db8::14).
+ */
 export function p2pdSntpServer(opts: { host?: string; port?: number } = {}): LabServer {
   const host = opts.host ?? SERVER_IPS.sntp
   const port = opts.port ?? 123
+  const host6 = bridge6Of(host)
+  const instance = (ctx: Parameters<LabServer['start']>[0], h: string, v6: boolean) =>
+    startOwn(
+      'p2pd-sntp',
+      'sntp',
+      { host: h, port },
+      ctx,
+      () => listening(ctx.ns, 'udp', v6 ? `[${h}]` : h, port),
+      { [v6 ? 'sntp6' : 'sntp']: { host: h, port, transport: 'udp' } },
+    )
   return {
     name: 'p2pd-sntp',
     addresses: [host],
-    start: (ctx) =>
-      startOwn(
-        'p2pd-sntp',
-        'sntp',
-        { host, port },
-        ctx,
-        () => listening(ctx.ns, 'udp', host, port),
-        { sntp: { host, port, transport: 'udp' } },
+    addresses6: [host6],
+    start: async (ctx) =>
+      both(
+        await instance(ctx, host, false),
+        ctx.ipv6 ? await instance(ctx, host6, true) : undefined,
       ),
   }
 }

@@ -1,7 +1,14 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type ServerProcess, spawnServer } from '@p2pd/testkit'
-import { OBSERVER_IPS, SEEN_PORTS, SERVER_IPS } from './addressing.js'
+import {
+  bridge6Of,
+  hostPort,
+  OBSERVER_IPS,
+  OBSERVER6_IPS,
+  SEEN_PORTS,
+  SERVER_IPS,
+} from './addressing.js'
 import { nsRun, tool } from './exec.js'
 import { nodeTsArgv, PACKAGE_DIR, srcFile } from './node-in-ns.js'
 
@@ -21,6 +28,8 @@ export interface LabServerContext {
   readonly ns: string
   /** Scratch directory for configs, databases and logs; removed at teardown. */
   readonly runDir: string
+  /** The lab is dual-stack: listen on `addresses6` too (they are on the bridge). */
+  readonly ipv6?: boolean
   /** Records a process for teardown by PID (and in the run's state file). */
   track(pid: number, what: string): void
 }
@@ -35,6 +44,8 @@ export interface LabServer {
   readonly name: string
   /** Public (198.18.0.0/15) addresses the server binds; each is added to the bridge. */
   readonly addresses: readonly string[]
+  /** Their IPv6 twins (2001:db8::/64), added to the bridge in a dual-stack lab. */
+  readonly addresses6?: readonly string[]
   /** Binaries it needs, checked before anything is built: `[binary, Debian package]`. */
   readonly requires?: readonly (readonly [string, string])[]
   start(ctx: LabServerContext): Promise<RunningLabServer>
@@ -134,9 +145,11 @@ export function coturnServer(opts: CoturnOptions = {}): LabServer {
 export function mosquittoServer(opts: { host?: string; port?: number } = {}): LabServer {
   const host = opts.host ?? SERVER_IPS.mqtt
   const port = opts.port ?? 1883
+  const host6 = bridge6Of(host)
   return {
     name: 'mosquitto',
     addresses: [host],
+    addresses6: [host6],
     requires: [['mosquitto', 'mosquitto']],
     async start(ctx) {
       const conf = join(ctx.runDir, 'mosquitto.conf')
@@ -147,6 +160,7 @@ export function mosquittoServer(opts: { host?: string; port?: number } = {}): La
           'persistence false',
           'log_dest stderr',
           `listener ${port} ${host}`,
+          ...(ctx.ipv6 ? [`listener ${port} ${host6}`] : []),
           '',
         ].join('\n'),
         { mode: 0o644 },
@@ -155,11 +169,17 @@ export function mosquittoServer(opts: { host?: string; port?: number } = {}): La
         name: `mosquitto in ${ctx.ns}`,
         command: tool('ip'),
         args: ['netns', 'exec', ctx.ns, tool('mosquitto'), '-c', conf],
-        ready: () => listening(ctx.ns, 'tcp', host, port),
+        ready: async () =>
+          (await listening(ctx.ns, 'tcp', host, port)) &&
+          (!ctx.ipv6 || (await listening(ctx.ns, 'tcp', `[${host6}]`, port))),
       })
       ctx.track(proc.pid, 'mosquitto')
+      const url = (h: string) => `mqtt://${hostPort(h, port)}`
       return running('mosquitto', proc, {
-        mqtt: { host, port, transport: 'tcp', extra: { url: `mqtt://${host}:${port}` } },
+        mqtt: { host, port, transport: 'tcp', extra: { url: url(host) } },
+        ...(ctx.ipv6
+          ? { mqtt6: { host: host6, port, transport: 'tcp', extra: { url: url(host6) } } }
+          : {}),
       })
     },
   }
@@ -169,7 +189,8 @@ export function mosquittoServer(opts: { host?: string; port?: number } = {}): La
  * The lab's own "seen" service (a lab agent in serve mode) on observers O1 and O2: it answers
  * every TCP connection and UDP datagram with `seen IP:PORT` — the address it came from. Runners
  * use it like a STUN binding (TCP too), with no dependency on any p2pd package.
- * Endpoints: `seen1`, `seen1b`, `seen2`, `seen2b` (O1/O2 × two ports).
+ * Endpoints: `seen1`, `seen1b`, `seen2`, `seen2b` (O1/O2 × two ports); in a dual-stack lab
+ * also `seen1v6` … `seen2bv6` on the observers' IPv6 twins.
  */
 export function seenService(): LabServer {
   const [o1, o2] = OBSERVER_IPS
@@ -179,12 +200,21 @@ export function seenService(): LabServer {
     seen2: { host: o2, port: SEEN_PORTS[0], transport: 'udp+tcp' },
     seen2b: { host: o2, port: SEEN_PORTS[1], transport: 'udp+tcp' },
   }
+  const [o16, o26] = OBSERVER6_IPS as [string, string]
+  const eps6: Record<string, LabEndpoint> = {
+    seen1v6: { host: o16, port: SEEN_PORTS[0], transport: 'udp+tcp' },
+    seen1bv6: { host: o16, port: SEEN_PORTS[1], transport: 'udp+tcp' },
+    seen2v6: { host: o26, port: SEEN_PORTS[0], transport: 'udp+tcp' },
+    seen2bv6: { host: o26, port: SEEN_PORTS[1], transport: 'udp+tcp' },
+  }
   return {
     name: 'seen',
     addresses: [...OBSERVER_IPS],
+    addresses6: [...OBSERVER6_IPS],
     async start(ctx) {
-      const list = Object.values(eps)
-        .map((e) => `${e.host}:${e.port}`)
+      const all = ctx.ipv6 ? { ...eps, ...eps6 } : eps
+      const list = Object.values(all)
+        .map((e) => hostPort(e.host, e.port))
         .join(',')
       const [node, ...rest] = nodeTsArgv(srcFile('agent.ts'), ['--serve', list])
       const proc = await spawnServer({
@@ -192,11 +222,13 @@ export function seenService(): LabServer {
         command: tool('ip'),
         args: ['netns', 'exec', ctx.ns, node as string, ...rest],
         cwd: PACKAGE_DIR,
-        ready: () => listening(ctx.ns, 'tcp', eps.seen2b!.host, eps.seen2b!.port),
+        ready: async () =>
+          (await listening(ctx.ns, 'tcp', eps.seen2b!.host, eps.seen2b!.port)) &&
+          (!ctx.ipv6 || (await listening(ctx.ns, 'tcp', `[${o26}]`, SEEN_PORTS[1]))),
         readyTimeoutMs: 20_000,
       })
       ctx.track(proc.pid, 'seen')
-      return running('seen', proc, eps)
+      return running('seen', proc, all)
     },
   }
 }

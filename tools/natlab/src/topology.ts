@@ -4,11 +4,14 @@ import { join } from 'node:path'
 import {
   BRIDGE_IP,
   OBSERVER_IPS,
+  OBSERVER6_IPS,
   type PeerAddresses,
+  type PeerAddresses6,
   PRIVATE_PREFIXES,
   PUBLIC_CIDR,
   PUBLIC_PREFIX_LEN,
   peerAddresses,
+  peerAddresses6,
 } from './addressing.js'
 import {
   type DelayLine,
@@ -22,7 +25,7 @@ import { ip, nftLoad, nsRun, requireLabTools, requireRoot, tool } from './exec.j
 import { startMiniupnpd, UPNP_HTTP_PORT } from './miniupnpd.js'
 import { newRunPrefix, nsName, peerLabel, prefixOfNamespace } from './naming.js'
 import { cgnatRuleset, hostRuleset, routerRuleset } from './nft.js'
-import { type NatProfile, parseProfile } from './profiles.js'
+import { type IpFamilies, type NatProfile, parseProfile } from './profiles.js'
 import {
   defaultServers,
   type LabEndpoint,
@@ -39,6 +42,7 @@ import {
   stateDir,
   writeState,
 } from './state.js'
+import { buildInternet6, buildPeer6, enableIpv6 } from './topology6.js'
 
 /** One peer of the lab: a host behind its router (and CGNAT), with its profile. */
 export interface LabPeer {
@@ -47,11 +51,19 @@ export interface LabPeer {
   readonly label: string
   readonly profile: NatProfile
   readonly addresses: PeerAddresses
-  /** The peer's public address (top router's WAN, or the host's own for `open`). */
+  /** IPv4 only, dual-stack or IPv6 only (`fw6`). */
+  readonly ip: IpFamilies
+  /** The peer's IPv6 plan (dual-stack and IPv6-only peers). */
+  readonly addresses6?: PeerAddresses6
+  /** The peer's public address (top router's WAN, or the host's own for `open`); for an
+   *  IPv6-only peer, the host's global IPv6 address. */
   readonly publicIp: string
-  /** The host's own address (LAN, or public for `open`). */
+  /** The host's own address (LAN, or public for `open`; IPv6 for an IPv6-only peer). */
   readonly hostIp: string
   readonly host2Ip?: string
+  /** The host's global IPv6 address (untranslated: also what the world sees). */
+  readonly hostIp6?: string
+  readonly host2Ip6?: string
   readonly ns: {
     readonly host: string
     readonly router?: string
@@ -75,6 +87,10 @@ export interface LabInfo {
   readonly servers: Readonly<Record<string, Readonly<Record<string, LabEndpoint>>>>
   /** Observer addresses (in the internet namespace) free for self-checks. */
   readonly observers: readonly string[]
+  /** True when the lab is dual-stack (some peer has IPv6): servers and observers have IPv6. */
+  readonly ipv6?: boolean
+  /** The observers' IPv6 addresses (dual-stack labs). */
+  readonly observers6?: readonly string[]
   readonly shape?: LinkShape
 }
 
@@ -158,12 +174,14 @@ export class Lab {
     writeState(state)
     const peers = opts.peers.map((p, i) => makePeer(prefix, i, p, opts.shape))
     if (peers.some((p) => p.portmap)) tool('miniupnpd')
+    const ipv6 = peers.some((p) => p.ip !== 'v4')
     const info: LabInfo = {
       prefix,
       internetNs: nsName.internet(prefix),
       peers,
       servers: {},
       observers: [...OBSERVER_IPS],
+      ...(ipv6 ? { ipv6, observers6: [...OBSERVER6_IPS] } : {}),
       shape: opts.shape,
     }
     const lab = new Lab(info, state, log)
@@ -181,16 +199,19 @@ export class Lab {
     }
   }
 
-  private async addNs(name: string): Promise<void> {
+  /** Creates a namespace; IPv6 stays off in it unless `v6` (then forwarding with `forward6`). */
+  private async addNs(name: string, v6 = false, forward6 = false): Promise<void> {
     this.state.namespaces.push(name)
     writeState(this.state)
     await ip(['netns', 'add', name])
     await ip(['-n', name, 'link', 'set', 'lo', 'up'])
-    await nsRun(name, tool('sysctl'), [
-      '-qw',
-      'net.ipv6.conf.all.disable_ipv6=1',
-      'net.ipv6.conf.default.disable_ipv6=1',
-    ])
+    if (v6) await enableIpv6(name, forward6)
+    else
+      await nsRun(name, tool('sysctl'), [
+        '-qw',
+        'net.ipv6.conf.all.disable_ipv6=1',
+        'net.ipv6.conf.default.disable_ipv6=1',
+      ])
   }
 
   private track(pid: number, what: string, ns: string): void {
@@ -201,19 +222,26 @@ export class Lab {
   private async build(servers: readonly LabServer[]): Promise<void> {
     const inet = this.info.internetNs
     this.log(`lab ${this.prefix}: building ${this.info.peers.length} peer(s)`)
-    await this.addNs(inet)
+    const ipv6 = this.info.ipv6 === true
+    await this.addNs(inet, ipv6, true)
     await ip(['-n', inet, 'link', 'add', 'name', 'br0', 'type', 'bridge'])
     await ip(['-n', inet, 'link', 'set', 'br0', 'up'])
     const addrs = new Set([BRIDGE_IP, ...OBSERVER_IPS, ...servers.flatMap((s) => s.addresses)])
     for (const a of addrs)
       await ip(['-n', inet, 'addr', 'add', `${a}/${PUBLIC_PREFIX_LEN}`, 'dev', 'br0'])
+    if (ipv6)
+      await buildInternet6(inet, [...OBSERVER6_IPS, ...servers.flatMap((s) => s.addresses6 ?? [])])
     await blackholes(inet)
 
     // Namespaces are created one by one (the state file must list each before it exists);
     // links and rules are then built for all peers in parallel.
-    for (const p of this.info.peers)
-      for (const ns of [p.ns.wire, p.ns.router, p.ns.cgnat, p.ns.host, p.ns.host2])
-        if (ns) await this.addNs(ns)
+    for (const p of this.info.peers) {
+      const v6 = p.ip !== 'v4'
+      if (p.ns.wire) await this.addNs(p.ns.wire)
+      if (p.ns.cgnat) await this.addNs(p.ns.cgnat)
+      if (p.ns.router) await this.addNs(p.ns.router, v6, true)
+      for (const h of [p.ns.host, p.ns.host2]) if (h) await this.addNs(h, v6)
+    }
     await Promise.all(this.info.peers.map((p) => this.buildPeer(p)))
 
     for (const s of servers) {
@@ -221,6 +249,7 @@ export class Lab {
         prefix: this.prefix,
         ns: inet,
         runDir: this.state.runDir,
+        ipv6,
         track: (pid, what) => this.track(pid, what, inet),
       })
       this.running.push(r)
@@ -275,7 +304,9 @@ export class Lab {
       await veth(top, 'wan', inet, `bp${i}`)
       await bridgePort(inet, `bp${i}`, 'br0')
     }
-    await ip(['-n', top, 'addr', 'add', `${p.publicIp}/${PUBLIC_PREFIX_LEN}`, 'dev', 'wan'])
+    // An IPv6-only peer has no IPv4 address anywhere.
+    const v4 = p.ip !== 'v6'
+    if (v4) await ip(['-n', top, 'addr', 'add', `${p.publicIp}/${PUBLIC_PREFIX_LEN}`, 'dev', 'wan'])
     await ip(['-n', top, 'link', 'set', 'wan', 'up'])
 
     if (!p.ns.router) {
@@ -286,17 +317,17 @@ export class Lab {
     }
     const r = p.ns.router
     await ip(['-n', r, 'link', 'add', 'name', 'lan', 'type', 'bridge'])
-    await ip(['-n', r, 'addr', 'add', `${a.routerLanIp}/24`, 'dev', 'lan'])
+    if (v4) await ip(['-n', r, 'addr', 'add', `${a.routerLanIp}/24`, 'dev', 'lan'])
     await ip(['-n', r, 'link', 'set', 'lan', 'up'])
     const hosts: [string, string, string][] = [[p.ns.host, a.hostIp, 'l1']]
     if (p.ns.host2) hosts.push([p.ns.host2, a.host2Ip, 'l2'])
     for (const [h, hip, port] of hosts) {
       await veth(h, 'eth0', r, port)
       await bridgePort(r, port, 'lan')
-      await ip(['-n', h, 'addr', 'add', `${hip}/24`, 'dev', 'eth0'])
+      if (v4) await ip(['-n', h, 'addr', 'add', `${hip}/24`, 'dev', 'eth0'])
       await ip(['-n', h, 'link', 'set', 'eth0', 'up'])
       // No default route anywhere: hosts reach the public range through their router only.
-      await ip(['-n', h, 'route', 'add', PUBLIC_CIDR, 'via', a.routerLanIp])
+      if (v4) await ip(['-n', h, 'route', 'add', PUBLIC_CIDR, 'via', a.routerLanIp])
       await blackholes(h, [a.lanPrefix])
       await nftLoad(h, hostRuleset({ silentSyn: false }))
     }
@@ -316,11 +347,22 @@ export class Lab {
       await routerSysctls(c, p.profile)
     }
     await blackholes(r)
-    await nftLoad(
-      r,
-      routerRuleset({ profile: p.profile, wanIp: routerWan, lanPrefix: a.lanPrefix }),
-    )
+    if (v4)
+      await nftLoad(
+        r,
+        routerRuleset({ profile: p.profile, wanIp: routerWan, lanPrefix: a.lanPrefix }),
+      )
     await routerSysctls(r, p.profile)
+    if (p.addresses6) {
+      const hosts: [string, string][] = [[p.ns.host, p.addresses6.hostIp]]
+      if (p.ns.host2) hosts.push([p.ns.host2, p.addresses6.host2Ip])
+      await buildPeer6(this.info.internetNs, {
+        v6: p.addresses6,
+        syn: p.profile.syn,
+        router: r,
+        hosts,
+      })
+    }
   }
 
   /** Tears the lab down (idempotent): processes by PID, then namespaces by name. */
@@ -357,14 +399,24 @@ function makePeer(
   const a = peerAddresses(index)
   const open = profile.kind === 'open'
   const linkShape = s.shape ?? shape
+  const a6 = profile.ip !== 'v4' ? peerAddresses6(index) : undefined
+  const only6 = profile.ip === 'v6' && a6
   return {
     index,
     label,
     profile,
     addresses: a,
-    publicIp: a.publicIp,
-    hostIp: open ? a.publicIp : a.hostIp,
-    host2Ip: profile.lan2 ? a.host2Ip : undefined,
+    ip: profile.ip,
+    ...(a6
+      ? {
+          addresses6: a6,
+          hostIp6: a6.hostIp,
+          host2Ip6: profile.lan2 ? a6.host2Ip : undefined,
+        }
+      : {}),
+    publicIp: only6 ? only6.hostIp : a.publicIp,
+    hostIp: only6 ? only6.hostIp : open ? a.publicIp : a.hostIp,
+    host2Ip: profile.lan2 ? (only6 ? only6.host2Ip : a.host2Ip) : undefined,
     ns: {
       host: nsName.host(prefix, label),
       router: open ? undefined : nsName.router(prefix, label),
@@ -431,21 +483,23 @@ async function routerSysctls(ns: string, profile: NatProfile): Promise<void> {
  */
 export async function assertIsolation(info: LabInfo): Promise<void> {
   const all = [info.internetNs, ...info.peers.flatMap(peerNamespaces)]
-  for (const ns of all) {
-    const { stdout } = await ip(['-n', ns, 'route', 'show', 'default'])
-    if (stdout.trim())
-      throw new NatlabError(
-        'NATLAB_LAB_FAULT',
-        `namespace ${ns} has a default route: ${stdout.trim()}`,
-      )
-  }
+  for (const ns of all)
+    for (const fam of info.ipv6 ? ['-4', '-6'] : ['-4']) {
+      const { stdout } = await ip(['-n', ns, fam, 'route', 'show', 'default'])
+      if (stdout.trim())
+        throw new NatlabError(
+          'NATLAB_LAB_FAULT',
+          `namespace ${ns} has a default route: ${stdout.trim()}`,
+        )
+    }
   const publicSide = [
     info.internetNs,
     ...info.peers.flatMap((p) => [p.ns.cgnat ?? p.ns.router ?? []].flat()),
   ]
   for (const ns of publicSide)
     for (const p of info.peers) {
-      if (!p.ns.router || ns === p.ns.router) continue
+      // An IPv6 LAN is public by design (its router filters, it does not hide).
+      if (!p.ns.router || ns === p.ns.router || p.ip === 'v6') continue
       const r = await ip(['-n', ns, 'route', 'get', p.hostIp], { allowFail: true })
       if (r.code === 0 && !/^(blackhole|unreachable|prohibit)/m.test(r.stdout))
         throw new NatlabError(
