@@ -1,5 +1,5 @@
 import { abortReason, type Endpoint, throwIfAborted } from '@p2pd/interface'
-import { StunTcpClient } from '@p2pd/stun'
+import { resolveServer, StunTcpClient } from '@p2pd/stun'
 import { PunchError } from './errors.js'
 import type { Mapping } from './protocol/messages.js'
 import { freePort } from './sockets/free-port.js'
@@ -54,7 +54,8 @@ export async function localMappings(
 /**
  * Observes `count` fresh mappings, one STUN-over-TCP connection per fresh local port, in
  * order (a sequential NAT's prediction continues from the last one). Each server is tried in
- * turn; a mapping whose IP family differs from `family` is refused.
+ * turn, resolved in `family` (servers of the other family are skipped); a mapping whose IP
+ * family differs from `family` is refused.
  */
 export async function observeMappings(opts: {
   servers: readonly StunServerSpec[]
@@ -81,10 +82,20 @@ export async function observeMappings(opts: {
     let last: unknown
     for (const server of opts.servers) {
       throwIfAborted(opts.signal)
+      let to: Endpoint
+      try {
+        // A server of the other family (or a name without such an address) cannot observe
+        // this family's mapping: skip it before spending a port.
+        to = await resolveServer(server, { family: opts.family, signal: opts.signal })
+      } catch (err) {
+        if (opts.signal.aborted) throw abortReason(opts.signal)
+        last = err
+        continue
+      }
       const local = await fresh()
       let client: StunTcpClient | undefined
       try {
-        client = await StunTcpClient.connect(server, {
+        client = await StunTcpClient.connect(to, {
           localAddress: bindHost,
           localPort: local,
           signal: opts.signal,

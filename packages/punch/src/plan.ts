@@ -9,17 +9,69 @@ import {
 import { isSequentialSymmetric } from './predict.js'
 import type { Acceptor, NatRecord, PunchMode } from './protocol/messages.js'
 
-/** The interfaces both sides punch over (IPv4 first: NATs are an IPv4 affair). */
+/** The interfaces both sides punch over, and their IP family. */
 export interface InterfacePair {
   readonly family: 4 | 6
   readonly mine: AddressInterface
   readonly theirs: AddressInterface
 }
 
-export function interfacePair(local: PeerAddress, remote: PeerAddress): InterfacePair | undefined {
-  if (local.ip4[0] && remote.ip4[0]) return { family: 4, mine: local.ip4[0], theirs: remote.ip4[0] }
-  if (local.ip6[0] && remote.ip6[0]) return { family: 6, mine: local.ip6[0], theirs: remote.ip6[0] }
-  return undefined
+/**
+ * How much a punch between two NATs asks for, cheapest first: `0` one side accepts
+ * unsolicited SYNs (it listens, the other dials), `1` a plain simultaneous open (cones, or
+ * firewalls without translation — the normal IPv6 home router), `2` port prediction or a
+ * birthday spray (a symmetric side), `3` not punchable (see {@link punchVerdict}).
+ */
+export function punchCost(a: NatRecord, b: NatRecord): 0 | 1 | 2 | 3 {
+  if (punchVerdict(a, b) !== true) return 3
+  if (acceptsUnsolicited(a) || acceptsUnsolicited(b)) return 0
+  if (a.type === NatType.Symmetric || b.type === NatType.Symmetric) return 2
+  return 1
+}
+
+const firstPair = (local: PeerAddress, remote: PeerAddress, family: 4 | 6) => {
+  const mine = family === 4 ? local.ip4[0] : local.ip6[0]
+  const theirs = family === 4 ? remote.ip4[0] : remote.ip6[0]
+  return mine && theirs ? { family, mine, theirs } : undefined
+}
+
+/** Both NIC addresses private behind one external IP: the peers share a NAT (a LAN). */
+const isLanPair = (p: InterfacePair) =>
+  p.mine.ext === p.theirs.ext && isPrivateIp(p.mine.nic) && isPrivateIp(p.theirs.nic)
+
+/**
+ * The family both sides punch over (each side computes it from the two addresses alone, so
+ * they agree). With one family in common, that one. With both:
+ * - same machine: IPv4 (loopback);
+ * - a shared NAT in one family (a LAN): that family, dialled on the LAN addresses;
+ * - else the pair whose NATs punch more simply ({@link punchCost}) — IPv6 firewalls against an
+ *   IPv4 pair that needs prediction or cannot punch at all (random × random) — and on a tie
+ *   IPv6: it has no translation, so the held port is the announced one, with no mapping to
+ *   predict or to time out, and the peers prefer it as P2PD does.
+ *
+ * `family` forces one (the answerer follows the family of the offer's mappings, so a peer that
+ * chooses differently still gets a consistent punch); `undefined` when it is not in common.
+ */
+export function interfacePair(
+  local: PeerAddress,
+  remote: PeerAddress,
+  family?: 4 | 6,
+): InterfacePair | undefined {
+  if (family) return firstPair(local, remote, family)
+  const v4 = firstPair(local, remote, 4)
+  const v6 = firstPair(local, remote, 6)
+  if (!v4 || !v6) return v4 ?? v6
+  if (local.machineId === remote.machineId || isLanPair(v4)) return v4
+  if (isLanPair(v6)) return v6
+  const cost4 = punchCost(v4.mine.nat, v4.theirs.nat)
+  const cost6 = punchCost(v6.mine.nat, v6.theirs.nat)
+  return cost6 <= cost4 ? v6 : v4
+}
+
+/** The IP family of an offer's mappings (all of one pair: the family the offerer chose). */
+export function offerFamily(offer: { readonly mappings: readonly Endpoint[] }): 4 | 6 | undefined {
+  const family = isIP(offer.mappings[0]?.host ?? '')
+  return family === 4 || family === 6 ? family : undefined
 }
 
 const PRIVATE_V4 =
@@ -36,19 +88,15 @@ export function isPrivateIp(ip: string): boolean {
  * How the peers see each other. `self`: equal machine IDs (punch over loopback). `lan`: the
  * same external IP *and* both NIC addresses private — a shared external IP alone (CGNAT) is not
  * proof of a shared LAN, and a public NIC address is never dialled as a LAN path. Else `remote`.
+ * Judged on `pair` (default: {@link interfacePair}'s choice).
  */
-export function punchMode(local: PeerAddress, remote: PeerAddress): PunchMode {
+export function punchMode(
+  local: PeerAddress,
+  remote: PeerAddress,
+  pair: InterfacePair | undefined = interfacePair(local, remote),
+): PunchMode {
   if (local.machineId === remote.machineId) return 'self'
-  const pair = interfacePair(local, remote)
-  if (
-    pair &&
-    pair.mine.ext === pair.theirs.ext &&
-    isPrivateIp(pair.mine.nic) &&
-    isPrivateIp(pair.theirs.nic)
-  ) {
-    return 'lan'
-  }
-  return 'remote'
+  return pair && isLanPair(pair) ? 'lan' : 'remote'
 }
 
 /** The NAT record a mode implies: no NAT between LAN or same-machine peers. */

@@ -8,7 +8,7 @@ import {
 import { PunchError } from '../errors.js'
 import type { HeldMappings } from '../mappings.js'
 import type { Settings } from '../options.js'
-import { chooseAcceptor, effectiveNat, interfacePair, punchMode } from '../plan.js'
+import { chooseAcceptor, effectiveNat, interfacePair, offerFamily, punchMode } from '../plan.js'
 import { predictCandidates } from '../predict.js'
 import { Inbox } from '../protocol/inbox.js'
 import {
@@ -53,9 +53,10 @@ export async function answer(
     return new PunchError('PUNCH_NOT_PUNCHABLE', reason)
   }
   try {
-    const pair = interfacePair(ctx.local, ctx.remote)
+    // The offerer chose the family; its mappings say which (a peer may weigh them otherwise).
+    const pair = interfacePair(ctx.local, ctx.remote, offerFamily(offer))
     if (!pair) throw await refuse('no IP family in common')
-    const mode = punchMode(ctx.local, ctx.remote)
+    const mode = punchMode(ctx.local, ctx.remote, pair)
     if (mode !== offer.mode)
       throw await refuse(`mode mismatch: we see ${mode}, offer says ${offer.mode}`)
     const myNat = effectiveNat(mode, pair.mine.nat)
