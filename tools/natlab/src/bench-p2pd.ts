@@ -15,6 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { LinkShape } from './delayline.js'
 import { nsRun, tool } from './exec.js'
+import { describeColumn } from './report.js'
 import { type P2pdNodeRunnerName, p2pdNodeRunner } from './runners/p2pd-runners.js'
 import type { CellRecord, MatrixResults } from './schema.js'
 import { defaultServers } from './servers.js'
@@ -255,12 +256,18 @@ export function writeBench(outDir: string, r: BenchP2pdResults): string[] {
 }
 
 /**
- * A compact Markdown grid of a matrix run for the node README: per cell successes/trials,
- * the winning strategy (every winner with its count when they differ), verified-direct count
- * and the median time-to-connect; then a summary per winning strategy.
+ * A compact Markdown grid of one delay column of a matrix run for the node README: per cell
+ * successes/trials, the winning strategy (every winner with its count when they differ),
+ * verified-direct count and the median time-to-connect; then a summary per winning strategy.
+ * `column`: a `ColumnRecord.name` (default: the first column).
  */
-export function matrixSummaryMarkdown(r: MatrixResults, strategy = 'node-auto'): string {
-  const cells = r.cells.filter((c) => c.strategy === strategy)
+export function matrixSummaryMarkdown(
+  r: MatrixResults,
+  strategy = 'node-auto',
+  column?: string,
+): string {
+  const col = r.columns.find((c) => c.name === column) ?? r.columns[0]
+  const cells = r.cells.filter((c) => c.strategy === strategy && c.column === col?.name)
   const at = (a: string, b: string) => cells.find((c) => c.a === a && c.b === b)
   const cellText = (c: CellRecord | undefined) => {
     if (!c) return ''
@@ -281,10 +288,9 @@ export function matrixSummaryMarkdown(r: MatrixResults, strategy = 'node-auto'):
           : ''
     return `${c.successes}/${c.trials} ${w || '–'}${d}${ms}`
   }
-  const shape = r.lab.shape
   const L = [
     `\`${strategy}\`, ${r.startedAt.slice(0, 10)}, ${r.trialsPerCell} trials per cell, ` +
-      (shape ? `${shape.upMs} ms each way per router uplink` : 'no delay line') +
+      (col ? describeColumn(col) : 'no delay line') +
       `, self-check ${r.selfCheck.ok ? 'passed' : 'FAILED'}. Rows: A (connects), columns: B (accepts). ` +
       "Cell: successes/trials, winning strategy, median time-to-connect (later side's start → " +
       'later side holding its authenticated pipe). Every `direct`/`reverse`/`punch` win was ' +

@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { release } from 'node:os'
+import { cpus, loadavg, release } from 'node:os'
 import { join } from 'node:path'
 import type { LinkShape } from './delayline.js'
 import { NatlabError } from './errors.js'
@@ -8,16 +9,29 @@ import { renderHtml, renderMarkdown } from './report.js'
 import { getRunner, runnerNames, type StrategyRunner } from './runners/index.js'
 import {
   type CellRecord,
+  type ColumnRecord,
   cellOutcome,
+  columnName,
   type MatrixResults,
   SCHEMA_VERSION,
   type SelfCheckSummary,
+  shapeRecord,
   type TrialRecord,
 } from './schema.js'
 import { assertSelfCheck, selfCheck } from './selfcheck.js'
 import type { LabServer } from './servers.js'
-import { Lab, type LabInfo, type PeerSpec } from './topology.js'
+import { Lab, type LabPeer, type PeerSpec } from './topology.js'
 import { runTrial } from './trial.js'
+
+/** One delay column of a matrix run: its own lab with these link shapes. */
+export interface MatrixColumn {
+  /** Default: from the shapes (`0ms`, `25ms`, `5:80ms`). */
+  readonly name?: string
+  /** Delay line on every router uplink (rows and columns); none when absent. */
+  readonly shape?: LinkShape
+  /** The column (B side) routers' delay line instead of `shape`; `null`: none on B's uplinks. */
+  readonly shapeB?: LinkShape | null
+}
 
 export interface MatrixOptions {
   /** Profile names (rows and columns). */
@@ -25,13 +39,18 @@ export interface MatrixOptions {
   /** Runner names (see `runnerNames()`) or runners. */
   readonly strategies: readonly (string | StrategyRunner)[]
   readonly trials?: number
-  /** Delay line on every router uplink. */
+  /** Delay line on every router uplink (one-column run; ignored with `columns`). */
   readonly shape?: LinkShape
   /**
    * Delay line of the column (B side) routers instead of `shape` (asymmetric paths: e.g. 5 ms
-   * on A's uplink, 80 ms on B's); `null`: no delay line on B's uplinks.
+   * on A's uplink, 80 ms on B's); `null`: no delay line on B's uplinks. Ignored with `columns`.
    */
   readonly shapeB?: LinkShape | null
+  /**
+   * Several delay columns in one run (each its own lab, self-check and trials, all in one
+   * results file); default: one column of `shape` / `shapeB`.
+   */
+  readonly columns?: readonly MatrixColumn[]
   /** Output directory for the three files (default `./natlab-results`); `null`: write nothing. */
   readonly outDir?: string | null
   /** Runner options (`retryOnRst`, `deadlineMs`, …). */
@@ -41,6 +60,8 @@ export interface MatrixOptions {
   /** Only these (a, b) pairs instead of the full grid. */
   readonly pairs?: readonly (readonly [string, string])[]
   readonly servers?: readonly LabServer[]
+  /** The command line to record in the results (`lab.command`). */
+  readonly command?: string
   readonly log?: (m: string) => void
 }
 
@@ -62,11 +83,27 @@ export function writeResults(outDir: string, results: MatrixResults): string[] {
   return files.map(([f]) => f)
 }
 
+/** The code under test: short commit, `+dirty` when the tree has changes (best effort). */
+function gitCommit(): string | undefined {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      encoding: 'utf8',
+    }).trim()
+    return dirty ? `${head}+dirty` : head
+  } catch {
+    return undefined
+  }
+}
+
+const round2 = (xs: number[]) => xs.map((x) => Math.round(x * 100) / 100)
+
 /**
- * Runs the connectivity matrix: builds a fresh lab with two peers per profile (one for rows,
- * one for columns, so a profile can meet itself), self-checks every router (a mismatch is a
- * lab fault and stops the run), then runs `trials` trials per (A, B, strategy) cell from fresh
- * processes, and writes `natlab-results.{json,md,html}`.
+ * Runs the connectivity matrix: per delay column, builds a fresh lab with two peers per
+ * profile (one for rows, one for columns, so a profile can meet itself), self-checks every
+ * router (a mismatch is a lab fault and stops the run), then runs `trials` trials per
+ * (A, B, strategy) cell from fresh processes; writes `natlab-results.{json,md,html}` with every
+ * column's cells, each tagged with its column.
  */
 export async function runMatrix(opts: MatrixOptions): Promise<MatrixResults> {
   const log = opts.log ?? (() => {})
@@ -83,16 +120,82 @@ export async function runMatrix(opts: MatrixOptions): Promise<MatrixResults> {
   })
   const trials = opts.trials ?? 3
   const startedAt = new Date()
+  const specs: MatrixColumn[] = opts.columns?.length
+    ? [...opts.columns]
+    : [{ shape: opts.shape, ...(opts.shapeB !== undefined ? { shapeB: opts.shapeB } : {}) }]
+  const named = specs.map((c) => {
+    const a = shapeRecord(c.shape)
+    const b = c.shapeB === undefined ? a : shapeRecord(c.shapeB)
+    return { spec: c, name: c.name ?? columnName(a, b), shape: a, shapeB: b }
+  })
+  if (new Set(named.map((c) => c.name)).size !== named.length)
+    throw new NatlabError('NATLAB_USAGE', `repeated column: ${named.map((c) => c.name).join(', ')}`)
+  const commit = gitCommit()
+  const columns: ColumnRecord[] = []
+  const cells: CellRecord[] = []
+  for (const col of named) {
+    log(`column ${col.name}: building the lab`)
+    const r = await runColumn(opts, col.spec, col.name, profiles, runners, trials, log)
+    columns.push({ ...r.column, shape: col.shape, shapeB: col.shapeB })
+    cells.push(...r.cells)
+  }
+  const finishedAt = new Date()
+  const first = columns[0] as ColumnRecord
+  const results: MatrixResults = {
+    schemaVersion: SCHEMA_VERSION,
+    generator: 'p2pd-natlab',
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationMs: finishedAt.getTime() - startedAt.getTime(),
+    lab: {
+      prefix: first.prefix,
+      shape: first.shape,
+      ...(first.shapeB !== first.shape ? { shapeB: first.shapeB } : {}),
+      kernel: release(),
+      node: process.version,
+      cpus: cpus().length,
+      ...(commit ? { commit } : {}),
+      ...(opts.command ? { command: opts.command } : {}),
+    },
+    columns,
+    profiles,
+    strategies: runners.map((r) => r.name),
+    trialsPerCell: trials,
+    options: opts.options ?? {},
+    selfCheck: {
+      ok: columns.every((c) => c.selfCheck.ok),
+      peers: columns.flatMap((c) => c.selfCheck.peers),
+    },
+    cells,
+  }
+  if (opts.outDir !== null) {
+    const files = writeResults(opts.outDir ?? 'natlab-results', results)
+    log(`wrote ${files.join(', ')}`)
+  }
+  return results
+}
+
+/** One column: its lab up, self-checked, every cell's trials, lab down. */
+async function runColumn(
+  opts: MatrixOptions,
+  spec: MatrixColumn,
+  column: string,
+  profiles: readonly string[],
+  runners: readonly StrategyRunner[],
+  trials: number,
+  log: (m: string) => void,
+): Promise<{ column: Omit<ColumnRecord, 'shape' | 'shapeB'>; cells: CellRecord[] }> {
+  const startedAt = new Date()
   // Row peer 2i, column peer 2i+1 (each may carry its own link shape).
   const peers = profiles.flatMap<string | PeerSpec>((p) =>
-    opts.shapeB === undefined
+    spec.shapeB === undefined
       ? [p, p]
       : [
-          { profile: p, shape: opts.shape },
-          { profile: p, shape: opts.shapeB ?? { upMs: 0, downMs: 0 } },
+          { profile: p, shape: spec.shape },
+          { profile: p, shape: spec.shapeB ?? { upMs: 0, downMs: 0 } },
         ],
   )
-  const lab = await Lab.up({ peers, shape: opts.shape, servers: opts.servers, log })
+  const lab = await Lab.up({ peers, shape: spec.shape, servers: opts.servers, log })
   try {
     const info = lab.info
     const sc = await selfCheck(info, { log })
@@ -108,8 +211,8 @@ export async function runMatrix(opts: MatrixOptions): Promise<MatrixResults> {
       })),
     }
     assertSelfCheck(sc)
-    const rowPeer = (i: number) => info.peers[2 * i] as LabInfo['peers'][number]
-    const colPeer = (i: number) => info.peers[2 * i + 1] as LabInfo['peers'][number]
+    const rowPeer = (i: number) => info.peers[2 * i] as LabPeer
+    const colPeer = (i: number) => info.peers[2 * i + 1] as LabPeer
     const n = profiles.length
     const wanted = opts.pairs?.map(([a, b]) => `${parseProfile(a).name}|${parseProfile(b).name}`)
     // Batches of cells that share no peer: (i, i+s mod n) for each shift s.
@@ -124,6 +227,7 @@ export async function runMatrix(opts: MatrixOptions): Promise<MatrixResults> {
     }
     const cells: CellRecord[] = []
     const parallel = Math.max(1, opts.parallel ?? 1)
+    const loadBefore = round2(loadavg())
     for (const batch of batches) {
       for (let k = 0; k < batch.length; k += parallel) {
         const group = batch.slice(k, k + parallel)
@@ -137,6 +241,7 @@ export async function runMatrix(opts: MatrixOptions): Promise<MatrixResults> {
                   options: opts.options,
                 })
                 runs.push({
+                  column,
                   index: t,
                   ok: r.ok,
                   direct: r.direct,
@@ -152,6 +257,7 @@ export async function runMatrix(opts: MatrixOptions): Promise<MatrixResults> {
               }
               const ok = runs.filter((r) => r.ok)
               const cell: CellRecord = {
+                column,
                 a: profiles[i] as string,
                 b: profiles[j] as string,
                 strategy: runner.name,
@@ -163,7 +269,7 @@ export async function runMatrix(opts: MatrixOptions): Promise<MatrixResults> {
                 runs,
               }
               log(
-                `${cell.a} × ${cell.b} ${runner.name}: ${cell.outcome} ${cell.successes}/${cell.trials}`,
+                `[${column}] ${cell.a} × ${cell.b} ${runner.name}: ${cell.outcome} ${cell.successes}/${cell.trials}`,
               )
               out.push(cell)
             }
@@ -173,47 +279,18 @@ export async function runMatrix(opts: MatrixOptions): Promise<MatrixResults> {
         cells.push(...done.flat())
       }
     }
-    const finishedAt = new Date()
-    const s = opts.shape
-    const sb = opts.shapeB
-    const results: MatrixResults = {
-      schemaVersion: SCHEMA_VERSION,
-      generator: 'p2pd-natlab',
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      durationMs: finishedAt.getTime() - startedAt.getTime(),
-      lab: {
+    return {
+      column: {
+        name: column,
         prefix: info.prefix,
-        shape: s
-          ? { upMs: s.upMs, downMs: s.downMs, jitterMs: s.jitterMs ?? 0, loss: s.loss ?? 0 }
-          : null,
-        ...(sb !== undefined
-          ? {
-              shapeB: sb
-                ? {
-                    upMs: sb.upMs,
-                    downMs: sb.downMs,
-                    jitterMs: sb.jitterMs ?? 0,
-                    loss: sb.loss ?? 0,
-                  }
-                : null,
-            }
-          : {}),
-        kernel: release(),
-        node: process.version,
+        startedAt: startedAt.toISOString(),
+        durationMs: Date.now() - startedAt.getTime(),
+        selfCheck: selfCheckSummary,
+        loadBefore,
+        loadAfter: round2(loadavg()),
       },
-      profiles,
-      strategies: runners.map((r) => r.name),
-      trialsPerCell: trials,
-      options: opts.options ?? {},
-      selfCheck: selfCheckSummary,
       cells,
     }
-    if (opts.outDir !== null) {
-      const files = writeResults(opts.outDir ?? 'natlab-results', results)
-      log(`wrote ${files.join(', ')}`)
-    }
-    return results
   } finally {
     await lab.down()
   }

@@ -1,4 +1,4 @@
-import type { CellOutcome, CellRecord, MatrixResults } from './schema.js'
+import type { CellOutcome, CellRecord, ColumnRecord, MatrixResults, ShapeRecord } from './schema.js'
 
 const SYMBOL: Record<CellOutcome, string> = {
   direct: '✅',
@@ -18,8 +18,31 @@ const COLOUR: Record<CellOutcome, string> = {
   'lab-fault': '#6b3fa0',
 }
 
-function cellAt(r: MatrixResults, a: string, b: string, s: string): CellRecord | undefined {
-  return r.cells.find((c) => c.a === a && c.b === b && c.strategy === s)
+function cellAt(
+  r: MatrixResults,
+  col: string,
+  a: string,
+  b: string,
+  s: string,
+): CellRecord | undefined {
+  return r.cells.find((c) => c.column === col && c.a === a && c.b === b && c.strategy === s)
+}
+
+const oneShape = (s: ShapeRecord | null) =>
+  s
+    ? `${s.upMs === s.downMs ? s.upMs : `${s.upMs}/${s.downMs}`} ms` +
+      (s.jitterMs ? ` (jitter ${s.jitterMs})` : '') +
+      (s.loss ? ` (loss ${s.loss})` : '')
+    : '0 ms'
+
+/** A column's delay in words: `25 ms each way per router uplink`, or A's and B's. */
+export function describeColumn(c: Pick<ColumnRecord, 'shape' | 'shapeB'>): string {
+  const a = oneShape(c.shape)
+  const b = oneShape(c.shapeB)
+  if (!c.shape && !c.shapeB) return 'no delay line (0 ms)'
+  return a === b
+    ? `${a} each way per router uplink`
+    : `A's routers ${a}, B's routers ${b} each way per uplink`
 }
 
 function short(c: CellRecord): string {
@@ -30,17 +53,14 @@ function short(c: CellRecord): string {
 const esc = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 
-/** A Markdown report: one grid per strategy (rows = A, columns = B), then failures. */
+/** A Markdown report: one grid per column and strategy (rows = A, columns = B), then failures. */
 export function renderMarkdown(r: MatrixResults): string {
   const L: string[] = []
   L.push('# NAT lab connectivity matrix', '')
-  const shape = r.lab.shape
   L.push(
-    `${r.startedAt} · ${r.trialsPerCell} trial(s) per cell · ` +
-      (shape
-        ? `delay ${shape.upMs}/${shape.downMs} ms per router (jitter ${shape.jitterMs}, loss ${shape.loss})`
-        : 'no delay line') +
-      ` · self-check ${r.selfCheck.ok ? 'passed' : 'FAILED'} · kernel ${r.lab.kernel}`,
+    `${r.startedAt} · ${r.trialsPerCell} trial(s) per cell · ${r.columns.length} delay column(s)` +
+      ` · self-check ${r.selfCheck.ok ? 'passed' : 'FAILED'} · kernel ${r.lab.kernel}` +
+      (r.lab.commit ? ` · commit ${r.lab.commit}` : ''),
     '',
   )
   L.push(
@@ -53,44 +73,52 @@ export function renderMarkdown(r: MatrixResults): string {
       .join(' · ')}`,
     '',
   )
-  for (const s of r.strategies) {
-    L.push(`## ${s}`, '')
-    L.push(`| A \\ B | ${r.profiles.join(' | ')} |`)
-    L.push(`|---|${r.profiles.map(() => '---').join('|')}|`)
-    for (const a of r.profiles) {
-      const row = r.profiles.map((b) => {
-        const c = cellAt(r, a, b, s)
-        return c ? short(c) : ''
-      })
-      L.push(`| **${a}** | ${row.join(' | ')} |`)
+  for (const col of r.columns) {
+    for (const s of r.strategies) {
+      L.push(`## ${col.name}: ${s}`, '', `${describeColumn(col)}.`, '')
+      L.push(`| A \\ B | ${r.profiles.join(' | ')} |`)
+      L.push(`|---|${r.profiles.map(() => '---').join('|')}|`)
+      for (const a of r.profiles) {
+        const row = r.profiles.map((b) => {
+          const c = cellAt(r, col.name, a, b, s)
+          return c ? short(c) : ''
+        })
+        L.push(`| **${a}** | ${row.join(' | ')} |`)
+      }
+      L.push('')
     }
-    L.push('')
   }
   const failures = r.cells.flatMap((c) =>
     c.runs
       .filter((t) => !t.ok || !t.direct)
       .map(
         (t) =>
-          `| ${c.strategy} | ${c.a} | ${c.b} | ${t.index} | ${t.failureReason ?? t.path ?? ''} |`,
+          `| ${c.column} | ${c.strategy} | ${c.a} | ${c.b} | ${t.index} | ${t.failureReason ?? t.path ?? ''} |`,
       ),
   )
   if (failures.length) {
     L.push('## Failures and unverified paths', '')
-    L.push('| strategy | A | B | trial | reason |', '|---|---|---|---|---|', ...failures, '')
+    L.push(
+      '| column | strategy | A | B | trial | reason |',
+      '|---|---|---|---|---|---|',
+      ...failures,
+      '',
+    )
   }
   return `${L.join('\n')}\n`
 }
 
 /** A self-contained HTML page: one coloured grid per strategy (like Tailscale's grid.html). */
 export function renderHtml(r: MatrixResults): string {
-  const grids = r.strategies
-    .map((s) => {
+  const grids = r.columns
+    .flatMap((col) => r.strategies.map((s) => [col, s] as const))
+    .map(([col, s]) => {
       const head = r.profiles.map((b) => `<th class="col"><div>${esc(b)}</div></th>`).join('')
       const rows = r.profiles
         .map((a) => {
           const cells = r.profiles
             .map((b) => {
-              const c = cellAt(r, a, b, s)
+              const c = cellAt(r, col.name, a, b, s)
               if (!c) return '<td></td>'
               const reasons = [...new Set(c.runs.map((t) => t.failureReason).filter(Boolean))].join(
                 '\n',
@@ -109,13 +137,12 @@ export function renderHtml(r: MatrixResults): string {
           return `<tr><th class="row">${esc(a)}</th>${cells}</tr>`
         })
         .join('\n')
-      return `<h2>${esc(s)}</h2>\n<table><tr><th class="corner">A \\ B</th>${head}</tr>\n${rows}</table>`
+      return `<h2>${esc(col.name)}: ${esc(s)}</h2>\n<p>${esc(describeColumn(col))}</p>\n<table><tr><th class="corner">A \\ B</th>${head}</tr>\n${rows}</table>`
     })
     .join('\n')
   const legend = Object.entries(COLOUR)
     .map(([k, v]) => `<span class="key" style="background:${v}">${k}</span>`)
     .join(' ')
-  const shape = r.lab.shape
   const sc = r.selfCheck.peers
     .map(
       (p) =>
@@ -136,7 +163,7 @@ th.col div{writing-mode:vertical-rl;transform:rotate(180deg)}
 table.sc td{color:#222;border:1px solid #ccc;font-weight:400}
 </style></head><body>
 <h1>p2pd NAT lab — connectivity matrix</h1>
-<p>${esc(r.startedAt)} · ${r.trialsPerCell} trial(s) per cell · ${shape ? `delay ${shape.upMs}/${shape.downMs} ms per router, jitter ${shape.jitterMs} ms, loss ${shape.loss}` : 'no delay line'} · kernel ${esc(r.lab.kernel)} · node ${esc(r.lab.node)}</p>
+<p>${esc(r.startedAt)} · ${r.trialsPerCell} trial(s) per cell · columns ${esc(r.columns.map((c) => c.name).join(', '))} · kernel ${esc(r.lab.kernel)} · node ${esc(r.lab.node)}</p>
 <p>Rows: side A (dials first); columns: side B. Hover a cell for details. ${legend}</p>
 ${grids}
 <h2>Self-check</h2>

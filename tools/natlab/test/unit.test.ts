@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { peerAddresses } from '../src/addressing.js'
+import { matrixSummaryMarkdown } from '../src/bench-p2pd.js'
 import {
   ALL_PROFILES,
   cellOutcome,
@@ -23,6 +24,14 @@ import {
   sequentialPortMap,
   validateResults,
 } from '../src/index.js'
+import {
+  cellsBelow,
+  README_BEGIN,
+  README_END,
+  readmeSection,
+  spliceReadme,
+} from '../src/lab-readme.js'
+import { cellMark, NOT_RUN_COLOUR, RATE_BINS, rateColour, renderMatrixSvg } from '../src/svg.js'
 
 describe('naming', () => {
   it('makes unique prefixes that match the pattern', () => {
@@ -183,6 +192,7 @@ describe('self-check classifiers', () => {
 function sampleResults(): MatrixResults {
   const side = { peer: 'A', profile: 'open-drop', conntrack: null }
   const run = (ok: boolean, direct: boolean, i: number) => ({
+    column: '5ms',
     index: i,
     ok,
     direct,
@@ -207,6 +217,19 @@ function sampleResults(): MatrixResults {
       kernel: '6.18',
       node: 'v20',
     },
+    columns: [
+      {
+        name: '5ms',
+        shape: { upMs: 5, downMs: 5, jitterMs: 0, loss: 0 },
+        shapeB: { upMs: 5, downMs: 5, jitterMs: 0, loss: 0 },
+        prefix: 'p2labc123-',
+        startedAt: '2026-01-01T00:00:00.000Z',
+        durationMs: 60000,
+        selfCheck: { ok: true, peers: [] },
+        loadBefore: [1, 1, 1],
+        loadAfter: [2, 1, 1],
+      },
+    ],
     profiles: ['open-drop', 'sym-random-drop'],
     strategies: ['tcp-simopen'],
     trialsPerCell: 2,
@@ -214,6 +237,7 @@ function sampleResults(): MatrixResults {
     selfCheck: { ok: true, peers: [] },
     cells: [
       {
+        column: '5ms',
         a: 'open-drop',
         b: 'open-drop',
         strategy: 'tcp-simopen',
@@ -225,6 +249,7 @@ function sampleResults(): MatrixResults {
         runs: [run(true, true, 0), run(true, true, 1)],
       },
       {
+        column: '5ms',
         a: 'open-drop',
         b: 'sym-random-drop',
         strategy: 'tcp-simopen',
@@ -243,7 +268,13 @@ describe('results schema and reports', () => {
   it('validates and rejects', () => {
     const r = sampleResults()
     expect(validateResults(JSON.parse(JSON.stringify(r)))).toEqual(r)
-    expect(() => validateResults({ ...r, schemaVersion: 2 })).toThrow(/schemaVersion/)
+    expect(() => validateResults({ ...r, schemaVersion: 3 })).toThrow(/schemaVersion/)
+    expect(() => validateResults({ ...r, cells: [{ ...r.cells[0], column: 'x' }] })).toThrow(
+      /unknown column/,
+    )
+    expect(() => validateResults({ ...r, columns: [...r.columns, ...r.columns] })).toThrow(
+      /repeated/,
+    )
     expect(() => validateResults({ ...r, cells: [{ ...r.cells[0], successes: 1 }] })).toThrow(
       /successes/,
     )
@@ -264,6 +295,7 @@ describe('results schema and reports', () => {
     const r = sampleResults()
     const md = renderMarkdown(r)
     expect(md).toContain('| A \\ B | open-drop | sym-random-drop |')
+    expect(md).toContain('## 5ms: tcp-simopen')
     expect(md).toContain('✅ 2/2 12ms')
     expect(md).toContain('A: ECONNREFUSED; B: timeout')
     const html = renderHtml(r)
@@ -271,5 +303,187 @@ describe('results schema and reports', () => {
     expect(html).toContain('#2e9d4f')
     expect(html).toContain('#c7372f')
     expect(html).not.toMatch(/<script|<link|src=/)
+  })
+})
+
+/** A v2 result of `node-auto` over columns × profiles, every cell `ok` of `trials` punched. */
+function multiColumn(
+  columns: string[],
+  profiles: string[],
+  ok: (col: string, a: string, b: string) => number,
+  trials = 3,
+): MatrixResults {
+  const base = sampleResults()
+  const side = { peer: 'A', profile: 'x', conntrack: null }
+  const cells = columns.flatMap((column) =>
+    profiles.flatMap((a) =>
+      profiles.map((b) => {
+        const k = ok(column, a, b)
+        const runs = Array.from({ length: trials }, (_, i) => ({
+          column,
+          index: i,
+          ok: i < k,
+          direct: i < k && i % 2 === 0,
+          path: i < k ? (i % 2 === 0 ? ('direct' as const) : ('relayed' as const)) : null,
+          timeToConnectMs: i < k ? 500 + i : null,
+          winningStrategy: i < k ? (i % 2 === 0 ? 'punch' : 'turn') : null,
+          failureReason: i < k ? null : `A: punch timed out <${a}&${b}>`,
+          skewMs: 0,
+          durationMs: 900,
+          a: side,
+          b: side,
+        }))
+        return {
+          column,
+          a,
+          b,
+          strategy: 'node-auto',
+          outcome: cellOutcome(runs),
+          trials,
+          successes: k,
+          directSuccesses: runs.filter((t) => t.ok && t.direct).length,
+          medianTimeToConnectMs: k ? 500 : null,
+          runs,
+        }
+      }),
+    ),
+  )
+  return {
+    ...base,
+    strategies: ['node-auto'],
+    profiles,
+    trialsPerCell: trials,
+    columns: columns.map((name, i) => ({
+      ...(base.columns[0] as MatrixResults['columns'][number]),
+      name,
+      shape: { upMs: i * 10, downMs: i * 10, jitterMs: 0, loss: 0 },
+      shapeB: {
+        upMs: i * 10 + (name.includes(':') ? 70 : 0),
+        downMs: i * 10,
+        jitterMs: 0,
+        loss: 0,
+      },
+    })),
+    cells,
+  }
+}
+
+/** Tag balance of an XML document without a parser (no dependency): throws on any mismatch. */
+function assertWellFormed(xml: string): void {
+  expect(xml.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true)
+  const stack: string[] = []
+  const body = xml.replace(/<title>[^<]*<\/title>/g, '')
+  for (const m of body.matchAll(/<(\/?)([a-zA-Z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g)) {
+    const [, close, name, , self] = m
+    if (self) continue
+    if (close) expect(stack.pop(), `closing </${name}>`).toBe(name)
+    else stack.push(name as string)
+  }
+  expect(stack).toEqual([])
+  // Nothing that looks like a tag was left unmatched by the pattern (stray '<', bad attribute).
+  const tags = body.match(/</g)?.length ?? 0
+  const matched = [...body.matchAll(/<\/?[a-zA-Z][\w:-]*(?:\s+[\w:-]+="[^"<]*")*\s*\/?>/g)].length
+  expect(matched).toBe(tags)
+  // Text and attributes carry no raw '&' (only entities).
+  expect(xml).not.toMatch(/&(?!amp;|lt;|gt;|quot;)/)
+}
+
+describe('matrix SVG grid', () => {
+  it('colours by success rate: fixed bins, not-run grey', () => {
+    expect(rateColour(1)).toBe(RATE_BINS[0]?.colour)
+    expect(rateColour(0.96)).toBe(RATE_BINS[1]?.colour)
+    expect(rateColour(0.95)).toBe(RATE_BINS[1]?.colour)
+    expect(rateColour(0.94)).toBe(RATE_BINS[2]?.colour)
+    expect(rateColour(2 / 3)).toBe(RATE_BINS[3]?.colour)
+    expect(rateColour(1 / 3)).toBe(RATE_BINS[4]?.colour)
+    expect(rateColour(0)).toBe(RATE_BINS[5]?.colour)
+    expect(rateColour(null)).toBe(NOT_RUN_COLOUR)
+    expect(new Set(RATE_BINS.map((b) => b.colour)).size).toBe(RATE_BINS.length)
+  })
+  it('marks the winners, most frequent first; × when nothing connected', () => {
+    const r = multiColumn(['0ms'], ['a'], () => 3)
+    expect(cellMark(r.cells[0])).toBe('PT') // 2 punch, 1 turn
+    expect(cellMark(multiColumn(['0ms'], ['a'], () => 1).cells[0])).toBe('P')
+    expect(cellMark(multiColumn(['0ms'], ['a'], () => 0).cells[0])).toBe('×')
+    expect(cellMark(undefined)).toBe('')
+  })
+  it('draws one well-formed cell per ordered pair and column, coloured by its rate', () => {
+    const profiles = ['open-rst', 'port-restricted-rst', 'sym-random-rst']
+    const r = multiColumn(['0ms', '5ms', '25ms', '100ms', '5:80ms'], profiles, (col, a, b) =>
+      col === '0ms' && a === b ? 1 : 3,
+    )
+    const svg = renderMatrixSvg(r)
+    assertWellFormed(svg)
+    const cells = [...svg.matchAll(/<rect class="cell"[^>]*fill="(#[0-9a-f]{6})"/g)].map(
+      (m) => m[1],
+    )
+    expect(cells).toHaveLength(5 * 3 * 3)
+    expect(cells.filter((c) => c === rateColour(1))).toHaveLength(5 * 9 - 3)
+    expect(cells.filter((c) => c === rateColour(1 / 3))).toHaveLength(3)
+    expect([...svg.matchAll(/<g class="panel"/g)]).toHaveLength(5)
+    for (const p of profiles) expect(svg).toContain(`>${p}</text>`)
+    // Failure reasons go into the hover text, escaped.
+    expect(svg).toContain('punch timed out &lt;open-rst&amp;open-rst&gt;')
+    // A missing cell is drawn grey (not run), not red.
+    const partial = { ...r, cells: r.cells.slice(1) }
+    expect(renderMatrixSvg(partial)).toContain(`fill="${NOT_RUN_COLOUR}" stroke="#ffffff"`)
+    // Wide runs wrap into several panel rows instead of growing without bound.
+    const w = Number(/width="(\d+)"/.exec(renderMatrixSvg(r, { maxWidth: 700 }))?.[1])
+    expect(w).toBeLessThanOrEqual(700)
+  })
+})
+
+describe('lab readme section', () => {
+  it('lists every cell below 95 % with its causes, worst first', () => {
+    const r = multiColumn(['0ms', '25ms'], ['p', 'q'], (col, a, b) =>
+      col === '0ms' && a === 'p' && b === 'q' ? 1 : col === '25ms' && a === 'q' ? 2 : 3,
+    )
+    const weak = cellsBelow(r, 'node-auto')
+    expect(weak.map((w) => `${w.column} ${w.a}×${w.b} ${w.successes}`)).toEqual([
+      '0ms p×q 1',
+      '25ms q×p 2',
+      '25ms q×q 2',
+    ])
+    expect(weak[0]?.causes).toEqual([{ reason: 'A: punch timed out <p&q>', count: 2 }])
+    const text = readmeSection(r, { note: 'Subset: two profiles.' })
+    expect(text.startsWith(README_BEGIN)).toBe(true)
+    expect(text.endsWith(README_END)).toBe(true)
+    expect(text).toContain('Cells below 95 % (3)')
+    expect(text).toContain('- `0ms` p × q: 1/3 — 2× A: punch timed out <p&q>')
+    expect(text).toContain('![Connectivity grid')
+    expect(text).toContain('| 0ms | 0 ms each way per router uplink | 4 |')
+    expect(text).toContain('all 4 ordered pairs (both directions)')
+    expect(text).toContain('Subset: two profiles.')
+    expect(readmeSection(multiColumn(['0ms'], ['p'], () => 3))).toContain('Cells below 95 %: none.')
+    // The per-column text grid takes only its column's cells.
+    expect(matrixSummaryMarkdown(r, 'node-auto', '25ms')).toContain('| **q** | 2/3')
+    expect(matrixSummaryMarkdown(r, 'node-auto', '0ms')).toContain('| **p** | 3/3 punch×2+turn×1')
+  })
+  it('splices between the markers, or after the heading the first time', () => {
+    const readme = '# x\n\n## Lab results\nintro\n\n## API\n'
+    const once = spliceReadme(readme, `${README_BEGIN}\nA\n${README_END}`)
+    expect(once).toBe(
+      `# x\n\n## Lab results\n${README_BEGIN}\nA\n${README_END}\n\nintro\n\n## API\n`,
+    )
+    const twice = spliceReadme(once, `${README_BEGIN}\nB\n${README_END}`)
+    expect(twice).toBe(once.replace('\nA\n', '\nB\n'))
+  })
+  it('reads a version 1 file as one column', () => {
+    const v2 = sampleResults()
+    const { columns: _c, ...rest } = v2
+    const v1 = {
+      ...rest,
+      schemaVersion: 1,
+      cells: v2.cells.map(({ column: _x, ...c }) => ({
+        ...c,
+        runs: c.runs.map(({ column: _y, ...t }) => t),
+      })),
+    }
+    const up = validateResults(JSON.parse(JSON.stringify(v1)))
+    expect(up.schemaVersion).toBe(SCHEMA_VERSION)
+    expect(up.columns.map((c) => c.name)).toEqual(['5ms'])
+    expect(
+      up.cells.every((c) => c.column === '5ms' && c.runs.every((t) => t.column === '5ms')),
+    ).toBe(true)
   })
 })
