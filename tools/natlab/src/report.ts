@@ -75,7 +75,7 @@ export function renderMarkdown(r: MatrixResults): string {
   )
   for (const col of r.columns) {
     for (const s of r.strategies) {
-      L.push(`## ${col.name}: ${s}`, '', `${describeColumn(col)}.`, '')
+      L.push(`## ${s} · ${col.name}`, '', `${describeColumn(col)}.`, '')
       L.push(`| A \\ B | ${r.profiles.join(' | ')} |`)
       L.push(`|---|${r.profiles.map(() => '---').join('|')}|`)
       for (const a of r.profiles) {

@@ -295,7 +295,7 @@ describe('results schema and reports', () => {
     const r = sampleResults()
     const md = renderMarkdown(r)
     expect(md).toContain('| A \\ B | open-drop | sym-random-drop |')
-    expect(md).toContain('## 5ms: tcp-simopen')
+    expect(md).toContain('## tcp-simopen · 5ms')
     expect(md).toContain('✅ 2/2 12ms')
     expect(md).toContain('A: ECONNREFUSED; B: timeout')
     const html = renderHtml(r)
