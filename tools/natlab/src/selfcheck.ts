@@ -2,6 +2,7 @@ import { NatlabError } from './errors.js'
 import { nsRun, tool } from './exec.js'
 import { Agent } from './node-in-ns.js'
 import type { Filtering, Mapping, NatProfile, SynPolicy } from './profiles.js'
+import { checkIpv6, type Ipv6Check } from './selfcheck6.js'
 import { assertIsolation, type LabInfo, type LabPeer } from './topology.js'
 
 /** One protocol's behaviour, as configured or as measured. */
@@ -37,7 +38,9 @@ export interface PeerCheck {
   /** Partial when a probe could not run (then `mismatches` says why). */
   readonly observed: Partial<Behaviour>
   readonly rtt?: RttReport
-  /** Human-readable differences; empty when `ok`. */
+  /** The IPv6 side (dual-stack and IPv6-only peers): untranslated, APDF, the SYN policy. */
+  readonly ipv6?: Ipv6Check
+  /** Human-readable differences (IPv6 ones start with `ipv6`); empty when `ok`. */
   readonly mismatches: readonly string[]
   /** Raw observations, for debugging a lab fault. */
   readonly details: Record<string, unknown>
@@ -213,183 +216,197 @@ async function checkPeer(info: LabInfo, peer: LabPeer, obs: Agent): Promise<Peer
   const waitMs = 300 + 2 * oneWay
   const host = await Agent.start(peer.ns.host)
   let rtt: RttReport | undefined
+  let ipv6: Ipv6Check | undefined
   try {
-    // ---- UDP mapping ----
-    const targets: HostPort[] = [
-      { host: o1, port: base },
-      { host: o1, port: base + 1 },
-      { host: o2, port: base },
-      { host: o2, port: base + 1 },
-    ]
-    const echo: Record<string, number> = {}
-    for (const t of targets)
-      echo[`${t.host}:${t.port}`] = (await obs.call('udpOpen', { ...t, echo: true })).sock
-    const s1 = await host.call('udpOpen', {})
-    const um: HostPort[] = []
-    for (const t of targets) {
-      const r = await host.call('udpRequest', {
-        sock: s1.sock,
-        ...t,
+    // An IPv6-only peer has no IPv4 side to measure.
+    if (peer.ip !== 'v6') {
+      // ---- UDP mapping ----
+      const targets: HostPort[] = [
+        { host: o1, port: base },
+        { host: o1, port: base + 1 },
+        { host: o2, port: base },
+        { host: o2, port: base + 1 },
+      ]
+      const echo: Record<string, number> = {}
+      for (const t of targets)
+        echo[`${t.host}:${t.port}`] = (await obs.call('udpOpen', { ...t, echo: true })).sock
+      const s1 = await host.call('udpOpen', {})
+      const um: HostPort[] = []
+      for (const t of targets) {
+        const r = await host.call('udpRequest', {
+          sock: s1.sock,
+          ...t,
+          data: 'map',
+          timeoutMs: 1000 + 2 * oneWay,
+        })
+        const seen = parseSeen(r.data)
+        if (!seen) throw new Error(`no UDP answer from observer ${t.host}:${t.port}`)
+        um.push(seen)
+      }
+      details.udpMappings = um
+      const udpMap = classifyMapping(peer.hostIp, s1.port, um)
+
+      // ---- UDP filtering (fresh socket, only O1:base contacted) ----
+      const s2 = await host.call('udpOpen', {})
+      const r2 = await host.call('udpRequest', {
+        sock: s2.sock,
+        ...targets[0],
         data: 'map',
         timeoutMs: 1000 + 2 * oneWay,
       })
-      const seen = parseSeen(r.data)
-      if (!seen) throw new Error(`no UDP answer from observer ${t.host}:${t.port}`)
-      um.push(seen)
-    }
-    details.udpMappings = um
-    const udpMap = classifyMapping(peer.hostIp, s1.port, um)
-
-    // ---- UDP filtering (fresh socket, only O1:base contacted) ----
-    const s2 = await host.call('udpOpen', {})
-    const r2 = await host.call('udpRequest', {
-      sock: s2.sock,
-      ...targets[0],
-      data: 'map',
-      timeoutMs: 1000 + 2 * oneWay,
-    })
-    const m2 = parseSeen(r2.data)
-    if (!m2) throw new Error('no UDP answer for the filtering mapping')
-    const u3 = await obs.call('udpOpen', { host: o3, port: base })
-    await host.call('udpInbox', { sock: s2.sock, clear: true })
-    await obs.call('udpSend', { sock: echo[`${o1}:${base}`], ...m2, data: 'f-same' })
-    await obs.call('udpSend', { sock: echo[`${o1}:${base + 1}`], ...m2, data: 'f-port' })
-    await obs.call('udpSend', { sock: u3.sock, ...m2, data: 'f-ip' })
-    await sleep(waitMs)
-    const inbox: string[] = (
+      const m2 = parseSeen(r2.data)
+      if (!m2) throw new Error('no UDP answer for the filtering mapping')
+      const u3 = await obs.call('udpOpen', { host: o3, port: base })
       await host.call('udpInbox', { sock: s2.sock, clear: true })
-    ).messages.map((m: { data: string }) => m.data)
-    details.udpFilterInbox = inbox
-    if (!inbox.includes('f-same')) mismatches.push('udp: the contacted observer could not answer')
-    const udpFilt = classifyFiltering(inbox.includes('f-port'), inbox.includes('f-ip'))
-    observed.udp = { ...udpMap, filtering: udpFilt }
+      await obs.call('udpSend', { sock: echo[`${o1}:${base}`], ...m2, data: 'f-same' })
+      await obs.call('udpSend', { sock: echo[`${o1}:${base + 1}`], ...m2, data: 'f-port' })
+      await obs.call('udpSend', { sock: u3.sock, ...m2, data: 'f-ip' })
+      await sleep(waitMs)
+      const inbox: string[] = (
+        await host.call('udpInbox', { sock: s2.sock, clear: true })
+      ).messages.map((m: { data: string }) => m.data)
+      details.udpFilterInbox = inbox
+      if (!inbox.includes('f-same')) mismatches.push('udp: the contacted observer could not answer')
+      const udpFilt = classifyFiltering(inbox.includes('f-port'), inbox.includes('f-ip'))
+      observed.udp = { ...udpMap, filtering: udpFilt }
 
-    // ---- UDP hairpin: the second LAN host (or, without one, another socket of the same
-    // host) sends to the public mapping ----
-    if (expected.hairpin !== null) {
-      const sender = peer.ns.host2 ? await Agent.start(peer.ns.host2) : host
-      try {
-        const s3 = await sender.call('udpOpen', {})
-        await sender.call('udpSend', { sock: s3.sock, ...m2, data: 'hairpin' })
-      } finally {
-        if (sender !== host) await sender.stop()
+      // ---- UDP hairpin: the second LAN host (or, without one, another socket of the same
+      // host) sends to the public mapping ----
+      if (expected.hairpin !== null) {
+        const sender = peer.ns.host2 ? await Agent.start(peer.ns.host2) : host
+        try {
+          const s3 = await sender.call('udpOpen', {})
+          await sender.call('udpSend', { sock: s3.sock, ...m2, data: 'hairpin' })
+        } finally {
+          if (sender !== host) await sender.stop()
+        }
+        await sleep(200)
+        const hin = (await host.call('udpInbox', { sock: s2.sock })).messages.map(
+          (m: { data: string }) => m.data,
+        )
+        observed.hairpin = hin.includes('hairpin')
+      } else observed.hairpin = null
+
+      // ---- RTT (UDP, host ↔ O1) ----
+      const rtts: number[] = []
+      for (let i = 0; i < 9; i++) {
+        const r = await host.call('udpRequest', {
+          sock: s1.sock,
+          ...targets[0],
+          data: 'rtt',
+          timeoutMs: 1000 + 2 * oneWay,
+        })
+        if (typeof r.rttMs === 'number') rtts.push(r.rttMs)
       }
-      await sleep(200)
-      const hin = (await host.call('udpInbox', { sock: s2.sock })).messages.map(
-        (m: { data: string }) => m.data,
-      )
-      observed.hairpin = hin.includes('hairpin')
-    } else observed.hairpin = null
+      const configured = (peer.shape?.upMs ?? 0) + (peer.shape?.downMs ?? 0)
+      rtt = {
+        configuredMs: configured,
+        observedMedianMs: round(median(rtts)),
+        observedMinMs: round(Math.min(...rtts)),
+        observedMaxMs: round(Math.max(...rtts)),
+        samples: rtts.length,
+      }
+      const jitter = peer.shape?.jitterMs ?? 0
+      if (rtts.length < 5) mismatches.push(`rtt: only ${rtts.length}/9 echoes came back`)
+      else if (!rttMatches(configured, jitter, rtt.observedMinMs))
+        mismatches.push(
+          `rtt: configured ${configured} ms, observed min ${rtt.observedMinMs} ms (median ${rtt.observedMedianMs} ms)`,
+        )
 
-    // ---- RTT (UDP, host ↔ O1) ----
-    const rtts: number[] = []
-    for (let i = 0; i < 9; i++) {
-      const r = await host.call('udpRequest', {
-        sock: s1.sock,
+      // ---- TCP mapping: one local port, four observers ----
+      for (const t of targets) await obs.call('tcpListen', t)
+      const tm: HostPort[] = []
+      const conns: number[] = []
+      // Bound explicitly (SO_REUSEADDR) so the four connections can share it; 40000–49999 is
+      // outside the range and sequential NATs' own port pools, so "preserving" means preserving.
+      const localPort = 40000 + Math.floor(Math.random() * 10000)
+      for (const t of targets) {
+        const r = await host.call('tcpConnect', {
+          ...t,
+          localPort,
+          readLine: true,
+          timeoutMs: 2000 + 2 * oneWay,
+        })
+        if (!r.ok)
+          throw new Error(
+            `TCP to observer ${t.host}:${t.port} failed: ${r.outcome} ${r.error ?? ''}`,
+          )
+        conns.push(r.conn)
+        const seen = parseSeen(r.line)
+        if (!seen) throw new Error('no seen line from the TCP observer')
+        tm.push(seen)
+      }
+      details.tcpMappings = tm
+      const tcpMap = classifyMapping(peer.hostIp, localPort, tm)
+
+      // ---- TCP filtering: SYNs from O1 (other port) and O3 to a fresh mapping ----
+      const f = await host.call('tcpConnect', {
         ...targets[0],
-        data: 'rtt',
-        timeoutMs: 1000 + 2 * oneWay,
-      })
-      if (typeof r.rttMs === 'number') rtts.push(r.rttMs)
-    }
-    const configured = (peer.shape?.upMs ?? 0) + (peer.shape?.downMs ?? 0)
-    rtt = {
-      configuredMs: configured,
-      observedMedianMs: round(median(rtts)),
-      observedMinMs: round(Math.min(...rtts)),
-      observedMaxMs: round(Math.max(...rtts)),
-      samples: rtts.length,
-    }
-    const jitter = peer.shape?.jitterMs ?? 0
-    if (rtts.length < 5) mismatches.push(`rtt: only ${rtts.length}/9 echoes came back`)
-    else if (!rttMatches(configured, jitter, rtt.observedMinMs))
-      mismatches.push(
-        `rtt: configured ${configured} ms, observed min ${rtt.observedMinMs} ms (median ${rtt.observedMedianMs} ms)`,
-      )
-
-    // ---- TCP mapping: one local port, four observers ----
-    for (const t of targets) await obs.call('tcpListen', t)
-    const tm: HostPort[] = []
-    const conns: number[] = []
-    // Bound explicitly (SO_REUSEADDR) so the four connections can share it; 40000–49999 is
-    // outside the range and sequential NATs' own port pools, so "preserving" means preserving.
-    const localPort = 40000 + Math.floor(Math.random() * 10000)
-    for (const t of targets) {
-      const r = await host.call('tcpConnect', {
-        ...t,
-        localPort,
         readLine: true,
         timeoutMs: 2000 + 2 * oneWay,
       })
-      if (!r.ok)
-        throw new Error(`TCP to observer ${t.host}:${t.port} failed: ${r.outcome} ${r.error ?? ''}`)
-      conns.push(r.conn)
-      const seen = parseSeen(r.line)
-      if (!seen) throw new Error('no seen line from the TCP observer')
-      tm.push(seen)
+      if (!f.ok) throw new Error(`TCP to observer failed: ${f.outcome}`)
+      conns.push(f.conn)
+      const mt = parseSeen(f.line) as HostPort
+      const fPort = Number(String(f.local).split(':')[1])
+      const synTimeout = 1200 + 4 * oneWay
+      const [fromO1, fromO3, unmapped] = await Promise.all([
+        obs.call('tcpConnect', { ...mt, localHost: o1, timeoutMs: synTimeout }),
+        obs.call('tcpConnect', { ...mt, localHost: o3, timeoutMs: synTimeout }),
+        // The SYN policy: a SYN to a public port nobody mapped.
+        obs.call('tcpConnect', {
+          host: peer.publicIp,
+          port: 9,
+          localHost: o3,
+          timeoutMs: synTimeout,
+        }),
+      ])
+      const syns = await seenSyns(peer.ns.host)
+      const reached = (src: string) => syns.some((s) => s.ip === src && s.dport === fPort)
+      details.tcpFilter = {
+        mapping: mt,
+        fromO1: fromO1.outcome,
+        fromO3: fromO3.outcome,
+        unmapped: unmapped.outcome,
+      }
+      observed.tcp = { ...tcpMap, filtering: classifyFiltering(reached(o1), reached(o3)) }
+      observed.syn =
+        unmapped.outcome === 'refused' ? 'rst' : unmapped.outcome === 'timeout' ? 'drop' : undefined
+      if (!observed.syn)
+        mismatches.push(`syn: unexpected outcome '${unmapped.outcome}' for an unmapped port`)
+      // A SYN the NAT filtered must be treated by the same policy.
+      if (!reached(o3) && observed.syn) {
+        const want = observed.syn === 'rst' ? 'refused' : 'timeout'
+        if (fromO3.outcome !== want)
+          mismatches.push(
+            `syn: filtered SYN got '${fromO3.outcome}', unmapped-port SYN '${unmapped.outcome}'`,
+          )
+      }
+      for (const c of conns) await host.call('tcpClose', { conn: c })
     }
-    details.tcpMappings = tm
-    const tcpMap = classifyMapping(peer.hostIp, localPort, tm)
-
-    // ---- TCP filtering: SYNs from O1 (other port) and O3 to a fresh mapping ----
-    const f = await host.call('tcpConnect', {
-      ...targets[0],
-      readLine: true,
-      timeoutMs: 2000 + 2 * oneWay,
-    })
-    if (!f.ok) throw new Error(`TCP to observer failed: ${f.outcome}`)
-    conns.push(f.conn)
-    const mt = parseSeen(f.line) as HostPort
-    const fPort = Number(String(f.local).split(':')[1])
-    const synTimeout = 1200 + 4 * oneWay
-    const [fromO1, fromO3, unmapped] = await Promise.all([
-      obs.call('tcpConnect', { ...mt, localHost: o1, timeoutMs: synTimeout }),
-      obs.call('tcpConnect', { ...mt, localHost: o3, timeoutMs: synTimeout }),
-      // The SYN policy: a SYN to a public port nobody mapped.
-      obs.call('tcpConnect', {
-        host: peer.publicIp,
-        port: 9,
-        localHost: o3,
-        timeoutMs: synTimeout,
-      }),
-    ])
-    const syns = await seenSyns(peer.ns.host)
-    const reached = (src: string) => syns.some((s) => s.ip === src && s.dport === fPort)
-    details.tcpFilter = {
-      mapping: mt,
-      fromO1: fromO1.outcome,
-      fromO3: fromO3.outcome,
-      unmapped: unmapped.outcome,
-    }
-    observed.tcp = { ...tcpMap, filtering: classifyFiltering(reached(o1), reached(o3)) }
-    observed.syn =
-      unmapped.outcome === 'refused' ? 'rst' : unmapped.outcome === 'timeout' ? 'drop' : undefined
-    if (!observed.syn)
-      mismatches.push(`syn: unexpected outcome '${unmapped.outcome}' for an unmapped port`)
-    // A SYN the NAT filtered must be treated by the same policy.
-    if (!reached(o3) && observed.syn) {
-      const want = observed.syn === 'rst' ? 'refused' : 'timeout'
-      if (fromO3.outcome !== want)
-        mismatches.push(
-          `syn: filtered SYN got '${fromO3.outcome}', unmapped-port SYN '${unmapped.outcome}'`,
-        )
-    }
-    for (const c of conns) await host.call('tcpClose', { conn: c })
+    if (peer.ip !== 'v4') ipv6 = await checkIpv6(info, peer, obs, host)
   } catch (err) {
     mismatches.push(`probe failed: ${(err as Error).message}`)
   } finally {
     await host.stop()
   }
+  if (ipv6) mismatches.push(...ipv6.mismatches)
+  // An IPv6-only peer is judged on its IPv6 side alone.
+  if (peer.ip === 'v6' && ipv6) {
+    Object.assign(observed, ipv6.observed)
+    Object.assign(expected, ipv6.expected)
+  }
   for (const proto of ['udp', 'tcp'] as const) {
+    if (peer.ip === 'v6') continue
     const o = observed[proto]
     if (!o) continue
     for (const k of ['mapping', 'ports', 'filtering'] as const)
       if (o[k] !== expected[proto][k])
         mismatches.push(`${proto} ${k}: expected ${expected[proto][k]}, observed ${o[k]}`)
   }
-  if (observed.syn && observed.syn !== expected.syn)
+  if (peer.ip !== 'v6' && observed.syn && observed.syn !== expected.syn)
     mismatches.push(`syn: expected ${expected.syn}, observed ${observed.syn}`)
-  if (observed.hairpin !== undefined && observed.hairpin !== expected.hairpin)
+  if (peer.ip !== 'v6' && observed.hairpin !== undefined && observed.hairpin !== expected.hairpin)
     mismatches.push(`hairpin: expected ${expected.hairpin}, observed ${observed.hairpin}`)
   return {
     peer: peer.label,
@@ -398,6 +415,7 @@ async function checkPeer(info: LabInfo, peer: LabPeer, obs: Agent): Promise<Peer
     expected,
     observed,
     rtt,
+    ipv6,
     mismatches,
     details,
     ms: Math.round(performance.now() - started),

@@ -6,6 +6,7 @@ import { jsonLines, PACKAGE_DIR, stopChild } from './node-in-ns.js'
 import type { StrategyRunner } from './runners/index.js'
 import type { RunnerConfig, RunnerResult } from './runners/protocol.js'
 import type { LabInfo, LabPeer } from './topology.js'
+import { firewallFlows6 } from './topology6.js'
 
 /** How the bytes of a successful trial travelled, judged by the lab (not the runner). */
 export type PathKind = 'direct' | 'relayed' | 'lan' | 'unknown'
@@ -143,10 +144,24 @@ export async function conntrackHas(ns: string, local: string, remoteIp: string):
   return false
 }
 
+/**
+ * True when `routerNs`'s IPv6 firewall passed packets from `local` (the host's IPv6) out to
+ * `remoteIp` (untranslated IPv6 has no mapping to look up: the firewall's flow counters say it).
+ */
+export async function firewallPassed6(
+  routerNs: string,
+  local: string,
+  remoteIp: string,
+): Promise<boolean> {
+  const lip = hostOf(local)
+  const flows = await firewallFlows6(routerNs).catch(() => [])
+  return flows.some((f) => f.dir === 'out' && f.src === lip && f.dst === remoteIp && f.packets > 0)
+}
+
 /** Classifies what a side saw as its peer's address. */
 function pathOf(remote: string | undefined, peer: LabPeer): PathKind {
   const h = hostOf(remote)
-  if (h === peer.publicIp) return 'direct'
+  if (h === peer.publicIp || (peer.hostIp6 !== undefined && h === peer.hostIp6)) return 'direct'
   if (Object.values(SERVER_IPS).includes(h as never)) return 'relayed'
   if (
     /^(10\.|172\.(1[6-9]|2\d|3[01])\.|192\.168\.|100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.)/.test(h)
@@ -230,8 +245,18 @@ export async function runTrial(
     const pa = pathOf(ra?.remote, b)
     const pb = pathOf(rb?.remote, a)
     path = pa === pb ? pa : 'unknown'
-    if (a.ns.router) conA = await conntrackHas(a.ns.router, ra?.local ?? '', b.publicIp)
-    if (b.ns.router) conB = await conntrackHas(b.ns.router, rb?.local ?? '', a.publicIp)
+    // Over IPv6 (no NAT) the router's firewall counters stand in for the NAT's conntrack entry.
+    const v6 = hostOf(ra?.remote).includes(':')
+    const check = (p: LabPeer, local: string | undefined, remote: string | undefined) =>
+      v6
+        ? firewallPassed6(p.ns.router as string, local ?? '', hostOf(remote))
+        : conntrackHas(
+            p.ns.router as string,
+            local ?? '',
+            remote === undefined ? '' : hostOf(remote),
+          )
+    if (a.ns.router) conA = await check(a, ra?.local, v6 ? ra?.remote : `${b.publicIp}:0`)
+    if (b.ns.router) conB = await check(b, rb?.local, v6 ? rb?.remote : `${a.publicIp}:0`)
     direct = path === 'direct' && conA !== false && conB !== false
   }
   const failureReason = ok

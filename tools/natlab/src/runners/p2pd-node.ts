@@ -23,6 +23,7 @@
  * The node stays up after its result until the lab stops it (SIGTERM), then stops gracefully
  * (pipes closed, TURN allocation released) — so neither side closes under the other.
  */
+import { createHash, randomBytes } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import { type Clock, Deadline, type Strategy } from '@p2pd/interface'
 import { createNode, direct, reverse, stunInterfaces } from '@p2pd/node'
@@ -41,12 +42,25 @@ const inboundTimeoutMs = Number(opt.inboundTimeoutMs ?? connectTimeoutMs + 2000)
 const bulkBytes = Number(opt.throughputBytes ?? 0)
 
 const srv = cfg.servers
-const stun = opt.stun === 'coturn' ? srv.coturn?.stun : (srv['p2pd-stun']?.stun ?? srv.coturn?.stun)
+// The lab's IP families of this side (from the profile name): `fw6…` is IPv6 only, `…+v6`
+// dual-stack; an IPv6-only host reaches the servers' IPv6 twins only.
+const family = /^fw6/.test(cfg.self.profile)
+  ? 'v6'
+  : cfg.self.profile.split('+').includes('v6')
+    ? 'dual'
+    : 'v4'
+const stun4 =
+  opt.stun === 'coturn' ? srv.coturn?.stun : (srv['p2pd-stun']?.stun ?? srv.coturn?.stun)
+const stun6 = family !== 'v4' ? srv['p2pd-stun']?.stun6 : undefined
+const stun = family === 'v6' ? stun6 : stun4
+const stunAll = [stun4, stun6].filter((e) => e !== undefined && (family !== 'v6' || e === stun6))
 const turnEp =
   opt.turnServer === 'coturn' ? srv.coturn?.turn : (srv['p2pd-turn']?.turn ?? srv.coturn?.turn)
-const mqtt = srv.mosquitto?.mqtt?.extra?.url
-const sntp = srv['p2pd-sntp']?.sntp
+const mqtt = family === 'v6' ? srv.mosquitto?.mqtt6?.extra?.url : srv.mosquitto?.mqtt?.extra?.url
+const sntp = family === 'v6' ? srv['p2pd-sntp']?.sntp6 : srv['p2pd-sntp']?.sntp
 if (!stun || !mqtt) throw new Error('the lab has no STUN server or no mosquitto')
+const hp = (e: { host: string; port: number }) =>
+  e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`
 
 const events: Record<string, unknown>[] = []
 const log = (m: string) => {
@@ -56,7 +70,7 @@ const log = (m: string) => {
 function strategiesFor(name: string): Strategy[] {
   const p = () =>
     punch({
-      stunServers: [{ host: stun!.host, port: stun!.port }],
+      stunServers: stunAll.map((e) => ({ host: e!.host, port: e!.port })),
       onEvent: (e) => log(`punch ${JSON.stringify(e)}`),
     })
   const t = () => {
@@ -115,9 +129,10 @@ async function syncClock(): Promise<void> {
 
 const strategies = strategiesFor(kind)
 const discover = stunInterfaces({
-  stunServers: [`${stun.host}:${stun.port}`],
-  publicRanges: ['198.18.0.0/15'],
-  families: [4],
+  stunServers: stunAll.map((e) => hp(e!)),
+  // The lab's "internet": a benchmarking range and the IPv6 documentation range.
+  publicRanges: ['198.18.0.0/15', '2001:db8::/32'],
+  families: family === 'v4' ? [4] : family === 'v6' ? [6] : [4, 6],
   log,
 })
 // Option `discoverFirst`: discovery alone, before SNTP, MQTT and the listener (a
@@ -288,14 +303,16 @@ function hello(s: Duplex, role: string, nonce: string, timeoutMs: number): Promi
 }
 
 /**
- * Bulk transfer after the hello: A writes `bytes` (64 KiB chunks, with backpressure), B reads
- * them and answers one byte. B's rate runs from its first to its last byte; A's from its first
- * write to B's answer (one extra round trip).
+ * Bulk transfer after the hello: A writes `bytes` of random data (64 KiB chunks, with
+ * backpressure), B reads them and answers one byte. B's rate runs from its first to its last
+ * byte; A's from its first write to B's answer (one extra round trip). Both report the SHA-256
+ * of what they sent / received, so a test can check the bytes arrived intact.
  */
 async function bulk(s: Duplex, role: string, bytes: number) {
   const t = performance.now()
+  const sha = createHash('sha256')
   if (role === 'A') {
-    const chunk = Buffer.alloc(65_536, 0x61)
+    const chunk = randomBytes(65_536)
     let sent = 0
     const answered = new Promise<void>((resolve, reject) => {
       s.once('data', () => resolve())
@@ -306,12 +323,21 @@ async function bulk(s: Duplex, role: string, bytes: number) {
     while (sent < bytes) {
       const n = Math.min(chunk.length, bytes - sent)
       sent += n
-      if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n)))
-        await new Promise((r) => s.once('drain', r))
+      // A fresh chunk each time (writes keep a reference to what they were given).
+      const piece = Buffer.from(chunk.subarray(0, n))
+      chunk.writeUInt32BE(sent >>> 0, 0)
+      sha.update(piece)
+      if (!s.write(piece)) await new Promise((r) => s.once('drain', r))
     }
     await withDeadline(answered, 60_000)
     const ms = performance.now() - t
-    return { role, bytes, ms: Math.round(ms), mbitPerS: +((bytes * 8) / ms / 1000).toFixed(1) }
+    return {
+      role,
+      bytes,
+      ms: Math.round(ms),
+      mbitPerS: +((bytes * 8) / ms / 1000).toFixed(1),
+      sha256: sha.digest('hex'),
+    }
   }
   let got = 0
   let first = 0
@@ -319,6 +345,7 @@ async function bulk(s: Duplex, role: string, bytes: number) {
     new Promise<void>((resolve, reject) => {
       const onData = (b: Buffer) => {
         if (!first) first = performance.now()
+        sha.update(got + b.length > bytes ? b.subarray(0, bytes - got) : b)
         got += b.length
         if (got >= bytes) {
           s.off('data', onData)
@@ -333,7 +360,13 @@ async function bulk(s: Duplex, role: string, bytes: number) {
   )
   const ms = performance.now() - first
   s.write('k')
-  return { role, bytes: got, ms: Math.round(ms), mbitPerS: +((got * 8) / ms / 1000).toFixed(1) }
+  return {
+    role,
+    bytes: got,
+    ms: Math.round(ms),
+    mbitPerS: +((got * 8) / ms / 1000).toFixed(1),
+    sha256: sha.digest('hex'),
+  }
 }
 
 function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
