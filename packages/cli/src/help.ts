@@ -220,6 +220,7 @@ options:
                          ones when none classify), e.g. what \`p2pd infra\` printed
   --transport T          udp, tcp or both (default both)
   --local IP             probe from this local address (default: the OS's choice)
+  --family F             4 or 6 (default: --local's, else 6 when every server is IPv6)
   --timeout MS           deadline of the whole classification (default 3000)
   --json                 print the raw result as JSON
   -h, --help             this text`,

@@ -2,7 +2,7 @@ import { Deadline, type Endpoint } from '@p2pd/interface'
 import { type BindingResult, type StunAddress, StunTcpClient, StunUdpClient } from '@p2pd/stun'
 import { anyAddress } from './local-ips.js'
 import type { ObservedPort } from './predict.js'
-import { familyOf } from './servers.js'
+import { probeFamily } from './servers.js'
 import type { Transport } from './types.js'
 
 export interface ObserveOptions {
@@ -51,9 +51,7 @@ export class ObservedMapping implements ObservedPort {
     timeoutMs: number,
     signal: AbortSignal,
   ): Promise<ObservedMapping> {
-    const family = familyOf(
-      opts.localAddress ?? (typeof opts.server === 'string' ? undefined : opts.server.host),
-    )
+    const family = probeFamily(opts.localAddress, [opts.server])
     if (opts.transport === 'tcp') {
       const c = await StunTcpClient.connect(opts.server, {
         // An explicit bind (wildcard by default) gets SO_REUSEADDR from libuv, so the punch

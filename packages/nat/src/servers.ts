@@ -1,5 +1,5 @@
 import type { Endpoint } from '@p2pd/interface'
-import { type BindingResult, ipFamily, resolveServer } from '@p2pd/stun'
+import { type BindingResult, ipFamily, parseServer, resolveServer } from '@p2pd/stun'
 import { NatError } from './errors.js'
 import type { AlternateSource } from './types.js'
 
@@ -34,6 +34,25 @@ export function familyOf(host: string | undefined, fallback: 4 | 6 = 4): 4 | 6 {
   if (!host) return fallback
   const f = ipFamily(host)
   return f === 0 ? fallback : f
+}
+
+/**
+ * The family to probe when the caller names none: the local address's; else IPv6 when every
+ * server is an IPv6 literal (`[2001:db8::1]:3478`), so IPv6-only servers need no flag; else IPv4.
+ */
+export function probeFamily(
+  localAddress: string | undefined,
+  servers: readonly ServerSpec[],
+): 4 | 6 {
+  if (localAddress) return familyOf(localAddress)
+  const v6 = (s: ServerSpec) => {
+    try {
+      return ipFamily(typeof s === 'string' ? parseServer(s).host : s.host) === 6
+    } catch {
+      return false
+    }
+  }
+  return servers.length > 0 && servers.every(v6) ? 6 : 4
 }
 
 /**

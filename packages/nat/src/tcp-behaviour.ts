@@ -4,7 +4,7 @@ import type { BehaviourOptions } from './behaviour-options.js'
 import { blockedResult, buildBehaviourResult } from './behaviour-result.js'
 import { decideMapping, isUnmapped } from './decision.js'
 import { anyAddress } from './local-ips.js'
-import { alternateOf, familyOf, resolveServers } from './servers.js'
+import { alternateOf, probeFamily, resolveServers } from './servers.js'
 import { probeTcpFiltering, type TcpFilteringProbe } from './tcp-filtering.js'
 import { remaining } from './timing.js'
 import type { AlternateSource, BehaviourResult, MappingObservations } from './types.js'
@@ -42,7 +42,7 @@ async function tcpBehaviour(opts: BehaviourOptions, signal: AbortSignal): Promis
   const started = performance.now()
   const timeoutMs = opts.timeoutMs ?? 3000
   const deadline = started + timeoutMs
-  const family = opts.family ?? familyOf(opts.localAddress)
+  const family = opts.family ?? probeFamily(opts.localAddress, opts.servers)
   const servers = await resolveServers(opts.servers, family, signal)
   const notes: string[] = []
   const conns: StunTcpClient[] = []

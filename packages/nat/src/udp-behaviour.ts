@@ -17,7 +17,7 @@ import { blockedResult, buildBehaviourResult } from './behaviour-result.js'
 import { decideFiltering, decideMapping, isUnmapped } from './decision.js'
 import { firstAnswer } from './first-answer.js'
 import { anyAddress, localAddresses } from './local-ips.js'
-import { alternateOf, familyOf, resolveServers } from './servers.js'
+import { alternateOf, probeFamily, resolveServers } from './servers.js'
 import { DEFAULT_TIMING, negativeWaitFor, remaining, rtoFor } from './timing.js'
 import type {
   AlternateSource,
@@ -50,7 +50,7 @@ async function udpBehaviour(opts: BehaviourOptions, signal: AbortSignal): Promis
   const started = performance.now()
   const timeoutMs = opts.timeoutMs ?? 3000
   const deadline = started + timeoutMs
-  const family = opts.family ?? familyOf(opts.localAddress)
+  const family = opts.family ?? probeFamily(opts.localAddress, opts.servers)
   const timing = { ...DEFAULT_TIMING, ...opts.timing }
   const servers = await resolveServers(opts.servers, family, signal)
   const notes: string[] = []

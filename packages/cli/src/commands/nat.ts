@@ -19,6 +19,7 @@ export async function natCommand(
     server: { type: 'string', multiple: true },
     transport: { type: 'string' },
     local: { type: 'string' },
+    family: { type: 'string' },
     timeout: { type: 'string' },
     json: { type: 'boolean' },
     config: { type: 'string' },
@@ -38,10 +39,13 @@ export async function natCommand(
     )
   }
   const transport = choiceFlag(flags, 'transport', ['udp', 'tcp', 'both'] as const, 'both')
+  // Default: the family of --local, else IPv6 when every server is an IPv6 literal, else IPv4.
+  const family = choiceFlag(flags, 'family', ['4', '6', 'auto'] as const, 'auto')
   const base = {
     servers,
     timeoutMs: intFlag(flags, 'timeout', 3_000, { min: 1 }),
     ...(typeof flags.local === 'string' ? { localAddress: flags.local } : {}),
+    ...(family === 'auto' ? {} : { family: Number(family) as 4 | 6 }),
   }
   const silent = (ds: NatDiscovery[]) => {
     const dead = ds.filter((d) => !answered(d)).map((d) => d.transport.toUpperCase())
@@ -59,13 +63,36 @@ export async function natCommand(
       out(formatNatDiscovery(r.udp))
       out(formatNatDiscovery(r.tcp))
       const n = r.natInfo
+      const ipv = `IPv${r.tcp.behaviour.family}`
       out(
-        `peer address: ${natTypeName[n.type]} (type ${n.type}), delta ${n.delta.type}/${n.delta.value} — ${r.totalMs.toFixed(0)} ms in all`,
+        `peer address: ${natTypeName[n.type]} (type ${n.type}), delta ${n.delta.type}/${n.delta.value}, ${ipv} — ${r.totalMs.toFixed(0)} ms in all`,
       )
+      const untranslated = noTranslation(r.tcp)
+      if (untranslated) out(untranslated)
     }
     return silent([r.udp, r.tcp])
   }
   const d = await discoverNat({ ...base, transport })
   out(flags.json ? JSON.stringify(d, null, 2) : formatNatDiscovery(d))
+  const untranslated = !flags.json && transport === 'tcp' ? noTranslation(d) : undefined
+  if (untranslated) out(untranslated)
   return silent([d])
+}
+
+/**
+ * For an interface without NAT (the usual IPv6 case): whether the firewall in front lets
+ * unsolicited TCP in, which is what decides direct dials versus a punch.
+ */
+export function noTranslation(tcp: NatDiscovery): string | undefined {
+  const b = tcp.behaviour
+  if (b.mapping !== 'none') return undefined
+  const syn =
+    b.synPolicy && b.synPolicy !== 'unknown' ? `, unsolicited SYNs get ${b.synPolicy}` : ''
+  const verdict =
+    b.filtering === 'EIF'
+      ? 'inbound TCP is open: peers dial this address directly'
+      : b.filtering === 'unknown'
+        ? 'inbound TCP filtering unknown: peers try direct, then punch'
+        : `inbound TCP is filtered (${b.filtering}${syn}) like a port-restricted cone: peers punch (a simultaneous open through the firewall)`
+  return `no translation (mapped = local ${b.local.host}): ${verdict}`
 }
