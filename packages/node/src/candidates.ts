@@ -1,4 +1,11 @@
-import { type AddressInterface, type Endpoint, isOpenNat, type PeerAddress } from '@p2pd/interface'
+import {
+  type AddressInterface,
+  type Endpoint,
+  isOpenNat,
+  NatType,
+  type PeerAddress,
+} from '@p2pd/interface'
+import { normalizeIp } from '@p2pd/stun'
 
 /** How two peers relate on the network, from their addresses alone. */
 export type Vicinity = 'same-machine' | 'same-lan' | 'remote'
@@ -17,29 +24,40 @@ const loopback = { ip4: '127.0.0.1', ip6: '::1' } as const
 
 /**
  * Endpoints at which `remote`'s listener can be reached from `local` without any help,
- * best first, IPv6 and IPv4 interleaved (happy eyeballs). A remote peer's private (nic) IP is
- * used only when both share an external IP — never dialled blindly.
+ * best first. A remote peer's private (nic) IP is used only when both share an external IP —
+ * never dialled blindly. Order (happy eyeballs, RFC 8305): what is surely reachable first —
+ * loopback and LAN addresses, then interfaces measured open (no NAT, inbound unfiltered), then
+ * those without NAT whose inbound may be filtered (a firewall: the punch is their path) — and
+ * within each rank IPv6 and IPv4 interleaved, IPv6 first.
  */
 export function directCandidates(local: PeerAddress, remote: PeerAddress): Endpoint[] {
   const near = vicinity(local, remote)
-  const perFamily = (['ip6', 'ip4'] as const).map((family) => {
-    if (local[family].length === 0) return []
-    const out: Endpoint[] = []
-    const add = (host: string, port: number) => {
-      if (!out.some((e) => e.host === host && e.port === port)) out.push({ host, port })
+  const ranked: { endpoint: Endpoint; rank: number; v6: boolean }[] = []
+  for (const family of ['ip6', 'ip4'] as const) {
+    if (local[family].length === 0) continue
+    const add = (ip: string, port: number, rank: number) => {
+      // The address format spells IPv6 out in full; dial and report it as sockets show it.
+      const host = normalizeIp(ip)
+      if (!ranked.some((c) => c.endpoint.host === host && c.endpoint.port === port)) {
+        ranked.push({ endpoint: { host, port }, rank, v6: family === 'ip6' })
+      }
     }
     const ifaces: readonly AddressInterface[] = remote[family]
-    if (near === 'same-machine' && ifaces[0]) add(loopback[family], ifaces[0].port)
+    if (near === 'same-machine' && ifaces[0]) add(loopback[family], ifaces[0].port, 0)
     const ourExts = new Set(local[family].map((i) => i.ext))
-    for (const i of ifaces) if (ourExts.has(i.ext)) add(i.nic, i.port)
-    for (const i of ifaces) if (isOpenNat(i.nat)) add(i.ext, i.port)
-    return out
-  })
-  const [v6, v4] = perFamily as [Endpoint[], Endpoint[]]
+    for (const i of ifaces) if (ourExts.has(i.ext)) add(i.nic, i.port, 0)
+    for (const i of ifaces) {
+      if (isOpenNat(i.nat)) add(i.ext, i.port, i.nat.type === NatType.OpenInternet ? 1 : 2)
+    }
+  }
   const merged: Endpoint[] = []
-  for (let k = 0; k < Math.max(v6.length, v4.length); k++) {
-    if (v6[k]) merged.push(v6[k] as Endpoint)
-    if (v4[k]) merged.push(v4[k] as Endpoint)
+  for (const rank of [0, 1, 2]) {
+    const v6 = ranked.filter((c) => c.rank === rank && c.v6)
+    const v4 = ranked.filter((c) => c.rank === rank && !c.v6)
+    for (let k = 0; k < Math.max(v6.length, v4.length); k++) {
+      if (v6[k]) merged.push((v6[k] as (typeof ranked)[number]).endpoint)
+      if (v4[k]) merged.push((v4[k] as (typeof ranked)[number]).endpoint)
+    }
   }
   return merged
 }

@@ -1,5 +1,6 @@
 import type { Endpoint } from '@p2pd/interface'
-import { listInterfaces, natInfoForInterface, probeAddresses } from '@p2pd/nat'
+import { listInterfaces, natInfoForInterface } from '@p2pd/nat'
+import { candidateAddresses } from './ipv6.js'
 import type { InterfaceInit } from './node.js'
 
 export interface StunInterfacesInit {
@@ -11,6 +12,11 @@ export interface StunInterfacesInit {
   publicRanges?: readonly string[]
   /** At most this many interfaces per family (default 3, the address format's limit). */
   maxPerFamily?: number
+  /**
+   * Probe exactly these local addresses instead of the routed ones (a multi-homed host that
+   * pins its addresses, or a test on `::1`). Each is probed in its own family.
+   */
+  addresses?: readonly string[]
   /** Progress/debug sink. */
   log?: (message: string) => void
 }
@@ -19,7 +25,10 @@ export interface StunInterfacesInit {
  * Interface discovery for `createNode({ interfaces: stunInterfaces(…) })`: lists the machine's
  * routed addresses, classifies the NAT in front of each (UDP and TCP, concurrently, under the
  * node's start deadline) and announces its external address. An address no server answers
- * for is left out, so the node never advertises a path it could not observe.
+ * for is left out, so the node never advertises a path it could not observe. IPv6 needs STUN
+ * servers with IPv6 addresses in `stunServers`; without NAT the observed address is the
+ * interface's own, announced with the firewall's filtering as its NAT type (open, or
+ * "firewall, no NAT" when unsolicited inbound is filtered).
  */
 export function stunInterfaces(
   init: StunInterfacesInit,
@@ -28,7 +37,7 @@ export function stunInterfaces(
     const log = init.log ?? (() => {})
     const ifaces = await listInterfaces({ publicRanges: init.publicRanges })
     const jobs = (init.families ?? [4, 6]).flatMap((family) =>
-      probeAddresses(ifaces, family)
+      candidateAddresses(ifaces, family, init.addresses)
         .slice(0, init.maxPerFamily ?? 3)
         .map(async (local): Promise<InterfaceInit | undefined> => {
           try {

@@ -23,6 +23,7 @@ import { InboundAttempt } from './inbound-attempt.js'
 import { resolveInboundLimits } from './inbound-limits.js'
 import type { InboundStats } from './inbound-stats.js'
 import { IncomingPipes } from './incoming.js'
+import { wildcardHost } from './ipv6.js'
 import { Listener } from './listener.js'
 import { machineId as osMachineId } from './machine-id.js'
 import { networkFingerprint, watchNetwork } from './network-watch.js'
@@ -253,7 +254,7 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
   #defaultListenHost(): string {
     const ifaces = this.#init.interfaces ?? loopbackInterfaces
     if (typeof ifaces === 'function' || ifaces.length === 0 || this.#init.portMapping) {
-      return '0.0.0.0' // discovered, or forwarded to by the gateway: the LAN address is needed
+      return wildcardHost() // discovered, or forwarded to by the gateway: the LAN address is needed
     }
     const announced = new Set(ifaces.flatMap((i) => [i.ext, i.nic ?? i.ext]))
     const [only] = announced
