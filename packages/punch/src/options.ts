@@ -31,6 +31,12 @@ export interface PunchInit {
    * offer → answer → ready → ack.
    */
   readonly answerAndGo?: boolean
+  /**
+   * Announce a port-preserving cone NAT's mappings without a STUN round (default true): its
+   * external IP and the fresh local port, in a simultaneous open. `false`: always observe (and
+   * hold) each mapping through STUN over TCP.
+   */
+  readonly predictMappings?: boolean
   /** Birthday-spray budget (symmetric random × port-restricted cone); see `sprayChoice`. */
   readonly spray?: SprayBudget
   /** Observer of each punch's milestones (tests, benchmarks, the lab runner). */
@@ -82,6 +88,8 @@ export interface Settings {
   readonly emit: (event: PunchEvent) => void
   /** Whether to offer, and to accept, answer-and-go. */
   readonly answerAndGo: boolean
+  /** Whether a port-preserving cone announces its mappings without STUN. */
+  readonly predictPreserving: boolean
   /** The RST retry policy of endpoint-independent sides (`undefined`: off). */
   readonly fastRetry: FastRetry | undefined
   /** {@link punchVerdict} with this strategy's spray budget. */
@@ -95,6 +103,7 @@ export function settings(init: PunchInit): Settings {
     predictions: Math.max(1, Math.min(64, init.predictions ?? DEFAULT_PREDICTIONS)),
     emit: (e) => init.onEvent?.(e),
     answerAndGo: init.answerAndGo !== false,
+    predictPreserving: init.predictMappings !== false,
     fastRetry: init.fastRetry === false ? undefined : { ...fastRetryDefaults, ...init.fastRetry },
     // Refuse a spray that cannot reach its floor.
     verdictOf: (a, b) =>

@@ -27,7 +27,7 @@ import {
   relativeUncertainty,
 } from '../schedule.js'
 import { KeepWatcher } from '../sockets/nomination.js'
-import { hold, listenAsAcceptor, startLoop } from './arm.js'
+import { hold, listenAsAcceptor, predictsOwnMapping, startLoop } from './arm.js'
 import { dials, listenSide, localSide, sprayPart, sprayWindow } from './dials.js'
 import { firstSocket, publish, Resources, rawConnection } from './session.js'
 
@@ -45,6 +45,7 @@ export async function answer(
   const heldFrom = performance.now()
   const arrivedAt = ctx.clock.now()
   const offer = parseOffer(inbound.message.body)
+  ctx.log(`punch: offer arrived (age ${Math.round(arrivedAt - offer.sentAt)} ms)`)
   const res = new Resources()
   let winner: Socket | undefined
   const refuse = async (reason: string) => {
@@ -66,11 +67,13 @@ export async function answer(
     let held: HeldMappings
     let spray: number[]
     try {
-      ;({ held, spray } = await hold(s, mode, pair, myNat, offer.nat, signal))
+      const predict = predictsOwnMapping(s, mode, myNat, offer.nat, myNat)
+      ;({ held, spray } = await hold(s, mode, pair, myNat, offer.nat, signal, predict))
     } catch (err) {
       throw await refuse(`no mapping: ${(err as Error).message}`)
     }
     res.held = held
+    ctx.log(`punch: answerer held (offer age ${Math.round(ctx.clock.now() - offer.sentAt)} ms)`)
     const candidatePorts = predictCandidates(myNat, held.mappings, s.predictions)
     const me = localSide(myNat, held, candidatePorts)
     const sameClock = mode === 'self'
@@ -123,6 +126,7 @@ export async function answer(
         oneWayMs,
       }
       await publish(ctx, MessageType.answer, answer({ plan }), signal)
+      ctx.log('punch: answer published')
     } else {
       await publish(ctx, MessageType.answer, answer({}), signal)
       const readyWait = res.deadline(

@@ -23,7 +23,7 @@ import {
   signalingRtt,
 } from '../schedule.js'
 import { sendKeep } from '../sockets/nomination.js'
-import { hold, listenAsAcceptor, startLoop } from './arm.js'
+import { hold, listenAsAcceptor, predictsOwnMapping, startLoop } from './arm.js'
 import { dials, listenSide, localSide, sprayPart, sprayWindow } from './dials.js'
 import { firstSocket, publish, Resources, rawConnection, requirePair } from './session.js'
 
@@ -50,8 +50,11 @@ export async function offer(
   let attempts = 0
   try {
     res.inbox = new Inbox(ctx.signaling, ctx.remote.nodeId, id, ctx.log)
-    const { held, spray } = await hold(s, mode, pair, myNat, theirNat, signal)
+    ctx.log('punch: offerer holding mappings')
+    const predict = predictsOwnMapping(s, mode, myNat, myNat, theirNat)
+    const { held, spray } = await hold(s, mode, pair, myNat, theirNat, signal, predict)
     res.held = held
+    ctx.log('punch: offerer held')
     const candidatePorts = predictCandidates(myNat, held.mappings, s.predictions)
     const me = localSide(myNat, held, candidatePorts)
     const localU = ctx.clock.uncertainty
@@ -71,6 +74,7 @@ export async function offer(
     }
     const sentPerf = performance.now()
     await publish(ctx, MessageType.offer, offer, signal)
+    ctx.log('punch: offer published')
     const reply = await res.inbox.next(['answer', 'abort'], signal)
     if (reply.type === 'abort') {
       throw new PunchError('PUNCH_PEER_ABORTED', `peer aborted: ${reply.body.reason}`)
