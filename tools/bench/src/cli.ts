@@ -8,6 +8,7 @@ import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { nodeArgs, start } from './child.js'
 import type { ImplName } from './impl/index.js'
+import { labResults, runLab } from './lab.js'
 import { FULL, METRICS, type Metric, QUICK, type Sizes } from './measure.js'
 import { HELP, type Options, parseOptions } from './options.js'
 import { ensurePeers } from './peers.js'
@@ -43,6 +44,11 @@ function titles(
       'MB/s',
       'higher',
     ],
+    relayedCpu: [
+      'the same transfers: CPU ms per MB, both peers + the relay server (lower is better; load-independent)',
+      'ms/MB',
+      'lower',
+    ],
     idleHeap: [`${n(idlePipes)} idle p2pd pipes on one node: heap per pipe, KiB`, 'KiB', 'lower'],
     idleRss: [`${n(idlePipes)} idle p2pd pipes on one node: RSS per pipe, KiB`, 'KiB', 'lower'],
   }
@@ -76,10 +82,13 @@ async function measureOnce(impl: ImplName, metric: Metric, size: string): Promis
   }
 }
 
-async function relayedOnce(size: string, round: number): Promise<Record<string, number>> {
+async function relayedOnce(
+  size: string,
+  round: number,
+): Promise<{ rate: Record<string, number>; cpu: Record<string, number> }> {
   const child = start(process.execPath, nodeArgs(join(here, 'relayed.ts'), [size, String(round)]))
   try {
-    return await child.line<Record<string, number>>(300_000)
+    return await child.line(300_000)
   } finally {
     await child.stop()
   }
@@ -124,6 +133,7 @@ async function main(): Promise<void> {
     writeReadme(results)
     return
   }
+  if (opts.lab) return labMain(opts, out)
   const loadStart = loadavg()
   // Workers load the working tree when they start: the code measured is what is checked out
   // during the run, so say which commit that was at the start (and at the end if it moved).
@@ -177,7 +187,11 @@ async function main(): Promise<void> {
     for (const [metric, byImpl] of Object.entries(samples)) {
       const [title, unit, better] = label[metric] as [string, string, 'higher' | 'lower']
       const baseline =
-        metric === 'relayed' ? 'direct' : METRICS.includes(metric as Metric) ? 'raw' : undefined
+        metric === 'relayed' || metric === 'relayedCpu'
+          ? 'direct'
+          : METRICS.includes(metric as Metric)
+            ? 'raw'
+            : undefined
       const base = baseline && byImpl[baseline] ? summarize(byImpl[baseline]).median : undefined
       const results = Object.fromEntries(
         Object.entries(byImpl).map(([impl, s]) => [
@@ -236,9 +250,13 @@ async function main(): Promise<void> {
     }
     if (opts.only.includes('relayed') && opts.impls.includes('p2pd')) {
       try {
-        const r = await relayedOnce(size, round)
-        for (const path of RELAY_PATHS) if (r[path]) add('relayed', path, r[path])
-        log(`  relayed  ${RELAY_PATHS.map((p) => `${p} ${r[p]?.toFixed(1)}`).join(', ')} MB/s`)
+        const { rate, cpu } = await relayedOnce(size, round)
+        for (const path of RELAY_PATHS) if (rate[path]) add('relayed', path, rate[path])
+        for (const path of RELAY_PATHS) if (cpu[path]) add('relayedCpu', path, cpu[path])
+        log(`  relayed  ${RELAY_PATHS.map((p) => `${p} ${rate[p]?.toFixed(1)}`).join(', ')} MB/s`)
+        log(
+          `  relayed  ${RELAY_PATHS.map((p) => `${p} ${cpu[p]?.toFixed(2)}`).join(', ')} CPU ms/MB`,
+        )
       } catch (err) {
         fail('relayed', 'all', err)
       }
@@ -263,11 +281,44 @@ async function main(): Promise<void> {
     }
   }
 
-  const results = build(opts.rounds)
+  // The lab figures come from their own run (`--lab`): kept across loopback runs.
+  const previous = existsSync(out)
+    ? (JSON.parse(readFileSync(out, 'utf8')) as Partial<BenchResults>)
+    : undefined
+  const results: BenchResults = {
+    ...build(opts.rounds),
+    ...(previous?.lab ? { lab: previous.lab } : {}),
+  }
   const problems = validate(results)
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`)
   rmSync(`${out}.partial`, { force: true })
   log(`results: ${existsSync(out) ? relative(process.cwd(), out) || out : out}`)
+  if (opts.readme) writeReadme(results)
+  else process.stdout.write(`${renderSection(results)}\n`)
+  if (problems.length) throw new Error(`results not well-formed: ${problems.join('; ')}`)
+}
+
+/** `--lab`: the NAT-lab figures, merged into the existing results file. */
+async function labMain(opts: Options, out: string): Promise<void> {
+  if (!existsSync(out)) throw new Error(`${out} does not exist: run pnpm bench first`)
+  const loadStart = loadavg().map((x) => Math.round(x * 100) / 100)
+  const commit = git(['rev-parse', '--short=12', 'HEAD']) || 'unknown'
+  log(
+    `lab: ${opts.labTrials} trials per connect case, ${opts.labThroughputTrials} per throughput case, ` +
+      `${opts.labDelayMs} ms each way per router uplink (load ${loadStart.join(' ')})`,
+  )
+  const raw = await runLab({
+    trials: opts.labTrials,
+    throughputTrials: opts.labThroughputTrials,
+    uplinkDelayMs: opts.labDelayMs,
+    log: (line) => log(`  ${line}`),
+  })
+  const command = `pnpm bench ${process.argv.slice(2).join(' ')}`
+  const lab = labResults(raw, { command, commit, loadStart })
+  const results = { ...(JSON.parse(readFileSync(out, 'utf8')) as BenchResults), lab }
+  const problems = validate(results)
+  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`)
+  log(`results: ${relative(process.cwd(), out) || out} (lab part)`)
   if (opts.readme) writeReadme(results)
   else process.stdout.write(`${renderSection(results)}\n`)
   if (problems.length) throw new Error(`results not well-formed: ${problems.join('; ')}`)

@@ -16,6 +16,11 @@ export interface Options {
   readonly readme: boolean
   readonly readmeOnly: boolean
   readonly help: boolean
+  /** `--lab`: the NAT-lab figures only, merged into the results file. */
+  readonly lab: boolean
+  readonly labTrials: number
+  readonly labThroughputTrials: number
+  readonly labDelayMs: number
 }
 
 export const HELP = `pnpm bench [options]   side-by-side benchmark on loopback, results in bench-results.json
@@ -28,6 +33,11 @@ export const HELP = `pnpm bench [options]   side-by-side benchmark on loopback, 
   --out FILE           results file (default bench-results.json at the repo root)
   --no-readme          do not regenerate the README's performance section
   --readme-only        regenerate the README section from the existing results file, measure nothing
+  --lab                the NAT-lab figures instead (root): time to connect per strategy and
+                       relayed vs direct throughput at --lab-delay; merged into the results file
+  --lab-trials N       trials per time-to-connect case (default 5)
+  --lab-throughput-trials N   trials per throughput case (default 3)
+  --lab-delay MS       one-way delay of every router uplink (default 25: 100 ms peer RTT)
   --help               this text
 
 js-libp2p and hyperdht are installed on first use into tools/bench/.deps (pinned in
@@ -62,11 +72,25 @@ export function parseOptions(argv: readonly string[]): Options {
     '--readme-only',
     '--help',
     '-h',
+    '--lab',
+    '--lab-trials',
+    '--lab-throughput-trials',
+    '--lab-delay',
   ])
+  const withValue = [
+    '--rounds',
+    '--only',
+    '--impl',
+    '--idle-pipes',
+    '--out',
+    '--lab-trials',
+    '--lab-throughput-trials',
+    '--lab-delay',
+  ]
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string
     if (!known.has(a)) throw new Error(`unknown option ${a} (see --help)`)
-    if (['--rounds', '--only', '--impl', '--idle-pipes', '--out'].includes(a)) i++
+    if (withValue.includes(a)) i++
   }
   const quick = flag('--quick')
   const impls = value('--impl')
@@ -78,6 +102,11 @@ export function parseOptions(argv: readonly string[]): Options {
   const idlePipes = Number(value('--idle-pipes') ?? (quick ? 300 : 10_000))
   if (!Number.isInteger(idlePipes) || idlePipes < 1)
     throw new Error('--idle-pipes must be a positive integer')
+  const count = (name: string, def: number, min: number) => {
+    const n = Number(value(name) ?? def)
+    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}`)
+    return n
+  }
   return {
     quick,
     rounds,
@@ -90,5 +119,9 @@ export function parseOptions(argv: readonly string[]): Options {
     readme: !flag('--no-readme') && !quick,
     readmeOnly: flag('--readme-only'),
     help: flag('--help') || flag('-h'),
+    lab: flag('--lab'),
+    labTrials: count('--lab-trials', 5, 1),
+    labThroughputTrials: count('--lab-throughput-trials', 3, 1),
+    labDelayMs: count('--lab-delay', 25, 0),
   }
 }

@@ -1,23 +1,28 @@
-// Relayed vs direct, in one process so every path shares the machine state: a p2pd pipe (secure
-// channel) over plain TCP, and over TURN through our TurnServer and through coturn, each both
+// Relayed vs direct, both ends in one process so every path shares the machine state: a p2pd
+// pipe (secure channel) over plain TCP, and over TURN through our TurnServer and through coturn
+// (each server in a process of its own, as it would be deployed), each both
 // ways @p2pd/turn's strategy builds it: a TCP allocation (RFC 6062: Connect + ConnectionBind,
 // kernel TCP on both legs; tried first) and a UDP allocation with a channel and the reliable
 // stream (the fallback).
-//   relayed.ts <quick|full> <round>   prints {"direct": MB/s, "turnserver-tcp": MB/s, …}
+//   relayed.ts <quick|full> <round>   prints {"rate": {"direct": MB/s, …}, "cpu": {"direct":
+//   CPU ms per MB, …}} — the CPU of both peers plus the relay server's (load-independent).
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import type { Socket } from 'node:net'
+import { dirname, join } from 'node:path'
 import type { Duplex } from 'node:stream'
+import { fileURLToPath } from 'node:url'
 import { generateIdentity, secureChannel } from '../../../packages/identity/src/index.js'
 import type { Endpoint } from '../../../packages/interface/src/index.js'
 import {
   RelayedTcpStream,
   ReliableStream,
   TurnClient,
-  TurnServer,
   type TurnServerConfig,
   TurnTcpClient,
 } from '../../../packages/turn/src/index.js'
 import { startCoturn } from '../../testkit/src/coturn.js'
+import { nodeArgs, start } from './child.js'
 import { tcpDial, tcpListen } from './impl/raw.js'
 
 const RELAY_PATHS = ['direct', 'turnserver-tcp', 'coturn-tcp', 'turnserver', 'coturn'] as const
@@ -36,8 +41,29 @@ async function securePair(a: Duplex, b: Duplex): Promise<[Duplex, Duplex]> {
   ])
 }
 
-/** MB/s from a to b, with backpressure, until b has every byte. */
-async function transfer(a: Duplex, b: Duplex): Promise<number> {
+interface Figures {
+  /** MB/s (10^6 bytes) from a to b. */
+  readonly rate: number
+  /** CPU ms per MB, both peers plus the relay server (when its /proc entry is readable). */
+  readonly cpu: number | undefined
+}
+
+/** The relay server of the path measured now (its CPU counts), or none for the direct pipe. */
+let relayPid: number | undefined
+
+/** CPU time of a process so far (ms; Linux /proc, 10 ms ticks), undefined when unreadable. */
+function processCpuMs(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    const ticks = Number(fields[11]) + Number(fields[12])
+    return Number.isFinite(ticks) ? ticks * 10 : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** MB/s from a to b, with backpressure, until b has every byte; and the CPU it took. */
+async function transfer(a: Duplex, b: Duplex): Promise<Figures> {
   const chunk = Buffer.alloc(64 * 1024, 7)
   let received = 0
   const done = new Promise<void>((resolve) => {
@@ -47,14 +73,25 @@ async function transfer(a: Duplex, b: Duplex): Promise<number> {
     })
   })
   const started = performance.now()
+  const ownStart = process.cpuUsage()
+  const relayStart = relayPid === undefined ? 0 : processCpuMs(relayPid)
   for (let sent = 0; sent < total; sent += chunk.length) {
     if (!a.write(chunk)) await once(a, 'drain')
   }
   await done
-  return total / 1e6 / ((performance.now() - started) / 1000)
+  const seconds = (performance.now() - started) / 1000
+  const own = process.cpuUsage(ownStart)
+  const relayEnd = relayPid === undefined ? 0 : processCpuMs(relayPid)
+  const relay =
+    relayStart === undefined || relayEnd === undefined ? undefined : relayEnd - relayStart
+  const mb = total / 1e6
+  return {
+    rate: mb / seconds,
+    cpu: relay === undefined ? undefined : ((own.user + own.system) / 1000 + relay) / mb,
+  }
 }
 
-async function direct(): Promise<number> {
+async function direct(): Promise<Figures> {
   let accepted: (socket: Socket) => void = () => {}
   const inbound = new Promise<Socket>((resolve) => {
     accepted = resolve
@@ -68,7 +105,7 @@ async function direct(): Promise<number> {
   return rate
 }
 
-async function relayed(config: TurnServerConfig): Promise<number> {
+async function relayed(config: TurnServerConfig): Promise<Figures> {
   const [ca, cb] = await Promise.all([TurnClient.allocate(config), TurnClient.allocate(config)])
   await Promise.all([ca.bindChannel(cb.relayed), cb.bindChannel(ca.relayed)])
   const sa = new ReliableStream(ca.link(cb.relayed, { closeClient: true }), { conv: 1 })
@@ -82,7 +119,7 @@ async function relayed(config: TurnServerConfig): Promise<number> {
 }
 
 /** Both peers allocate TCP relays; one connects through its server to the other's relay. */
-async function relayedTcp(config: TurnServerConfig): Promise<number> {
+async function relayedTcp(config: TurnServerConfig): Promise<Figures> {
   const [ca, cb] = await Promise.all([
     TurnTcpClient.allocate(config),
     TurnTcpClient.allocate(config),
@@ -105,36 +142,42 @@ async function relayedTcp(config: TurnServerConfig): Promise<number> {
 }
 
 const coturn = await startCoturn()
-const ours = new TurnServer({ users: { bench: 'bench' }, allowLoopbackPeers: true })
-await ours.start()
-const oursConfig = { ...ours.address, username: 'bench', password: 'bench' }
+const here = dirname(fileURLToPath(import.meta.url))
+const ours = start(process.execPath, nodeArgs(join(here, 'turn-server.ts'), []))
+const oursConfig = { ...(await ours.line<Endpoint>(60_000)), username: 'bench', password: 'bench' }
 const coturnConfig = {
   host: coturn.host,
   port: coturn.port,
   username: coturn.user,
   password: coturn.password,
 }
-const runs: Record<RelayPath, () => Promise<number>> = {
-  direct,
-  'turnserver-tcp': () => relayedTcp(oursConfig),
-  'coturn-tcp': () => relayedTcp(coturnConfig),
-  turnserver: () => relayed(oursConfig),
-  coturn: () => relayed(coturnConfig),
+const oursPid = ours.process.pid
+const runs: Record<RelayPath, [number | undefined, () => Promise<Figures>]> = {
+  direct: [undefined, direct],
+  'turnserver-tcp': [oursPid, () => relayedTcp(oursConfig)],
+  'coturn-tcp': [coturn.pid, () => relayedTcp(coturnConfig)],
+  turnserver: [oursPid, () => relayed(oursConfig)],
+  coturn: [coturn.pid, () => relayed(coturnConfig)],
 }
-const result: Partial<Record<RelayPath, number | undefined>> = {}
+const result: Partial<Record<RelayPath, number>> = {}
+const cpu: Partial<Record<RelayPath, number>> = {}
 try {
   // Rotated per round, like the side-by-side metrics.
   const shift = Number(round ?? 0) % RELAY_PATHS.length
   for (const path of [...RELAY_PATHS.slice(shift), ...RELAY_PATHS.slice(0, shift)]) {
     // One path failing (say, a server refusing TCP allocations) leaves the others' figures.
-    result[path] = await runs[path]().catch((err: Error) => {
+    const [pid, run] = runs[path]
+    relayPid = pid
+    const figures = await run().catch((err: Error) => {
       process.stderr.write(`relayed ${path}: ${err.message}\n`)
       return undefined
     })
+    if (figures) result[path] = figures.rate
+    if (figures?.cpu !== undefined) cpu[path] = figures.cpu
   }
 } finally {
-  await ours.close()
+  await ours.stop()
   await coturn.stop()
 }
-process.stdout.write(`${JSON.stringify(result)}\n`)
+process.stdout.write(`${JSON.stringify({ rate: result, cpu })}\n`)
 process.exit(0)

@@ -1,4 +1,5 @@
 // The shape of bench-results.json, and the statistics every figure in it goes through.
+import { type LabResults, validateLab } from './lab.js'
 
 /** One figure for one implementation over the rounds of a run. */
 export interface Summary {
@@ -45,6 +46,11 @@ export interface BenchResults {
   /** Column name → what was measured (`js-libp2p 3.3.11 …`) or why it is missing. */
   readonly implementations: Readonly<Record<string, string>>
   readonly metrics: Readonly<Record<string, MetricResult>>
+  /**
+   * NAT-lab figures (`pnpm bench --lab`, a run of its own with its own date, load and commit);
+   * a loopback run keeps the ones already in the file.
+   */
+  readonly lab?: LabResults
 }
 
 export function summarize(samples: readonly number[], baseline?: number): Summary {
@@ -82,5 +88,6 @@ export function validate(value: unknown): string[] {
       if (!ok) problems.push(`${name}/${impl}: not positive finite figures`)
     }
   }
+  if (r.lab) problems.push(...validateLab(r.lab))
   return problems
 }
