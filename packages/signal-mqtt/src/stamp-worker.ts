@@ -61,7 +61,6 @@ class StampWorker {
   #start(): Worker {
     if (this.#worker) return this.#worker
     const worker = new Worker(SOURCE, { eval: true })
-    worker.unref()
     worker.on('message', ({ id, stamp }: { id: number; stamp?: string }) => {
       const job = this.#pending.get(id)
       this.#pending.delete(id)
@@ -76,6 +75,9 @@ class StampWorker {
     }
     worker.on('error', fail)
     worker.on('exit', (code) => fail(new Error(`stamp worker exited (${code})`)))
+    // After the listeners: adding a 'message' listener refs the worker's port again, which
+    // kept a stopping process alive until the idle timer ended the worker (≈ 10 s).
+    worker.unref()
     this.#worker = worker
     return worker
   }

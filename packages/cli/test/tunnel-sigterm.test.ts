@@ -1,0 +1,83 @@
+import { createServer, type Server } from 'node:http'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type LoopbackInfra, startLoopbackInfra } from './loopback.js'
+import { type Finished, finished, startCli, waitForLine } from './spawn.js'
+
+// `p2pd tunnel --local` used to take ≈ 10 s to exit on SIGTERM once it had connected: the
+// process's stamp worker (signal-mqtt) held the event loop until its idle timer ended it.
+// The bound here is generous for a loaded machine and still far below that 10 s.
+const EXIT_BOUND_MS = 5_000
+
+/** Time from SIGTERM to the process's exit. */
+async function timeToExit(child: ReturnType<typeof startCli>, done: Promise<Finished>) {
+  const t0 = performance.now()
+  child.kill('SIGTERM')
+  const result = await done
+  return { ...result, ms: performance.now() - t0 }
+}
+
+describe('p2pd tunnel exits promptly on SIGTERM', () => {
+  let infra: LoopbackInfra
+  let web: Server
+  let webPort = 0
+  beforeAll(async () => {
+    infra = await startLoopbackInfra()
+    web = createServer((req, res) => {
+      req.resume()
+      req.on('end', () => res.end(`${req.method} ${req.url}`))
+    })
+    await new Promise<void>((r) => web.listen(0, '127.0.0.1', r))
+    webPort = (web.address() as { port: number }).port
+  })
+  afterAll(async () => {
+    web?.closeAllConnections()
+    web?.close()
+    await infra?.close()
+  })
+
+  /** An exposing process and a forwarding one, after three keep-alive exchanges. */
+  async function connectedPair() {
+    const server = startCli(['tunnel', '--expose', String(webPort), ...infra.flags], {
+      XDG_CONFIG_HOME: `${infra.dir}/a`,
+    })
+    const serverDone = finished(server)
+    const address = (await waitForLine(server, /^address: /)).slice('address: '.length)
+    const client = startCli(['tunnel', address, '--local', '127.0.0.1:0', ...infra.flags], {
+      XDG_CONFIG_HOME: `${infra.dir}/b`,
+    })
+    const clientDone = finished(client)
+    const line = await waitForLine(client, /^forwarding 127\.0\.0\.1:\d+ /)
+    const port = Number(/:(\d+) /.exec(line)?.[1])
+    // Keep-alive: the local connections stay open in the forwarder after the answers.
+    const bodies = await Promise.all(
+      [1, 2, 3].map(async (i) => (await fetch(`http://127.0.0.1:${port}/item/${i}`)).text()),
+    )
+    expect(bodies).toEqual(['GET /item/1', 'GET /item/2', 'GET /item/3'])
+    return { server, serverDone, client, clientDone }
+  }
+
+  it('the forwarder, with its streams open, after the exposing side went away', async () => {
+    const { server, serverDone, client, clientDone } = await connectedPair()
+    const s = await timeToExit(server, serverDone)
+    await new Promise((r) => setTimeout(r, 1_000)) // its streams break meanwhile
+    const c = await timeToExit(client, clientDone)
+    console.log(`tunnel SIGTERM → exit: expose ${s.ms.toFixed(0)} ms, local ${c.ms.toFixed(0)} ms`)
+    expect(s.code, s.stderr).toBe(0)
+    expect(c.code, c.stderr).toBe(0)
+    expect(s.ms).toBeLessThan(EXIT_BOUND_MS)
+    expect(c.ms).toBeLessThan(EXIT_BOUND_MS)
+  }, 60_000)
+
+  it('both sides stopped at once, streams open', async () => {
+    const { server, serverDone, client, clientDone } = await connectedPair()
+    const [c, s] = await Promise.all([
+      timeToExit(client, clientDone),
+      timeToExit(server, serverDone),
+    ])
+    console.log(`tunnel SIGTERM → exit: local ${c.ms.toFixed(0)} ms, expose ${s.ms.toFixed(0)} ms`)
+    expect(c.code, c.stderr).toBe(0)
+    expect(s.code, s.stderr).toBe(0)
+    expect(c.ms).toBeLessThan(EXIT_BOUND_MS)
+    expect(s.ms).toBeLessThan(EXIT_BOUND_MS)
+  }, 60_000)
+})
