@@ -42,6 +42,8 @@ export {
 } from './naming.js'
 export {
   cgnatRuleset,
+  firewall6Ruleset,
+  host6Ruleset,
   hostRuleset,
   miniupnpdRuleset,
   routerRuleset,
@@ -71,6 +73,7 @@ export {
 export type { RunnerConfig, RunnerResult, StartMessage } from './runners/protocol.js'
 export * from './schema.js'
 export * from './selfcheck.js'
+export { checkIpv6, expectedBehaviour6, type Ipv6Check, parseSeen6 } from './selfcheck6.js'
 export * from './servers.js'
 export {
   P2PD_STUN_IPS,
@@ -96,7 +99,15 @@ export {
   runningLabs,
 } from './topology.js'
 export {
+  buildPeer6,
+  type Flow6,
+  firewallFlows6,
+  firewallRuleCounters6,
+  parseFlows6,
+} from './topology6.js'
+export {
   conntrackHas,
+  firewallPassed6,
   type PathKind,
   runTrial,
   type SideReport,

@@ -127,6 +127,12 @@ export function rttMatches(configuredMs: number, jitterMs: number, observedMinMs
   return observedMinMs <= configuredMs * 1.5 + 2 * jitterMs + 20
 }
 
+/**
+ * How long an agent (a tsx-started Node process per namespace) may take to come up: one per
+ * peer starts at once, and on a loaded 2-core machine (load 25) 15 s was not always enough.
+ */
+const AGENT_START_MS = 60_000
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((x, y) => x - y)
   return s[Math.floor(s.length / 2)] ?? Number.NaN
@@ -168,7 +174,7 @@ export async function selfCheck(
   const started = performance.now()
   await assertIsolation(info)
   const peers = info.peers.filter((p) => !opts.peers || opts.peers.includes(p.label))
-  const observer = await Agent.start(info.internetNs)
+  const observer = await Agent.start(info.internetNs, AGENT_START_MS)
   try {
     const checks = await Promise.all(
       peers.map((p) =>
@@ -214,7 +220,7 @@ async function checkPeer(info: LabInfo, peer: LabPeer, obs: Agent): Promise<Peer
   const oneWay =
     (peer.shape?.upMs ?? 0) + (peer.shape?.downMs ?? 0) + (peer.shape?.jitterMs ?? 0) * 2
   const waitMs = 300 + 2 * oneWay
-  const host = await Agent.start(peer.ns.host)
+  const host = await Agent.start(peer.ns.host, AGENT_START_MS)
   let rtt: RttReport | undefined
   let ipv6: Ipv6Check | undefined
   try {
@@ -273,7 +279,7 @@ async function checkPeer(info: LabInfo, peer: LabPeer, obs: Agent): Promise<Peer
       // ---- UDP hairpin: the second LAN host (or, without one, another socket of the same
       // host) sends to the public mapping ----
       if (expected.hairpin !== null) {
-        const sender = peer.ns.host2 ? await Agent.start(peer.ns.host2) : host
+        const sender = peer.ns.host2 ? await Agent.start(peer.ns.host2, AGENT_START_MS) : host
         try {
           const s3 = await sender.call('udpOpen', {})
           await sender.call('udpSend', { sock: s3.sock, ...m2, data: 'hairpin' })

@@ -487,3 +487,106 @@ describe('lab readme section', () => {
     ).toBe(true)
   })
 })
+
+describe('IPv6 lab (profiles, addresses, firewall rules, parsers)', () => {
+  it('fw6 is IPv6 only, +v6 makes a NAT profile dual-stack, the rest stay IPv4', async () => {
+    const { IPV6_PROFILES } = await import('../src/profiles.js')
+    expect(IPV6_PROFILES).toEqual(['fw6-drop', 'fw6-rst'])
+    const fw = parseProfile('fw6-rst')
+    expect([fw.name, fw.kind, fw.ip, fw.mapping, fw.filtering, fw.syn]).toEqual([
+      'fw6-rst',
+      'fw6',
+      'v6',
+      'none',
+      'APDF',
+      'rst',
+    ])
+    expect(parseProfile('fw6').name).toBe('fw6-drop')
+    const d = parseProfile('sym-random-rst+v6')
+    expect([d.name, d.ip, d.mapping]).toEqual(['sym-random-rst+v6', 'dual', 'APDM'])
+    expect(parseProfile(d.name).name).toBe(d.name)
+    for (const n of ALL_PROFILES) expect(parseProfile(n).ip).toBe('v4')
+    expect(parseProfileList('all6').map((p) => p.name)).toEqual(['fw6-drop', 'fw6-rst'])
+    for (const bad of ['fw6-drop+hairpin', 'fw6+cgnat', 'open+v6', 'port-restricted+cgnat+v6'])
+      expect(() => parseProfile(bad), bad).toThrow(NatlabError)
+  })
+
+  it('addresses: documentation range, one /64 per peer, twins of the bridge addresses', async () => {
+    const { bridge6Of, hostPort, OBSERVER6_IPS, peerAddresses6 } = await import(
+      '../src/addressing.js'
+    )
+    expect(peerAddresses6(0)).toEqual({
+      routerWanIp: '2001:db8::1:1',
+      lanPrefix: '2001:db8:1::/64',
+      routerLanIp: '2001:db8:1::1',
+      hostIp: '2001:db8:1::2',
+      host2Ip: '2001:db8:1::3',
+    })
+    expect(peerAddresses6(15).lanPrefix).toBe('2001:db8:10::/64')
+    expect(() => peerAddresses6(251)).toThrow(RangeError)
+    expect(bridge6Of('198.18.0.30')).toBe('2001:db8::30')
+    expect(() => bridge6Of('198.18.1.1')).toThrow(RangeError)
+    expect(OBSERVER6_IPS).toEqual(['2001:db8::20', '2001:db8::21', '2001:db8::22'])
+    expect(hostPort('2001:db8::12', 1883)).toBe('[2001:db8::12]:1883')
+    expect(hostPort('198.18.0.12', 1883)).toBe('198.18.0.12:1883')
+  })
+
+  it('the IPv6 firewall: established/related in, counted per flow, drop or RST for the rest', async () => {
+    const { firewall6Ruleset, host6Ruleset } = await import('../src/nft.js')
+    const drop = firewall6Ruleset({ syn: 'drop' })
+    const rst = firewall6Ruleset({ syn: 'rst' })
+    for (const r of [drop, rst]) {
+      expect(r).toContain('table ip6 natlab_fw6 {')
+      expect(r).toContain(
+        'iifname "wan" ct state established,related update @in6 { ip6 saddr . ip6 daddr } counter accept',
+      )
+      expect(r).toContain('oifname "wan" update @out6 { ip6 saddr . ip6 daddr } counter accept')
+      expect(r).toMatch(/set out6 \{[^}]*counter/)
+      expect(r.trimEnd().endsWith('}')).toBe(true)
+      // No translation at all on the IPv6 side.
+      expect(r).not.toMatch(/snat|dnat|masquerade/)
+    }
+    expect(rst).toContain('iifname "wan" meta l4proto tcp counter reject with tcp reset')
+    expect(drop).not.toContain('reject')
+    expect(drop).toContain('tcp flags & (syn | ack) == syn ct state new drop')
+    expect(host6Ruleset()).toContain('update @seen { ip6 saddr . tcp sport . tcp dport }')
+  })
+
+  it('parses the firewall flow counters and IPv6 seen lines', async () => {
+    const { parseFlows6 } = await import('../src/topology6.js')
+    const { parseSeen6, expectedBehaviour6 } = await import('../src/selfcheck6.js')
+    const json = JSON.stringify({
+      nftables: [
+        { metainfo: { version: '1.0.6' } },
+        {
+          set: {
+            name: 'out6',
+            elem: [
+              {
+                elem: {
+                  val: { concat: ['2001:db8:1::2', '2001:db8:2::2'] },
+                  counter: { packets: 12, bytes: 4096 },
+                },
+              },
+              { elem: { val: 'not a pair' } },
+            ],
+          },
+        },
+      ],
+    })
+    expect(parseFlows6(json, 'out')).toEqual([
+      { dir: 'out', src: '2001:db8:1::2', dst: '2001:db8:2::2', packets: 12, bytes: 4096 },
+    ])
+    expect(parseFlows6('{"nftables":[]}', 'in')).toEqual([])
+    expect(parseSeen6('seen [2001:db8:1::2]:4242')).toEqual({ host: '2001:db8:1::2', port: 4242 })
+    expect(parseSeen6('seen 198.18.1.1:80')).toEqual({ host: '198.18.1.1', port: 80 })
+    expect(parseSeen6('nope')).toBeUndefined()
+    const e = expectedBehaviour6(parseProfile('port-restricted-rst+v6'))
+    expect(e).toEqual({
+      udp: { mapping: 'none', ports: 'none', filtering: 'APDF' },
+      tcp: { mapping: 'none', ports: 'none', filtering: 'APDF' },
+      syn: 'rst',
+      hairpin: null,
+    })
+  })
+})
