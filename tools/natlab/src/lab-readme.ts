@@ -52,6 +52,15 @@ export function cellsBelow(r: MatrixResults, strategy: string, bar = 0.95): Weak
     })
 }
 
+/** Uncommitted source changes the run measured (other files are only counted). */
+function dirtyNote(dirty: readonly string[]): string {
+  if (!dirty.length) return ''
+  const src = dirty.filter((f) => /^(packages\/[^/]+|tools\/natlab)\/src\//.test(f))
+  const shown = src.slice(0, 8).map((f) => `\`${f}\``)
+  const more = dirty.length - shown.length
+  return ` plus uncommitted changes (${[...shown, ...(more ? [`${more} other file(s)`] : [])].join(', ')})`
+}
+
 const median = (xs: number[]) => {
   if (!xs.length) return null
   const s = [...xs].sort((x, y) => x - y)
@@ -75,15 +84,22 @@ export function readmeSection(r: MatrixResults, opts: ReadmeSectionOptions = {})
   const cells = r.cells.filter((c) => c.strategy === strategy)
   const n = r.profiles.length
   const pairsPerColumn = new Set(cells.map((c) => `${c.a}|${c.b}`)).size
+  const sampled = r.columns.flatMap((c) => (c.load1 ? [c.load1] : []))
   const loads = r.columns.flatMap((c) => [...c.loadBefore.slice(0, 1), ...c.loadAfter.slice(0, 1)])
-  const load = loads.length
-    ? `load average (1 min) ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} at column starts/ends`
-    : 'load not recorded'
+  const load =
+    sampled.length === r.columns.length && sampled.length
+      ? `1-min load average ${Math.min(...sampled.map((l) => l.min)).toFixed(1)}–` +
+        `${Math.max(...sampled.map((l) => l.max)).toFixed(1)} (per-column medians ` +
+        `${sampled.map((l) => l.median.toFixed(1)).join(', ')})`
+      : loads.length
+        ? `1-min load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} at column starts/ends`
+        : 'load not recorded'
   const mins = Math.round(r.durationMs / 60_000)
   const L: string[] = [README_BEGIN, opts.heading ?? '### Connectivity at every distance', '']
   L.push(
     `\`${strategy}\`, ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC` +
       (r.lab.commit ? `, commit \`${r.lab.commit}\`` : '') +
+      dirtyNote(r.lab.dirty ?? []) +
       `: ${r.columns.length} delay column(s), each a fresh lab (built, self-checked: ` +
       `${r.selfCheck.ok ? 'passed' : 'FAILED'}, torn down); ${r.trialsPerCell} trials per cell; ` +
       `${n} profiles (${r.profiles.map((p) => `\`${p}\``).join(', ')}), ` +

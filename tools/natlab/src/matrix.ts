@@ -83,16 +83,22 @@ export function writeResults(outDir: string, results: MatrixResults): string[] {
   return files.map(([f]) => f)
 }
 
-/** The code under test: short commit, `+dirty` when the tree has changes (best effort). */
-function gitCommit(): string | undefined {
+/**
+ * The code under test: short commit (`+dirty` when tracked files have changes) and the
+ * changed paths (best effort: nothing when git is missing).
+ */
+function gitCommit(): { commit?: string; dirty?: string[] } {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()
     const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
       encoding: 'utf8',
-    }).trim()
-    return dirty ? `${head}+dirty` : head
+    })
+      .split('\n')
+      .map((l) => l.slice(3).trim())
+      .filter(Boolean)
+    return dirty.length ? { commit: `${head}+dirty`, dirty } : { commit: head }
   } catch {
-    return undefined
+    return {}
   }
 }
 
@@ -130,7 +136,7 @@ export async function runMatrix(opts: MatrixOptions): Promise<MatrixResults> {
   })
   if (new Set(named.map((c) => c.name)).size !== named.length)
     throw new NatlabError('NATLAB_USAGE', `repeated column: ${named.map((c) => c.name).join(', ')}`)
-  const commit = gitCommit()
+  const git = gitCommit()
   const columns: ColumnRecord[] = []
   const cells: CellRecord[] = []
   for (const col of named) {
@@ -154,7 +160,7 @@ export async function runMatrix(opts: MatrixOptions): Promise<MatrixResults> {
       kernel: release(),
       node: process.version,
       cpus: cpus().length,
-      ...(commit ? { commit } : {}),
+      ...git,
       ...(opts.command ? { command: opts.command } : {}),
     },
     columns,
@@ -228,9 +234,11 @@ async function runColumn(
     const cells: CellRecord[] = []
     const parallel = Math.max(1, opts.parallel ?? 1)
     const loadBefore = round2(loadavg())
+    const load1: number[] = []
     for (const batch of batches) {
       for (let k = 0; k < batch.length; k += parallel) {
         const group = batch.slice(k, k + parallel)
+        load1.push(loadavg()[0] ?? 0)
         const done = await Promise.all(
           group.map(async ([i, j]) => {
             const out: CellRecord[] = []
@@ -288,6 +296,15 @@ async function runColumn(
         selfCheck: selfCheckSummary,
         loadBefore,
         loadAfter: round2(loadavg()),
+        ...(load1.length
+          ? {
+              load1: {
+                min: round2([Math.min(...load1)])[0] as number,
+                median: round2([median(load1) as number])[0] as number,
+                max: round2([Math.max(...load1)])[0] as number,
+              },
+            }
+          : {}),
       },
       cells,
     }

@@ -76,6 +76,8 @@ export interface ColumnRecord {
   /** `os.loadavg()` (1, 5, 15 min) when the column's trials started and ended. */
   readonly loadBefore: readonly number[]
   readonly loadAfter: readonly number[]
+  /** 1-min load average sampled before every group of cells: min, median, max. */
+  readonly load1?: { readonly min: number; readonly median: number; readonly max: number }
 }
 
 /** The whole file. */
@@ -97,6 +99,8 @@ export interface MatrixResults {
     readonly cpus?: number
     /** `git describe`-ish commit of the code under test (`abc1234`, `+dirty` when modified). */
     readonly commit?: string
+    /** Tracked files with uncommitted changes when the run started (the `+dirty` of `commit`). */
+    readonly dirty?: readonly string[]
     /** The `pnpm lab …` arguments of the run, when it came from the CLI. */
     readonly command?: string
   }
