@@ -3,10 +3,8 @@ import { LENGTH_PREFIX, MAX_FRAME_LENGTH } from './framing.js'
 import { type CipherState, TAG_LENGTH } from './noise/cipher-state.js'
 import { openFrame } from './transport-frame.js'
 
-/** Frame plaintext, in order; no pieces for the close frame (a zero-length plaintext). */
-export type FrameSink = (pieces: readonly Buffer[]) => void
-
-const NONE: readonly Buffer[] = []
+/** One authenticated frame's plaintext, in order; empty for the close frame. */
+export type FrameSink = (plaintext: Buffer) => void
 
 /**
  * Where a frame that straddled socket chunks is put back together for its one decrypt. Shared:
@@ -96,7 +94,6 @@ export class FrameOpener {
   }
 
   #open(body: Buffer, sink: FrameSink): void {
-    const plaintext = openFrame(this.#receive, body, this.#rekeyInterval)
-    sink(plaintext.length > 0 ? [plaintext] : NONE)
+    sink(openFrame(this.#receive, body, this.#rekeyInterval))
   }
 }

@@ -17,17 +17,26 @@ const EMPTY = Buffer.alloc(0)
 
 type Callback = (error?: Error | null) => void
 
+function lengthOf(pieces: readonly Buffer[]): number {
+  let n = 0
+  for (const p of pieces) n += p.length
+  return n
+}
+
 /**
  * The sending half of a secure pipe: turns the pipe's writes into transport frames.
  *
- * Writes are coalesced. Plaintext is sealed in full frames (65,519 bytes) as soon as it makes
- * one; what is left over (less than a frame) is carried, so writes issued in the same tick share
- * one frame and a 64 KiB write does not leave a 17-byte runt behind it. The carry is sealed at
- * the end of the current tick (a microtask: a lone write is not delayed), or — while the stream
- * is backed up and a frame would only queue behind others — on the turn after the stream
- * drains, so a bulk writer's next writes fill it first. Writes are called back at once while the stream holds less than
- * {@link WRITE_BATCH} of ciphertext, else on its `drain`: memory stays bounded by the stream's
- * queue, one carried frame and the pipe's writable buffer.
+ * The first write of a tick that finds the stream idle (nothing carried, nothing queued) and fits
+ * one frame is sealed at once, from the caller's buffer: a lone message (request, reply,
+ * ping-pong) leaves in the same call, with no copy and nothing deferred. Other writes are
+ * coalesced. Plaintext is sealed in full frames (65,519 bytes) as soon as it makes one; what is
+ * left over (less than a frame) is carried, so the rest of a burst shares one frame and a 64 KiB
+ * write does not leave a 17-byte runt behind it. The carry is sealed at the end of the current
+ * tick (a microtask), or — while the stream is backed up and a frame would only queue behind
+ * others — on the turn after the stream drains, so a bulk writer's next writes fill it first.
+ * Writes are called back at once while the stream holds less than {@link WRITE_BATCH} of
+ * ciphertext, else on its `drain`: memory stays bounded by the stream's queue, one carried frame
+ * and the pipe's writable buffer.
  */
 export class FrameWriter {
   readonly #stream: Duplex
@@ -37,11 +46,14 @@ export class FrameWriter {
   #carry: Buffer[] = []
   #carryLength = 0
   #flushQueued = false
+  /** A frame was sealed by {@link FrameWriter.#sealNow} in this tick (reset on the next tick). */
+  #sealedThisTick = false
   #waiting = false
   /** A write's callback, held until the stream drains. */
   #held: Callback | undefined
   // Listeners made when first needed: an idle pipe should cost as little heap as possible.
   #flush: (() => void) | undefined
+  #endTick: (() => void) | undefined
   #onDrain: (() => void) | undefined
   #onClose: (() => void) | undefined
 
@@ -62,6 +74,18 @@ export class FrameWriter {
       return
     }
     const stream = this.#stream
+    if (
+      !this.#sealedThisTick &&
+      this.#carryLength === 0 &&
+      stream.writableLength === 0 &&
+      !this.#held
+    ) {
+      const length = chunks.length === 1 ? (chunks[0] as Buffer).length : lengthOf(chunks)
+      if (length > 0 && length <= MAX_FRAME_PLAINTEXT) {
+        this.#sealNow(chunks, length, callback)
+        return
+      }
+    }
     stream.cork()
     try {
       this.#frame(chunks)
@@ -82,6 +106,27 @@ export class FrameWriter {
     } else {
       callback()
     }
+  }
+
+  /**
+   * The first write of a tick, with the stream idle (nothing carried or queued), that fits one
+   * frame: sealed now, straight from the caller's buffer — a lone write leaves at once, with no
+   * copy and nothing deferred. Further writes in the same tick take the carry, so a burst costs
+   * this frame plus one more.
+   */
+  #sealNow(chunks: readonly Buffer[], length: number, callback: Callback): void {
+    try {
+      this.#seal(chunks, length)
+    } catch (err) {
+      callback(err as Error)
+      return
+    }
+    this.#sealedThisTick = true
+    this.#endTick ??= () => {
+      this.#sealedThisTick = false
+    }
+    process.nextTick(this.#endTick)
+    callback()
   }
 
   /** Seals the carry (if any) and the close frame, then ends the stream. */
@@ -128,7 +173,7 @@ export class FrameWriter {
 
   #sealCarry(): void {
     const pieces = this.#carry
-    const length = pieces.reduce((n, p) => n + p.length, 0)
+    const length = lengthOf(pieces)
     this.#carry = []
     this.#carryLength = 0
     this.#seal(pieces, length)

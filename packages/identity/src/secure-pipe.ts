@@ -62,7 +62,7 @@ export class SecurePipe extends Duplex implements Pipe {
   #closeReceived = false
   #paused = false
   readonly #onData = (chunk: Buffer) => this.#receiveChunk(chunk)
-  readonly #onFrame = (pieces: readonly Buffer[]) => this.#deliver(pieces)
+  readonly #onFrame = (plaintext: Buffer) => this.#deliver(plaintext)
   readonly #onEnd = () => this.#streamEnded()
   readonly #onError = (err: Error) =>
     this.destroy(
@@ -124,19 +124,17 @@ export class SecurePipe extends Duplex implements Pipe {
     }
   }
 
-  /** One authenticated frame's plaintext (no pieces: the close frame). */
-  #deliver(pieces: readonly Buffer[]): void {
+  /** One authenticated frame's plaintext (empty: the close frame). */
+  #deliver(plaintext: Buffer): void {
     if (this.#closeReceived) {
       throw new ChannelError('CHANNEL_FRAME_MALFORMED', 'frame after the close frame')
     }
-    if (pieces.length === 0) {
+    if (plaintext.length === 0) {
       this.#closeReceived = true
       this.push(null)
       return
     }
-    let ok = true
-    for (const piece of pieces) ok = this.push(piece)
-    if (!ok && !this.#paused) {
+    if (!this.push(plaintext) && !this.#paused) {
       this.#paused = true
       this.#stream.pause()
     }

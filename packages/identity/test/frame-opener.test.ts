@@ -38,11 +38,11 @@ function expectSame(frames: Buffer[], messages: Buffer[]): void {
   expect(frames.every((f, i) => f.equals(messages[i] as Buffer))).toBe(true)
 }
 
-/** Feeds `chunks`, collecting each authenticated frame (its pieces joined); stops at an error. */
+/** Feeds `chunks`, collecting each authenticated frame's plaintext; stops at an error. */
 function feed(opener: FrameOpener, chunks: Buffer[]): { frames: Buffer[]; error?: unknown } {
   const frames: Buffer[] = []
   try {
-    for (const c of chunks) opener.push(c, (pieces) => frames.push(Buffer.concat(pieces)))
+    for (const c of chunks) opener.push(c, (plaintext) => frames.push(plaintext))
   } catch (error) {
     return { frames, error }
   }
@@ -168,13 +168,13 @@ describe('frame opener (decrypts frames straddling socket chunks without reassem
     expect(frames).toEqual([])
   })
 
-  it('reports a partial frame (for truncation), and the close frame as no pieces', () => {
+  it('reports a partial frame (for truncation), and the close frame as an empty plaintext', () => {
     const { seal, opener } = ciphers(2 ** 20)
     const wire = Buffer.concat([seal(Buffer.from('x')), seal(new Uint8Array(0))])
     const seen: number[] = []
-    opener.push(wire.subarray(0, 5), (pieces) => seen.push(pieces.length))
+    opener.push(wire.subarray(0, 5), (plaintext) => seen.push(plaintext.length))
     expect(opener.midFrame).toBe(true)
-    opener.push(wire.subarray(5), (pieces) => seen.push(pieces.length))
+    opener.push(wire.subarray(5), (plaintext) => seen.push(plaintext.length))
     expect(opener.midFrame).toBe(false)
     expect(seen).toEqual([1, 0])
   })

@@ -23,6 +23,9 @@ const ALGORITHM = {
 } as const
 
 const EMPTY = Buffer.alloc(0)
+// One options object for every cipher made (the 16-byte tag is the default for both AEADs, but
+// explicit: a decipher then refuses a shorter tag).
+const AEAD_OPTIONS = { authTagLength: TAG_LENGTH } as const
 const ZEROS_32 = Buffer.alloc(32)
 // The Noise spec reserves nonce 2^64−1 for rekey; we stop long before, at 2^53 − 1 (JS safe int).
 const LAST_NONCE = Number.MAX_SAFE_INTEGER - 1
@@ -77,15 +80,11 @@ export class CipherState {
 
   #cipherFor(key: KeyObject, iv: Buffer): AeadCipher {
     // The two AEADs share the streaming API; node's types differ only in name.
-    return createCipheriv(this.#algorithm as 'chacha20-poly1305', key, iv, {
-      authTagLength: TAG_LENGTH,
-    })
+    return createCipheriv(this.#algorithm as 'chacha20-poly1305', key, iv, AEAD_OPTIONS)
   }
 
   #decipherFor(key: KeyObject, iv: Buffer): DecipherChaCha20Poly1305 {
-    return createDecipheriv(this.#algorithm as 'chacha20-poly1305', key, iv, {
-      authTagLength: TAG_LENGTH,
-    })
+    return createDecipheriv(this.#algorithm as 'chacha20-poly1305', key, iv, AEAD_OPTIONS)
   }
 
   #nextIv(): Buffer {
