@@ -33,6 +33,7 @@ export {
   isOpenNat,
   isUnpredictableNat,
   type NatInfo,
+  type TcpFilter,
   NatType,
   natTypeName,
 } from './nat.js'

@@ -45,6 +45,21 @@ export interface NatInfo {
   readonly delta: Delta
   /** External port allocation range, when known (P2PD assumes [1, 65535]). */
   readonly range?: readonly [number, number]
+  /**
+   * Our own NAT's TCP filter, when it was measured (local knowledge: the address text never
+   * carries it; a punch sends it to the peer in its offer or answer).
+   */
+  readonly tcp?: TcpFilter
+}
+
+/**
+ * A NAT's TCP filter as measured: RFC 4787 filtering (`EIF` accepts any unsolicited SYN on a
+ * mapping; `ADF` from the IPs it sent to; `APDF` from the exact endpoints) and what it does
+ * with a SYN it refuses (`drop` it, or answer `rst`).
+ */
+export interface TcpFilter {
+  readonly filtering: 'EIF' | 'ADF' | 'APDF' | 'unknown'
+  readonly synPolicy: 'drop' | 'rst' | 'unknown'
 }
 
 /** True for the codes that mean "no NAT" (P2PD's `is_open`). */

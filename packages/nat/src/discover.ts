@@ -113,13 +113,20 @@ export function assemble(behaviour: BehaviourResult, delta?: DeltaResult): NatDi
  * whose delta was not measured → P2PD's default (random, 0). The signed delta value is kept.
  */
 export function natInfoOf(behaviour: BehaviourResult, delta?: DeltaResult): NatInfo {
+  // A measured TCP filter (and SYN policy) rides along locally; a punch tells the peer.
+  const tcp =
+    behaviour.transport === 'tcp' && behaviour.filteringSource === 'measured'
+      ? { tcp: { filtering: behaviour.filtering, synPolicy: behaviour.synPolicy ?? 'unknown' } }
+      : {}
   if (behaviour.natted !== true) {
-    return { type: behaviour.natType, delta: { type: DeltaType.NotApplicable, value: 0 } }
+    return { type: behaviour.natType, delta: { type: DeltaType.NotApplicable, value: 0 }, ...tcp }
   }
-  if (!delta) return { type: behaviour.natType, delta: { type: DeltaType.Random, value: 0 } }
+  if (!delta)
+    return { type: behaviour.natType, delta: { type: DeltaType.Random, value: 0 }, ...tcp }
   return {
     type: behaviour.natType,
     delta: { type: delta.type, value: delta.value },
     ...(delta.range ? { range: delta.range } : {}),
+    ...tcp,
   }
 }

@@ -319,7 +319,7 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
       legacy: false,
       machineId: this.#init.machineId ?? osMachineId(),
     })
-    this.#address = decodePeerAddress(this.#addressText)
+    this.#address = withTcpFilters(decodePeerAddress(this.#addressText), interfaces)
   }
 
   /**
@@ -641,4 +641,18 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
 /** Creates a node; call `start()` on it before connecting. */
 export function createNode(init: NodeInit): P2pdNode {
   return new P2pdNode(init)
+}
+
+/**
+ * The decoded address with each interface's measured TCP filter put back (the address text
+ * cannot carry it; a punch reads it from `ctx.local` and tells the peer).
+ */
+function withTcpFilters(address: PeerAddress, interfaces: readonly InterfaceInit[]): PeerAddress {
+  const tcpOf = (ext: string) => interfaces.find((i) => i.ext === ext)?.nat.tcp
+  const fill = (list: readonly AddressInterface[]) =>
+    list.map((a) => {
+      const tcp = tcpOf(a.ext)
+      return tcp ? { ...a, nat: { ...a.nat, tcp } } : a
+    })
+  return { ...address, ip4: fill(address.ip4), ip6: fill(address.ip6) }
 }

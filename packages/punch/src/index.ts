@@ -73,6 +73,7 @@ export {
 export {
   answerLead,
   defaults as scheduleDefaults,
+  firstSynAt,
   jitter,
   type MeetingInput,
   measuredOneWay,

@@ -103,7 +103,11 @@ export function punchMode(
 export function effectiveNat(mode: PunchMode, nat: NatRecord): NatRecord {
   if (mode !== 'remote')
     return { type: NatType.OpenInternet, delta: { type: DeltaType.NotApplicable, value: 0 } }
-  const record = { type: nat.type, delta: { type: nat.delta.type, value: nat.delta.value } }
+  const record = {
+    type: nat.type,
+    delta: { type: nat.delta.type, value: nat.delta.value },
+    ...(nat.tcp ? { tcp: { filtering: nat.tcp.filtering, synPolicy: nat.tcp.synPolicy } } : {}),
+  }
   return nat.range ? { ...record, range: [nat.range[0], nat.range[1]] } : record
 }
 

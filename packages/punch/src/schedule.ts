@@ -145,3 +145,20 @@ export function answerLead(
     Math.max(0, oneWayMs) + 2 * Math.max(0, uncertaintyMs) + armMs,
   )
 }
+
+/**
+ * When a side of a simultaneous open sends its first SYN, from what the peer's NAT does with a
+ * SYN it refuses (its measured SYN policy, from the offer or answer). `drop`: as soon as it is
+ * armed (`nowMs`) — an early SYN is dropped by the peer's NAT but waits in SYN_SENT, our
+ * mapping open, and the peer's own SYN crosses into it, so waiting for the instant only costs
+ * time (the clocks' disagreement and the lead). `rst` or not known: at the instant — an early
+ * SYN is refused, its RST closes our mapping again, and the two sides must overlap (fast
+ * retries after each RST keep them overlapping from there).
+ */
+export function firstSynAt(
+  meetAtMs: number,
+  nowMs: number,
+  peerSynPolicy: 'drop' | 'rst' | 'unknown' | undefined,
+): number {
+  return peerSynPolicy === 'drop' ? Math.min(nowMs, meetAtMs) : meetAtMs
+}

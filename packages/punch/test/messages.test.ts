@@ -132,4 +132,42 @@ describe('punch messages', () => {
       { numRuns: 500 },
     )
   })
+
+  it('carries the TCP filter and SYN policy in the NAT record, strictly typed', () => {
+    const tcp = { filtering: 'APDF', synPolicy: 'rst' }
+    expect(parseOffer({ ...offer, nat: { ...nat, tcp } }).nat.tcp).toEqual(tcp)
+    expect(parseAnswer({ ...answer, nat: { ...nat, tcp } }).nat.tcp).toEqual(tcp)
+    expect(parseOffer(offer).nat.tcp).toBeUndefined()
+    for (const synPolicy of ['drop', 'rst', 'unknown']) {
+      for (const filtering of ['EIF', 'ADF', 'APDF', 'unknown']) {
+        const t = { filtering, synPolicy }
+        expect(parseOffer({ ...offer, nat: { ...nat, tcp: t } }).nat.tcp).toEqual(t)
+      }
+    }
+    expectBad(() => parseOffer({ ...offer, nat: { ...nat, tcp: { ...tcp, synPolicy: 'RST' } } }))
+    expectBad(() => parseOffer({ ...offer, nat: { ...nat, tcp: { ...tcp, filtering: 'x' } } }))
+    expectBad(() => parseOffer({ ...offer, nat: { ...nat, tcp: { filtering: 'EIF' } } }))
+    expectBad(() => parseOffer({ ...offer, nat: { ...nat, tcp: 'rst' } }))
+    expectBad(() => parseAnswer({ ...answer, nat: { ...nat, tcp: null } }))
+    // Anything in either field, or as the whole record: a value of the sets or PUNCH_BAD_MESSAGE.
+    fc.assert(
+      fc.property(fc.anything(), fc.anything(), fc.anything(), (filtering, synPolicy, whole) => {
+        for (const t of [{ filtering, synPolicy }, { ...tcp, synPolicy }, whole]) {
+          let got: unknown
+          try {
+            got = parseOffer({ ...offer, nat: { ...nat, tcp: t } }).nat.tcp
+          } catch (err) {
+            expect(isP2pdError(err, 'PUNCH_BAD_MESSAGE')).toBe(true)
+            continue
+          }
+          if (t === undefined) expect(got).toBeUndefined()
+          else {
+            const { filtering: f, synPolicy: p } = t as { filtering: unknown; synPolicy: unknown }
+            expect(got).toEqual({ filtering: f, synPolicy: p })
+          }
+        }
+      }),
+      { numRuns: 500 },
+    )
+  })
 })

@@ -40,3 +40,12 @@ describe('predictsOwnMapping: which side announces ext IP + local port without a
     expect(predictsOwnMapping(off, 'remote', prEqual, prEqual, prEqual)).toBe(false)
   })
 })
+
+describe('the measured TCP filter rides in the NAT record', () => {
+  it('effectiveNat keeps it in remote mode (the offer and answer carry it)', async () => {
+    const { effectiveNat } = await import('../src/plan.js')
+    const tcp = { filtering: 'APDF', synPolicy: 'rst' } as const
+    expect(effectiveNat('remote', { ...prEqual, tcp }).tcp).toEqual(tcp)
+    expect(effectiveNat('lan', { ...prEqual, tcp }).tcp).toBeUndefined()
+  })
+})

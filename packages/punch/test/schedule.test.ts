@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   answerLead,
+  firstSynAt,
   jitter,
   measuredOneWay,
   meetingLead,
@@ -129,5 +130,14 @@ describe('schedule maths', () => {
     expect(staggerOffsets(4, 40)).toEqual([0, 10, 20, 30])
     expect(staggerOffsets(3, 0)).toEqual([0, 2, 4])
     expect(staggerOffsets(0, 10)).toEqual([])
+  })
+
+  it('first SYN: at once toward a NAT that drops refused SYNs, else at the instant', () => {
+    expect(firstSynAt(1_000, 900, 'drop')).toBe(900)
+    expect(firstSynAt(1_000, 900, 'rst')).toBe(1_000)
+    expect(firstSynAt(1_000, 900, 'unknown')).toBe(1_000)
+    expect(firstSynAt(1_000, 900, undefined)).toBe(1_000)
+    // Never later than the instant.
+    expect(firstSynAt(1_000, 1_200, 'drop')).toBe(1_000)
   })
 })

@@ -22,6 +22,7 @@ import {
 import {
   answerLead,
   defaults,
+  firstSynAt,
   measuredOneWay,
   punchWindow,
   relativeUncertainty,
@@ -172,7 +173,13 @@ export async function answer(
     peerAbort.catch(() => {})
     // Simultaneous open: at the instant. The offerer listening: at once after the ack (it
     // listened before its ready), at the instant after a go-answer (it listens on receipt).
-    const startAt = plan.acceptor === 'none' || go ? plan.meetAt : ctx.clock.now()
+    // Toward an offerer whose NAT drops refused SYNs, a simultaneous open starts at once.
+    const startAt =
+      plan.acceptor === 'none' && !sprayed
+        ? firstSynAt(plan.meetAt, ctx.clock.now(), offer.nat.tcp?.synPolicy)
+        : plan.acceptor === 'none' || go
+          ? plan.meetAt
+          : ctx.clock.now()
     if (pairs.length)
       startLoop(s, myNat, res, ctx, pairs, startAt, plan.windowMs, plan.oneWayMs, onSocket, sprayed)
     // The offerer decides which socket both keep: wait for its byte, even after our loop

@@ -16,6 +16,7 @@ import {
 } from '../protocol/messages.js'
 import {
   defaults,
+  firstSynAt,
   meetingTime,
   oneWayDelay,
   punchWindow,
@@ -164,7 +165,13 @@ export async function offer(
         }
       }
     }
-    const startAt = acceptor === 'none' ? meetAt : ctx.clock.now()
+    // Simultaneous open: at the instant, or at once toward a NAT that drops refused SYNs.
+    const startAt =
+      acceptor === 'none' && !sprayed
+        ? firstSynAt(meetAt, ctx.clock.now(), answer.nat.tcp?.synPolicy)
+        : acceptor === 'none'
+          ? meetAt
+          : ctx.clock.now()
     const loop = pairs.length
       ? startLoop(s, myNat, res, ctx, pairs, startAt, windowMs, oneWayMs, onSocket, sprayed)
       : undefined

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net'
-import type { DeltaType, Endpoint, NatType } from '@p2pd/interface'
+import type { DeltaType, Endpoint, NatType, TcpFilter } from '@p2pd/interface'
 import { PunchError } from '../errors.js'
 
 /**
@@ -54,6 +54,11 @@ export interface NatRecord {
   readonly delta: { readonly type: DeltaType; readonly value: number }
   /** External port allocation range `[low, high]`, when known (aims a birthday spray). */
   readonly range?: readonly [number, number]
+  /**
+   * The NAT's TCP filter as measured (filtering, and `drop` or `rst` for a refused SYN), when
+   * the sender knows it: it paces the peer's first SYNs (see `schedule.ts`, `firstSynAt`).
+   */
+  readonly tcp?: TcpFilter
 }
 
 export interface PunchOffer {
@@ -221,12 +226,25 @@ function nat(v: unknown): NatRecord {
       value: int(d.value, 'nat.delta.value', -65535, 65535),
     },
   }
-  if (o.range === undefined) return record
+  const withTcp = o.tcp === undefined ? record : { ...record, tcp: tcpFilter(o.tcp) }
+  if (o.range === undefined) return withTcp
   if (!Array.isArray(o.range) || o.range.length !== 2) return bad('nat.range must be [low, high]')
   const low = port(o.range[0], 'nat.range[0]')
   const high = port(o.range[1], 'nat.range[1]')
   if (low > high) bad('nat.range must be [low, high]')
-  return { ...record, range: [low, high] }
+  return { ...withTcp, range: [low, high] }
+}
+
+const FILTERINGS = ['EIF', 'ADF', 'APDF', 'unknown'] as const
+const SYN_POLICIES = ['drop', 'rst', 'unknown'] as const
+
+function tcpFilter(v: unknown): TcpFilter {
+  const o = object(v, 'nat.tcp')
+  const filtering = o.filtering as TcpFilter['filtering']
+  const synPolicy = o.synPolicy as TcpFilter['synPolicy']
+  if (!FILTERINGS.includes(filtering)) bad(`nat.tcp.filtering must be one of ${FILTERINGS}`)
+  if (!SYN_POLICIES.includes(synPolicy)) bad(`nat.tcp.synPolicy must be one of ${SYN_POLICIES}`)
+  return { filtering, synPolicy }
 }
 
 function mode(v: unknown): PunchMode {
