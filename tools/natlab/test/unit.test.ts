@@ -26,6 +26,7 @@ import {
 } from '../src/index.js'
 import {
   cellsBelow,
+  punchStory,
   README_BEGIN,
   README_END,
   readmeSection,
@@ -439,7 +440,7 @@ describe('lab readme section', () => {
       col === '0ms' && a === 'p' && b === 'q' ? 1 : col === '25ms' && a === 'q' ? 2 : 3,
     )
     const weak = cellsBelow(r, 'node-auto')
-    expect(weak.map((w) => `${w.column} ${w.a}×${w.b} ${w.successes}`)).toEqual([
+    expect(weak.map((w) => `${w.column} ${w.a}×${w.b} ${w.good}`)).toEqual([
       '0ms p×q 1',
       '25ms q×p 2',
       '25ms q×q 2',
@@ -448,16 +449,50 @@ describe('lab readme section', () => {
     const text = readmeSection(r, { note: 'Subset: two profiles.' })
     expect(text.startsWith(README_BEGIN)).toBe(true)
     expect(text.endsWith(README_END)).toBe(true)
-    expect(text).toContain('Cells below 95 % (3)')
-    expect(text).toContain('- `0ms` p × q: 1/3 — 2× A: punch timed out <p&q>')
+    expect(text).toContain('Cells below 95 % connected (3)')
+    expect(text).toContain('- `0ms` p × q: 1/3 connected — 2× A: punch timed out <p&q>')
+    // Direct: every cell has a TURN trial (no punch events in the fixture) against it.
+    const notDirect = cellsBelow(r, 'node-auto', 0.95, true)
+    expect(notDirect).toHaveLength(8)
+    expect(notDirect.at(-1)?.causes).toEqual([
+      { reason: 'turn (relayed), no punch recorded', count: 1 },
+    ])
+    expect(text).toContain(
+      'Cells below 95 % verified direct (relayed by TURN instead, or failed) (8)',
+    )
     expect(text).toContain('![Connectivity grid')
     expect(text).toContain('| 0ms | 0 ms each way per router uplink | 4 |')
     expect(text).toContain('all 4 ordered pairs (both directions)')
     expect(text).toContain('Subset: two profiles.')
-    expect(readmeSection(multiColumn(['0ms'], ['p'], () => 3))).toContain('Cells below 95 %: none.')
+    expect(readmeSection(multiColumn(['0ms'], ['p'], () => 3))).toContain(
+      'Cells below 95 % connected: none.',
+    )
     // The per-column text grid takes only its column's cells.
     expect(matrixSummaryMarkdown(r, 'node-auto', '25ms')).toContain('| **q** | 2/3')
     expect(matrixSummaryMarkdown(r, 'node-auto', '0ms')).toContain('| **p** | 3/3 punch×2+turn×1')
+  })
+  it("tells a relayed trial's cause from the nodes' punch events", () => {
+    const side = (events: string[]) => ({
+      peer: 'A',
+      profile: 'p',
+      conntrack: false,
+      result: {
+        type: 'result' as const,
+        ok: true,
+        detail: { events: events.map((m) => ({ at: 0, m })) },
+      },
+    })
+    const failed = side([
+      'punch {"type":"planned","role":"offerer"}',
+      'punch {"type":"failed","role":"offerer","reason":"another strategy won","attempts":51,"refused":51}',
+    ])
+    expect(punchStory(failed as never)).toBe(
+      'punch failed: another strategy won after 51 attempts, 51 refused',
+    )
+    expect(punchStory(side(['punch {"type":"planned"}']) as never)).toBe(
+      'punch planned, no result recorded',
+    )
+    expect(punchStory(side([]) as never)).toBe(null)
   })
   it('splices between the markers, or after the heading the first time', () => {
     const readme = '# x\n\n## Lab results\nintro\n\n## API\n'
