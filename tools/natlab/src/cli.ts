@@ -126,8 +126,14 @@ function printSelfCheck(r: SelfCheckReport): void {
     const fmt = (x?: { mapping: string; ports: string; filtering: string }) =>
       x ? `${x.mapping}/${x.ports}/${x.filtering}` : '?'
     const rtt = p.rtt ? ` rtt ${p.rtt.configuredMs}→${p.rtt.observedMedianMs}ms` : ''
+    // A dual-stack peer's IPv6 side (an IPv6-only peer's line is its IPv6 side already).
+    const v6 = p.ipv6
+    const ipv6 =
+      v6 && p.rtt
+        ? `\n     ipv6 udp ${fmt(v6.observed.udp)} tcp ${fmt(v6.observed.tcp)} syn ${v6.observed.syn ?? '?'}`
+        : ''
     console.log(
-      `${p.ok ? 'ok  ' : 'FAIL'} ${p.peer.padEnd(3)} ${p.profile.padEnd(30)} udp ${fmt(o.udp)} tcp ${fmt(o.tcp)} syn ${o.syn ?? '?'} hairpin ${o.hairpin ?? '-'}${rtt}` +
+      `${p.ok ? 'ok  ' : 'FAIL'} ${p.peer.padEnd(3)} ${p.profile.padEnd(30)} udp ${fmt(o.udp)} tcp ${fmt(o.tcp)} syn ${o.syn ?? '?'} hairpin ${o.hairpin ?? '-'}${rtt}${ipv6}` +
         (p.ok ? '' : `\n     ${p.mismatches.join('\n     ')}`),
     )
   }
