@@ -13,7 +13,7 @@ export interface LabFigure {
   readonly n: number
   /** Trials asked for (n counts the ones that succeeded and measured). */
   readonly trials: number
-  /** Throughput only: median over the direct pipe's median on the same pair. */
+  /** Throughput only: median over the direct pipe's median, for rows on the direct pipe's pair. */
   readonly ratio?: number
 }
 
@@ -88,8 +88,10 @@ export function labResults(
   r: BenchP2pdResults,
   meta: { command: string; commit: string; loadStart: readonly number[] },
 ): LabResults {
-  // Ratios against the direct pipe of the same pair (relayed rows of that pair follow it).
-  const direct = r.throughput.find((c) => c.runner === 'node-direct')?.mbitPerS?.median
+  // Ratios only against the direct pipe of the same pair: another pair's path differs.
+  const directCase = r.throughput.find((c) => c.runner === 'node-direct')
+  const direct = directCase?.mbitPerS?.median
+  const samePair = (c: BenchCase) => c.a === directCase?.a && c.b === directCase?.b
   return {
     date: r.startedAt,
     command: meta.command,
@@ -101,7 +103,7 @@ export function labResults(
     durationMs: r.durationMs,
     connect: r.connect.map((c) => row(c, c.timeToConnectMs)),
     throughput: r.throughput.map((c) =>
-      row(c, c.mbitPerS, c.runner === 'node-direct' ? undefined : direct),
+      row(c, c.mbitPerS, c.runner !== 'node-direct' && samePair(c) ? direct : undefined),
     ),
   }
 }

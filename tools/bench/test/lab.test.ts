@@ -50,13 +50,19 @@ const raw: BenchP2pdResults = {
       mbitPerS: stats(90, 80, 99),
     }),
     kase({ name: 'relayed (coturn, same pair)', runner: 'node-turn', mbitPerS: null }),
+    kase({
+      name: 'relayed (our TURN, cone × cone)',
+      runner: 'node-turn',
+      b: 'port-restricted-drop',
+      mbitPerS: stats(120, 110, 130),
+    }),
   ],
 }
 
 describe('pnpm bench --lab', () => {
   const lab = labResults(raw, { command: 'pnpm bench --lab', commit: 'abc', loadStart: [1, 2, 3] })
 
-  it('keeps median, spread and counts, with throughput ratios to the direct pipe', () => {
+  it('keeps median, spread and counts, with throughput ratios to the direct pipe of the same pair', () => {
     expect(lab.uplinkDelayMs).toBe(25)
     expect(lab.connect[0]).toMatchObject({
       pair: 'port-restricted-rst × port-restricted-drop',
@@ -64,7 +70,13 @@ describe('pnpm bench --lab', () => {
       figure: { median: 1054, min: 1021, max: 1119, n: 2, trials: 3 },
       failures: ['timeout'],
     })
-    expect(lab.throughput.map((r) => r.figure?.ratio)).toEqual([undefined, 0.9, undefined])
+    // Another pair's relayed row has no ratio: its path is not the direct pipe's.
+    expect(lab.throughput.map((r) => r.figure?.ratio)).toEqual([
+      undefined,
+      0.9,
+      undefined,
+      undefined,
+    ])
     expect(lab.throughput[2]?.figure).toBeNull()
   })
 
