@@ -157,6 +157,12 @@ export function readmeSection(r: MatrixResults, opts: ReadmeSectionOptions = {})
       `${r.lab.cpus ?? '?'} CPUs, ${load}.`,
     '',
   )
+  const missing = (r.plannedColumns ?? []).filter((c) => !r.columns.some((x) => x.name === c))
+  if (missing.length)
+    L.push(
+      `The run was stopped before ${missing.map((c) => `\`${c}\``).join(', ')}: those columns are not in it.`,
+      '',
+    )
   if (opts.note) L.push(opts.note, '')
   L.push(
     `![Connectivity grid: one panel per delay column, one cell per ordered pair, colour by success rate, letter by winning strategy](${opts.svgPath ?? 'docs/lab-matrix.svg'})`,

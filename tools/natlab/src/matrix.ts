@@ -139,41 +139,48 @@ export async function runMatrix(opts: MatrixOptions): Promise<MatrixResults> {
   const git = gitCommit()
   const columns: ColumnRecord[] = []
   const cells: CellRecord[] = []
+  const resultsSoFar = (): MatrixResults => {
+    const finishedAt = new Date()
+    const first = columns[0] as ColumnRecord
+    return {
+      schemaVersion: SCHEMA_VERSION,
+      generator: 'p2pd-natlab',
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationMs: finishedAt.getTime() - startedAt.getTime(),
+      lab: {
+        prefix: first.prefix,
+        shape: first.shape,
+        ...(first.shapeB !== first.shape ? { shapeB: first.shapeB } : {}),
+        kernel: release(),
+        node: process.version,
+        cpus: cpus().length,
+        ...git,
+        ...(opts.command ? { command: opts.command } : {}),
+      },
+      columns: [...columns],
+      plannedColumns: named.map((c) => c.name),
+      profiles,
+      strategies: runners.map((r) => r.name),
+      trialsPerCell: trials,
+      options: opts.options ?? {},
+      selfCheck: {
+        ok: columns.every((c) => c.selfCheck.ok),
+        peers: columns.flatMap((c) => c.selfCheck.peers),
+      },
+      cells: [...cells],
+    }
+  }
   for (const col of named) {
     log(`column ${col.name}: building the lab`)
     const r = await runColumn(opts, col.spec, col.name, profiles, runners, trials, log)
     columns.push({ ...r.column, shape: col.shape, shapeB: col.shapeB })
     cells.push(...r.cells)
+    // Every finished column is on disk at once: a long run stopped midway keeps its columns.
+    if (opts.outDir !== null && columns.length < named.length)
+      writeResults(opts.outDir ?? 'natlab-results', resultsSoFar())
   }
-  const finishedAt = new Date()
-  const first = columns[0] as ColumnRecord
-  const results: MatrixResults = {
-    schemaVersion: SCHEMA_VERSION,
-    generator: 'p2pd-natlab',
-    startedAt: startedAt.toISOString(),
-    finishedAt: finishedAt.toISOString(),
-    durationMs: finishedAt.getTime() - startedAt.getTime(),
-    lab: {
-      prefix: first.prefix,
-      shape: first.shape,
-      ...(first.shapeB !== first.shape ? { shapeB: first.shapeB } : {}),
-      kernel: release(),
-      node: process.version,
-      cpus: cpus().length,
-      ...git,
-      ...(opts.command ? { command: opts.command } : {}),
-    },
-    columns,
-    profiles,
-    strategies: runners.map((r) => r.name),
-    trialsPerCell: trials,
-    options: opts.options ?? {},
-    selfCheck: {
-      ok: columns.every((c) => c.selfCheck.ok),
-      peers: columns.flatMap((c) => c.selfCheck.peers),
-    },
-    cells,
-  }
+  const results = resultsSoFar()
   if (opts.outDir !== null) {
     const files = writeResults(opts.outDir ?? 'natlab-results', results)
     log(`wrote ${files.join(', ')}`)

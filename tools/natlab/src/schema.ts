@@ -106,6 +106,8 @@ export interface MatrixResults {
   }
   /** Delay columns in order (a v1 file is read as one column). */
   readonly columns: readonly ColumnRecord[]
+  /** Every column the run was asked for (more than `columns` when it was stopped midway). */
+  readonly plannedColumns?: readonly string[]
   /** Row and column order of the grid. */
   readonly profiles: readonly string[]
   readonly strategies: readonly string[]

@@ -464,6 +464,10 @@ describe('lab readme section', () => {
     expect(text).toContain('| 0ms | 0 ms each way per router uplink | 4 |')
     expect(text).toContain('all 4 ordered pairs (both directions)')
     expect(text).toContain('Subset: two profiles.')
+    expect(text).not.toContain('stopped')
+    expect(readmeSection({ ...r, plannedColumns: ['0ms', '25ms', '100ms'] })).toContain(
+      'The run was stopped before `100ms`: those columns are not in it.',
+    )
     expect(readmeSection(multiColumn(['0ms'], ['p'], () => 3))).toContain(
       'Cells below 95 % connected: none.',
     )
