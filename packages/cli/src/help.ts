@@ -107,7 +107,7 @@ options:
 
 ${NODE_OPTIONS}`,
   daemon: `usage: p2pd daemon [--port P] [--host H] [--token-file F] [--cors ORIGIN …]
-                   [--listen [--allow NODE_ID …]] [node options]
+                   [--allow-host NAME …] [--listen [--allow NODE_ID …]] [node options]
 
 Starts a node and serves it to programs on this machine as a REST + WebSocket API on
 http://127.0.0.1:12333 (P2PD's port) until Ctrl-C: connect to peers by address or name,
@@ -124,6 +124,9 @@ options:
   --cors ORIGIN          a browser origin allowed to call the API, like
                          http://localhost:5173 (repeatable; default none: browsers are
                          refused)
+  --allow-host NAME      another name clients reach the API by (repeatable); requests
+                         whose Host header names anything but localhost, a loopback or
+                         the listen address, or such a name, are refused (DNS rebinding)
   --listen               hand pipes that peers open to this node to clients
                          (GET /incoming); without it they are refused
 ${ALLOW}

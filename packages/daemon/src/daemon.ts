@@ -14,6 +14,7 @@ import {
   TOKEN_PROTOCOL_PREFIX,
 } from './auth.js'
 import { DaemonError, HttpError } from './errors.js'
+import { HostPolicy } from './host-check.js'
 import { sendError } from './http-util.js'
 import { PipeTable } from './pipe-table.js'
 import { acceptKey, checkUpgrade, WebSocketConnection } from './websocket.js'
@@ -37,6 +38,12 @@ export interface DaemonOptions {
    * `http://localhost:5173`). A request with any other `Origin` is refused with 403.
    */
   readonly cors?: readonly string[]
+  /**
+   * More names (or addresses) clients use to reach the daemon, besides `localhost`, the
+   * loopback addresses and the listen address: a request whose `Host` header names anything
+   * else is refused with 421 (DNS rebinding).
+   */
+  readonly allowedHosts?: readonly string[]
   /**
    * Hand inbound pipes (peers connecting to this node) to clients through `GET /incoming`
    * (default false: they are closed at once).
@@ -64,8 +71,14 @@ export interface DaemonLimits {
   readonly maxPollMs: number
   /** Default deadline of `POST /connect` and of one send (default 30 000 ms). */
   readonly connectTimeoutMs: number
-  /** Open HTTP connections (default 128); more are dropped. */
+  /** Open HTTP connections, WebSockets included (default 128); more are dropped. */
   readonly maxConnections: number
+  /** WebSockets open at once (default 64); more upgrades are refused with 503. */
+  readonly maxWebSockets: number
+  /** Header lines of one request (default 64); more is refused with 431. */
+  readonly maxHeaders: number
+  /** Time for a request's headers to arrive (default 10 000 ms); slower clients are dropped. */
+  readonly headersTimeoutMs: number
   /** Largest WebSocket message, fragments together (default 1 MiB); more closes with 1009. */
   readonly maxWsMessageBytes: number
   /** WebSocket ping interval (default 30 000 ms; a missed pong closes). */
@@ -80,6 +93,9 @@ const DEFAULT_LIMITS: DaemonLimits = {
   maxPollMs: 120_000,
   connectTimeoutMs: 30_000,
   maxConnections: 128,
+  maxWebSockets: 64,
+  maxHeaders: 64,
+  headersTimeoutMs: 10_000,
   maxWsMessageBytes: 1 << 20,
   wsPingMs: 30_000,
 }
@@ -111,6 +127,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const limits: DaemonLimits = { ...DEFAULT_LIMITS, ...options.limits }
   const lifetime = linkSignals(options.signal)
   const allowed = new Set(options.cors ?? [])
+  const host = options.host ?? '127.0.0.1'
+  const hosts = new HostPolicy(host, options.allowedHosts)
   const table = new PipeTable(limits.maxPipes, limits.maxIncoming, limits.pipeBufferBytes)
   const sockets = new Set<WebSocketConnection>()
   const state: ApiState = {
@@ -127,15 +145,25 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const requestMs = Math.max(limits.maxPollMs, 120_000) + 10_000
 
   const server = createServer({
-    requestTimeout: 30_000, // the whole request (headers and body) must arrive by then
-    headersTimeout: 10_000,
+    requestTimeout: Math.max(30_000, limits.headersTimeoutMs), // the whole request (headers and body)
+    headersTimeout: limits.headersTimeoutMs,
     keepAliveTimeout: 5_000,
     maxHeaderSize: 16_384,
+    // How often the two timeouts above are enforced (Node's default, 30 s, let a slow client
+    // hold its connection three times longer than the headers timeout).
+    connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
   })
   server.maxConnections = limits.maxConnections
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n')
-    else socket.destroy()
+  // Node would silently drop header lines past its count (an Origin among them); instead every
+  // line is kept (maxHeaderSize bounds their bytes) and too many is a 431.
+  server.maxHeadersCount = 0
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+    if (socket.writable) {
+      socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\n\r\n`)
+      setTimeout(() => socket.destroy(), 1_000).unref()
+    } else socket.destroy()
   })
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -143,6 +171,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     res.once('close', () => deadline.abort())
     let headers: Record<string, string> = {}
     void (async () => {
+      checkHeaders(req, limits.maxHeaders, hosts)
       const url = requestUrl(req)
       headers = corsHeaders(req, allowed)
       if (req.method === 'OPTIONS' && req.headers.origin !== undefined) {
@@ -182,6 +211,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy())
     try {
+      checkHeaders(req, limits.maxHeaders, hosts)
       const url = requestUrl(req)
       corsHeaders(req, allowed)
       checkToken(req, url, token, true)
@@ -192,6 +222,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       const entry = table.get(id)
       if (entry.info().websocket)
         throw new HttpError(409, 'PIPE_IN_USE', 'a WebSocket already holds this pipe')
+      if (sockets.size >= limits.maxWebSockets) {
+        throw new HttpError(503, 'TOO_MANY_WEBSOCKETS', `${sockets.size} WebSockets are open`)
+      }
       const offered = offeredProtocols(req)
       const proto = offered.includes(PROTOCOL)
         ? PROTOCOL
@@ -237,7 +270,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     }
   })().catch(() => {}) // ends with the daemon (ABORTED) or the node (NODE_STOPPED)
 
-  const host = options.host ?? '127.0.0.1'
   const listening = new Deadline(10_000, lifetime.signal, 'daemon listen')
   try {
     server.listen(options.port ?? DEFAULT_DAEMON_PORT, host)
@@ -252,6 +284,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     listening.dispose()
   }
   const port = (server.address() as AddressInfo).port
+  hosts.port = port
   let closing: Promise<void> | undefined
   const close = () => {
     if (closing) return closing
@@ -274,6 +307,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   lifetime.signal.addEventListener('abort', () => void close(), { once: true })
   const shown = host.includes(':') ? `[${host}]` : host
   return { url: `http://${shown}:${port}`, host, port, close }
+}
+
+/** 421 for a foreign `Host` (DNS rebinding), 431 for too many header lines. */
+function checkHeaders(req: IncomingMessage, maxHeaders: number, hosts: HostPolicy): void {
+  if (req.rawHeaders.length / 2 > maxHeaders) {
+    throw new HttpError(431, 'TOO_MANY_HEADERS', `more than ${maxHeaders} header lines`)
+  }
+  hosts.check(req)
 }
 
 /** The request's URL; 400 when it does not parse. */

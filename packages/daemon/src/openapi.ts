@@ -78,7 +78,12 @@ export function openApiDocument(): Record<string, unknown> {
 }
 
 function build(): Record<string, unknown> {
-  const common = { '401': err('Unauthorized'), '403': err('Forbidden') }
+  const common = {
+    '401': err('Unauthorized'),
+    '403': err('Forbidden'),
+    '421': err('ForeignHost'),
+    '431': err('TooManyHeaders'),
+  }
   return {
     openapi: '3.1.0',
     info: {
@@ -230,6 +235,7 @@ function build(): Record<string, unknown> {
             '400': errorBody('Not a valid WebSocket upgrade.'),
             '404': err('NotFound'),
             '409': errorBody('PIPE_IN_USE: another WebSocket holds the pipe.'),
+            '503': errorBody('TOO_MANY_WEBSOCKETS: the limit of open WebSockets (64) is reached.'),
             '426': errorBody(
               'UPGRADE_REQUIRED: a plain GET, or a WebSocket version other than 13.',
             ),
@@ -259,6 +265,10 @@ function build(): Record<string, unknown> {
         Unauthorized: errorBody('UNAUTHORIZED: no token or a wrong one.'),
         Forbidden: errorBody('ORIGIN_FORBIDDEN: a browser origin not configured with --cors.'),
         NotFound: errorBody('PIPE_NOT_FOUND.'),
+        ForeignHost: errorBody(
+          'HOST_FORBIDDEN: the Host header names neither this machine nor a configured name (DNS rebinding).',
+        ),
+        TooManyHeaders: errorBody('TOO_MANY_HEADERS: more header lines than the limit (64).'),
       },
       schemas: {
         Error: obj({

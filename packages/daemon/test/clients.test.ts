@@ -154,7 +154,13 @@ describe('p2pd daemon (a process) and clients in other languages', () => {
   }, 90_000)
 
   it('usage errors exit 2 before anything starts', async () => {
-    const cases = [['--port', 'x'], ['--cors', 'not an origin'], ['--allow', '02'], ['stray']]
+    const cases = [
+      ['--port', 'x'],
+      ['--cors', 'not an origin'],
+      ['--allow-host', 'evil example'],
+      ['--allow', '02'],
+      ['stray'],
+    ]
     const outs = await Promise.all(
       cases.map((args) => {
         const child = startCli(['daemon', ...args, ...infra.flags], {

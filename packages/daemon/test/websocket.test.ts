@@ -142,7 +142,7 @@ async function rawClient(
   await once(sock, 'connect')
   const key = randomBytes(16).toString('base64')
   sock.write(
-    `GET /pipes/${pipe}/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `GET /pipes/${pipe}/ws HTTP/1.1\r\nHost: 127.0.0.1:${s.daemon.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
       `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${s.token}\r\n\r\n`,
   )
   let buf = Buffer.alloc(0)

@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import { isIP } from 'node:net'
 import { dirname, join } from 'node:path'
 import { DEFAULT_DAEMON_PORT, loadOrCreateToken, startDaemon } from '@p2pd/daemon'
 import { intFlag, UsageError } from '../args.js'
@@ -13,11 +14,15 @@ const FLAGS = {
   host: { type: 'string' },
   'token-file': { type: 'string' },
   cors: { type: 'string', multiple: true },
+  'allow-host': { type: 'string', multiple: true },
   listen: { type: 'boolean' },
 } as const
 
 /** An exact browser origin: scheme, host and optional port, nothing else. */
 const ORIGIN = /^https?:\/\/[^\s/?#]+$/
+
+/** A DNS name (no port), as `--allow-host` takes it. */
+const HOST_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/
 
 /** Where the token lives unless --token-file says otherwise: beside the node's key. */
 export function defaultTokenFile(keyPath: string): string {
@@ -37,6 +42,11 @@ export async function daemonCommand(argv: readonly string[], io: Io): Promise<nu
     if (!ORIGIN.test(o))
       throw new UsageError(`--cors takes an origin like http://localhost:5173, not '${o}'`)
   }
+  const allowedHosts = (flags['allow-host'] as string[] | undefined) ?? []
+  for (const h of allowedHosts) {
+    if (!HOST_NAME.test(h) && !isIP(h))
+      throw new UsageError(`--allow-host takes a host name like p2pd.internal, not '${h}'`)
+  }
   if (flags.allow && !flags.listen) throw new UsageError('--allow needs --listen')
   const { config } = await resolveConfig(flags)
   const tokenFile = (flags['token-file'] as string | undefined) ?? defaultTokenFile(config.key)
@@ -48,6 +58,7 @@ export async function daemonCommand(argv: readonly string[], io: Io): Promise<nu
       port,
       host,
       cors,
+      allowedHosts,
       incoming: flags.listen === true,
       signal,
       version: version(),
