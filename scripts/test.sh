@@ -10,4 +10,5 @@ echo "› deadlines"; node scripts/check-deadlines.mjs
 echo "› api docs"
 log=$(mktemp); pnpm -s docs:api >"$log" 2>&1 || { cat "$log"; exit 1; }; rm -f "$log"
 echo "› test"
-pnpm -s vitest run
+# Two files at a time, then the NAT-lab and wall-clock-timed files one by one (vitest.config.ts).
+P2PD_TEST_WORKERS="${P2PD_TEST_WORKERS:-2}" pnpm -s vitest run

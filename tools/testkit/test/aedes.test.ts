@@ -8,7 +8,8 @@ describe('startAedes', () => {
     const b = await startAedes({ ws: true })
     expect(b.url).toBe(`mqtt://127.0.0.1:${b.port}`)
     expect(b.wsUrl).toBe(`ws://127.0.0.1:${b.wsPort}`)
-    expect(await mqttAnswers(b.port)).toBe(true)
+    // A generous probe timeout: the 500 ms default is for polling, and a loaded CI box is slow.
+    expect(await mqttAnswers(b.port, '127.0.0.1', 10_000)).toBe(true)
 
     // A raw MQTT CONNECT over a WebSocket (subprotocol "mqtt") gets a CONNACK.
     const ws = new WebSocket(b.wsUrl as string, 'mqtt')
