@@ -58,6 +58,15 @@ export function cellMark(c: CellRecord | undefined): string {
     .join('')
 }
 
+const LEGEND_LETTERS = [
+  'D direct (A dials B)',
+  'R reverse (B dials A)',
+  'P punch',
+  'T TURN relay',
+  '× none connected',
+  'PT: mixed winners, most frequent first',
+]
+
 const esc = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 
@@ -104,19 +113,36 @@ export function renderMatrixSvg(r: MatrixResults, opts: MatrixSvgOptions = {}): 
     opts.strategy ?? (r.strategies.includes('node-auto') ? 'node-auto' : (r.strategies[0] ?? ''))
   const n = r.profiles.length
   const gridW = n * CELL
+  const cellsAt = new Map<string, CellRecord>()
+  for (const c of r.cells) if (c.strategy === strategy) cellsAt.set(`${c.column}|${c.a}|${c.b}`, c)
+  const heads = r.columns.map((col) => {
+    const cc = [...cellsAt.values()].filter((c) => c.column === col.name)
+    const trials = cc.reduce((s, c) => s + c.trials, 0)
+    const ok = cc.reduce((s, c) => s + c.successes, 0)
+    return { title: `${col.name}${trials ? ` · ${ok}/${trials}` : ''}`, sub: panelSubtitle(col) }
+  })
+  // A panel is as wide as its grid or its heading, whichever is wider (same for all panels).
+  const panelW = Math.max(
+    gridW,
+    ...heads.map((h) => Math.max(textW(h.title, 13), textW(h.sub, 10))),
+  )
   const labelW = Math.max(40, ...r.profiles.map((p) => textW(p))) + 8
   const maxWidth = opts.maxWidth ?? 1400
-  const perRow = Math.max(1, Math.floor((maxWidth - labelW - 20) / (gridW + GAP)))
+  const perRow = Math.max(1, Math.floor((maxWidth - labelW - 20) / (panelW + GAP)))
   const panelRows = Math.ceil(r.columns.length / perRow)
   const titleH = 52
   const panelHeadH = 34
   const panelH = panelHeadH + labelW + gridW + 24
-  const cellsAt = new Map<string, CellRecord>()
-  for (const c of r.cells) if (c.strategy === strategy) cellsAt.set(`${c.column}|${c.a}|${c.b}`, c)
   const out: string[] = []
-  const width = Math.max(labelW + 20 + Math.min(perRow, r.columns.length) * (gridW + GAP), 640)
+  const legendW = 100 + LEGEND_LETTERS.reduce((s, l) => s + textW(l) + 24, 0)
+  const width = Math.max(
+    labelW + 20 + Math.min(perRow, r.columns.length) * (panelW + GAP),
+    Math.min(legendW, maxWidth),
+    560,
+  )
   const legendY = titleH + panelRows * panelH + 10
-  const height = legendY + 86
+  const letterLines = Math.ceil(legendW / Math.max(1, width - 100))
+  const height = legendY + 40 + letterLines * 16 + 36
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="11">`,
     `<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`,
@@ -132,16 +158,14 @@ export function renderMatrixSvg(r: MatrixResults, opts: MatrixSvgOptions = {}): 
   r.columns.forEach((col, k) => {
     const pr = Math.floor(k / perRow)
     const pc = k % perRow
-    const x0 = labelW + 10 + pc * (gridW + GAP)
+    const x0 = labelW + 10 + pc * (panelW + GAP)
     const y0 = titleH + pr * panelH
     const gy = y0 + panelHeadH + labelW
-    const colCells = [...cellsAt.values()].filter((c) => c.column === col.name)
-    const trials = colCells.reduce((s, c) => s + c.trials, 0)
-    const ok = colCells.reduce((s, c) => s + c.successes, 0)
+    const head = heads[k] as { title: string; sub: string }
     out.push(`<g class="panel" data-column="${esc(col.name)}">`)
     out.push(
-      `<text x="${x0}" y="${y0 + 14}" font-size="13" font-weight="bold" fill="#1f2328">${esc(col.name)}${trials ? ` · ${ok}/${trials}` : ''}</text>`,
-      `<text x="${x0}" y="${y0 + 28}" font-size="10" fill="#57606a">${esc(panelSubtitle(col))}</text>`,
+      `<text x="${x0}" y="${y0 + 14}" font-size="13" font-weight="bold" fill="#1f2328">${esc(head.title)}</text>`,
+      `<text x="${x0}" y="${y0 + 28}" font-size="10" fill="#57606a">${esc(head.sub)}</text>`,
     )
     r.profiles.forEach((b, j) => {
       const x = x0 + j * CELL + CELL / 2 + 4
@@ -193,18 +217,27 @@ export function renderMatrixSvg(r: MatrixResults, opts: MatrixSvgOptions = {}): 
     )
     lx += 28 + textW(b.label)
   }
-  const letters = [
-    'D direct (A dials B)',
-    'R reverse (B dials A)',
-    'P punch',
-    'T TURN relay',
-    '× none connected',
-    'two letters: mixed winners, most frequent first',
-  ]
+  // The letters wrap onto as many lines as the width needs.
+  const lines: string[][] = [[]]
+  let used = 100
+  for (const l of LEGEND_LETTERS) {
+    const w = textW(l) + 24
+    if (used + w > width && (lines.at(-1) as string[]).length) {
+      lines.push([])
+      used = 100
+    }
+    ;(lines.at(-1) as string[]).push(l)
+    used += w
+  }
+  out.push(`<text x="10" y="${legendY + 40}" font-weight="bold" fill="#1f2328">winner</text>`)
+  for (const [i, line] of lines.entries())
+    out.push(
+      `<text x="100" y="${legendY + 40 + i * 16}" fill="#1f2328">${esc(line.join('  ·  '))}</text>`,
+    )
+  const foot = legendY + 40 + lines.length * 16 + 8
   out.push(
-    `<text x="10" y="${legendY + 40}" font-weight="bold" fill="#1f2328">winner</text>`,
-    `<text x="100" y="${legendY + 40}" fill="#1f2328">${esc(letters.join('   ·   '))}</text>`,
-    `<text x="10" y="${legendY + 64}" fill="#57606a">${esc(`D/R/P wins are verified direct by the lab (observed addresses + router conntrack). Hover a cell for its trials' failure reasons.`)}</text>`,
+    `<text x="10" y="${foot}" fill="#57606a">${esc('D/R/P wins are verified direct by the lab (observed addresses + router conntrack or IPv6 firewall counters).')}</text>`,
+    `<text x="10" y="${foot + 16}" fill="#57606a">${esc("Hover a cell for its counts and its trials' failure reasons.")}</text>`,
   )
   out.push('</svg>')
   return `${out.join('\n')}\n`
