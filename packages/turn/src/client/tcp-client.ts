@@ -6,7 +6,6 @@ import {
   attr,
   type DecodedStunMessage,
   decodeConnectionId,
-  decodeUint32,
   decodeXorAddress,
   findAttribute,
   ipFamily,
@@ -21,6 +20,7 @@ import {
 import { TurnError } from '../errors.js'
 import { LongTermAuth } from './auth.js'
 import { dialServer, type StreamTarget, unboundDataConnection } from './data-connection.js'
+import { AllocationLifecycle } from './lifecycle.js'
 import { authenticatedRequest } from './request.js'
 import { type Inbound, openStream, type ServerConnection } from './transport.js'
 import type { TurnClientOptions, TurnServerConfig } from './turn-client.js'
@@ -73,15 +73,12 @@ export class TurnTcpClient extends EventEmitter<TurnTcpClientEvents> {
   readonly #opts: TurnTcpClientOptions
   #relayed!: StunAddress
   #mapped: StunAddress | undefined
-  #lifetimeSec = 0
-  #refreshTimer: NodeJS.Timeout | undefined
-  #permissionTimer: NodeJS.Timeout | undefined
-  readonly #permissions = new Set<string>()
+  /** Lifetime, refreshes, permissions and request deadlines (shared with TurnClient). */
+  readonly #upkeep: AllocationLifecycle
   readonly #sockets = new Set<Socket>()
   #inboundBinds = 0
   #closed = false
   #closing: Promise<void> | undefined
-  readonly #life = new AbortController()
 
   private constructor(
     conn: ServerConnection,
@@ -95,6 +92,14 @@ export class TurnTcpClient extends EventEmitter<TurnTcpClientEvents> {
     this.server = conn.server
     this.#auth = auth
     this.#opts = opts
+    this.#upkeep = new AllocationLifecycle(
+      {
+        request: (method, build, signal) => this.#request(method, build, signal),
+        refreshed: (kind) => this.emit('refresh', kind),
+        lose: (err) => this.#lose(err),
+      },
+      opts,
+    )
     conn.onInbound((i) => this.#onInbound(i))
     conn.onClosed((err) => this.#lose(err))
   }
@@ -179,7 +184,7 @@ export class TurnTcpClient extends EventEmitter<TurnTcpClientEvents> {
 
   /** Lifetime (s) the server granted at the last Allocate/Refresh. */
   get lifetimeSec(): number {
-    return this.#lifetimeSec
+    return this.#upkeep.lifetimeSec
   }
 
   get closed(): boolean {
@@ -212,48 +217,13 @@ export class TurnTcpClient extends EventEmitter<TurnTcpClientEvents> {
         cause: err,
       })
     }
-    this.#setLifetime(res)
-  }
-
-  #setLifetime(res: DecodedStunMessage): void {
-    const lt = findAttribute(res, AttrType.Lifetime)
-    let sec = this.#opts.lifetimeSec ?? 600
-    if (lt && lt.value.length === 4) sec = decodeUint32(lt.value)
-    this.#lifetimeSec = sec
-    clearTimeout(this.#refreshTimer)
-    if (sec === 0 || this.#closed) return
-    const ms = sec * 1000
-    const at = Math.max(ms / 2, ms - (this.#opts.refreshMarginMs ?? 60_000))
-    this.#refreshTimer = setTimeout(() => void this.#backgroundRefresh(), at)
-    this.#refreshTimer.unref()
-  }
-
-  async #backgroundRefresh(): Promise<void> {
-    try {
-      await this.refresh()
-      this.emit('refresh', 'allocation')
-    } catch (err) {
-      this.#lose(
-        new TurnError(
-          'TURN_ALLOCATION_LOST',
-          `allocation refresh failed: ${(err as Error).message}`,
-          {
-            cause: err,
-          },
-        ),
-      )
-    }
+    this.#upkeep.setLifetime(res)
   }
 
   /** Refreshes the allocation now; `TURN_ALLOCATION_MISMATCH` when the server lost it. */
   async refresh(options: { lifetimeSec?: number; signal?: AbortSignal } = {}): Promise<number> {
     this.#assertOpen()
-    const lifetime = options.lifetimeSec ?? this.#opts.lifetimeSec ?? 600
-    const res = await this.#withinRequestDeadline(options.signal, 'TURN refresh', (signal) =>
-      this.#request(StunMethod.Refresh, () => [attr.uint32(AttrType.Lifetime, lifetime)], signal),
-    )
-    this.#setLifetime(res)
-    return this.#lifetimeSec
+    return this.#upkeep.refresh(options)
   }
 
   /**
@@ -265,50 +235,7 @@ export class TurnTcpClient extends EventEmitter<TurnTcpClientEvents> {
     options: { signal?: AbortSignal } = {},
   ): Promise<void> {
     this.#assertOpen()
-    const list = (Array.isArray(peers) ? peers : [peers]) as readonly Endpoint[]
-    for (const p of list) {
-      if (ipFamily(p.host) === 0) throw new TurnError('TURN_BAD_INPUT', `not an IP: ${p.host}`)
-    }
-    await this.#withinRequestDeadline(options.signal, 'TURN CreatePermission', (signal) =>
-      this.#sendPermissions(
-        list.map((p) => p.host),
-        signal,
-      ),
-    )
-    for (const p of list) this.#permissions.add(p.host)
-    this.#armPermissionTimer()
-  }
-
-  async #sendPermissions(ips: readonly string[], signal: AbortSignal): Promise<void> {
-    if (ips.length === 0) return
-    await this.#request(
-      StunMethod.CreatePermission,
-      (tid) => ips.map((host) => attr.xorAddress(AttrType.XorPeerAddress, { host, port: 0 }, tid)),
-      signal,
-    )
-  }
-
-  #armPermissionTimer(): void {
-    if (this.#permissionTimer) return
-    this.#permissionTimer = setInterval(async () => {
-      try {
-        await this.#withinRequestDeadline(this.#life.signal, 'TURN permission refresh', (s) =>
-          this.#sendPermissions([...this.#permissions], s),
-        )
-        this.emit('refresh', 'permission')
-      } catch (err) {
-        this.#lose(
-          new TurnError(
-            'TURN_ALLOCATION_LOST',
-            `permission refresh failed: ${(err as Error).message}`,
-            {
-              cause: err,
-            },
-          ),
-        )
-      }
-    }, this.#opts.permissionRefreshMs ?? 240_000)
-    this.#permissionTimer.unref()
+    await this.#upkeep.createPermission(peers, options)
   }
 
   /**
@@ -325,7 +252,7 @@ export class TurnTcpClient extends EventEmitter<TurnTcpClientEvents> {
     }
     return withDeadline(
       options.timeoutMs ?? 10_000,
-      [options.signal, this.#life.signal],
+      [options.signal, this.#upkeep.signal],
       async (signal) => {
         const res = await this.#request(
           StunMethod.Connect,
@@ -391,19 +318,19 @@ export class TurnTcpClient extends EventEmitter<TurnTcpClientEvents> {
       return
     }
     this.#inboundBinds++
-    void this.#withinRequestDeadline(this.#life.signal, 'TURN ConnectionBind', (signal) =>
-      this.#bind(id, signal),
-    ).then(
-      (socket) => {
-        this.#inboundBinds--
-        if (this.listenerCount('connection') === 0) socket.destroy()
-        else this.emit('connection', socket, peer)
-      },
-      () => {
-        // The server closes the peer's connection when no bind comes within 30 s.
-        this.#inboundBinds--
-      },
-    )
+    void this.#upkeep
+      .within(this.#upkeep.signal, 'TURN ConnectionBind', (signal) => this.#bind(id, signal))
+      .then(
+        (socket) => {
+          this.#inboundBinds--
+          if (this.listenerCount('connection') === 0) socket.destroy()
+          else this.emit('connection', socket, peer)
+        },
+        () => {
+          // The server closes the peer's connection when no bind comes within 30 s.
+          this.#inboundBinds--
+        },
+      )
   }
 
   /** Deallocates (Refresh, LIFETIME 0, best effort, 2 s), destroys every data connection. */
@@ -414,20 +341,8 @@ export class TurnTcpClient extends EventEmitter<TurnTcpClientEvents> {
 
   async #close(): Promise<void> {
     const wasOpen = !this.#closed
-    this.#stopTimers()
-    if (wasOpen) {
-      try {
-        await withDeadline(
-          2000,
-          undefined,
-          (signal) =>
-            this.#request(StunMethod.Refresh, () => [attr.uint32(AttrType.Lifetime, 0)], signal),
-          'TURN deallocation',
-        )
-      } catch {
-        // The server may be gone already; closing the control connection frees it anyway.
-      }
-    }
+    this.#upkeep.stop()
+    if (wasOpen) await this.#upkeep.deallocate()
     this.#closed = true
     for (const s of this.#sockets) s.destroy()
     this.#sockets.clear()
@@ -435,18 +350,10 @@ export class TurnTcpClient extends EventEmitter<TurnTcpClientEvents> {
     this.emit('close')
   }
 
-  #stopTimers(): void {
-    this.#life.abort(new TurnError('TURN_CLOSED', 'TURN client is closed'))
-    clearTimeout(this.#refreshTimer)
-    clearInterval(this.#permissionTimer)
-    this.#refreshTimer = undefined
-    this.#permissionTimer = undefined
-  }
-
   #lose(err: TurnError): void {
     if (this.#closed || this.#closing) return
     this.#closed = true
-    this.#stopTimers()
+    this.#upkeep.stop()
     this.emit('lost', err)
     for (const s of this.#sockets) s.destroy(err)
     this.#sockets.clear()
@@ -457,14 +364,6 @@ export class TurnTcpClient extends EventEmitter<TurnTcpClientEvents> {
 
   #assertOpen(): void {
     if (this.#closed || this.#closing) throw new TurnError('TURN_CLOSED', 'TURN client is closed')
-  }
-
-  #withinRequestDeadline<T>(
-    parent: AbortSignal | undefined,
-    what: string,
-    work: (signal: AbortSignal) => Promise<T>,
-  ): Promise<T> {
-    return withDeadline(this.#opts.requestTimeoutMs ?? 5000, parent, work, what)
   }
 
   #request(

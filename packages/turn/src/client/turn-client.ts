@@ -5,7 +5,6 @@ import {
   AttrType,
   attr,
   type DecodedStunMessage,
-  decodeUint32,
   decodeXorAddress,
   findAttribute,
   ipFamily,
@@ -20,6 +19,7 @@ import { type StreamError, TurnError } from '../errors.js'
 import { peerDataIndication } from '../peer-data.js'
 import type { DatagramLink } from '../stream/link.js'
 import { LongTermAuth } from './auth.js'
+import { AllocationLifecycle } from './lifecycle.js'
 import { authenticatedRequest } from './request.js'
 import {
   type Inbound,
@@ -116,20 +116,15 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
   readonly #opts: TurnClientOptions
   #relayed!: StunAddress
   #mapped: StunAddress | undefined
-  #lifetimeSec = 0
-  #refreshTimer: NodeJS.Timeout | undefined
-  #permissionTimer: NodeJS.Timeout | undefined
+  /** Lifetime, refreshes, permissions and request deadlines (shared with TurnTcpClient). */
+  readonly #upkeep: AllocationLifecycle
   #channelTimer: NodeJS.Timeout | undefined
-  /** Peer IPs with a permission. */
-  readonly #permissions = new Set<string>()
   readonly #channelsByPeer = new Map<string, { number: number; peer: Endpoint }>()
   readonly #peersByChannel = new Map<number, Endpoint>()
   readonly #receivers = new Map<string, (data: Buffer) => void>()
   #nextChannel = FIRST_CHANNEL
   #closed = false
   #closing: Promise<void> | undefined
-  /** Aborted on close or loss: background requests stop waiting at once. */
-  readonly #life = new AbortController()
   readonly stats: TurnClientStats = {
     allocationRefreshes: 0,
     permissionRefreshes: 0,
@@ -147,6 +142,18 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
     this.transport = conn.transport
     this.#auth = auth
     this.#opts = opts
+    this.#upkeep = new AllocationLifecycle(
+      {
+        request: (method, build, signal) => this.#request(method, build, signal),
+        refreshed: (kind) => {
+          if (kind === 'allocation') this.stats.allocationRefreshes++
+          else this.stats.permissionRefreshes++
+          this.emit('refresh', kind)
+        },
+        lose: (err) => this.#lose(err),
+      },
+      opts,
+    )
     conn.onInbound((i) => this.#onInbound(i))
     conn.onClosed((err) => this.#lose(err))
   }
@@ -228,7 +235,7 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
 
   /** Lifetime (s) the server granted at the last Allocate/Refresh. */
   get lifetimeSec(): number {
-    return this.#lifetimeSec
+    return this.#upkeep.lifetimeSec
   }
 
   /** The local address of our socket to the server. */
@@ -271,41 +278,7 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
         cause: err,
       })
     }
-    this.#setLifetime(res)
-  }
-
-  #setLifetime(res: DecodedStunMessage): void {
-    const lt = findAttribute(res, AttrType.Lifetime)
-    let sec = this.#opts.lifetimeSec ?? 600
-    if (lt && lt.value.length === 4) sec = decodeUint32(lt.value)
-    this.#lifetimeSec = sec
-    clearTimeout(this.#refreshTimer)
-    if (sec === 0 || this.#closed) return
-    const ms = sec * 1000
-    const at = Math.max(ms / 2, ms - (this.#opts.refreshMarginMs ?? 60_000))
-    this.#refreshTimer = setTimeout(() => void this.#backgroundRefresh(), at)
-    this.#refreshTimer.unref()
-  }
-
-  async #backgroundRefresh(): Promise<void> {
-    try {
-      await this.refresh()
-      this.stats.allocationRefreshes++
-      this.emit('refresh', 'allocation')
-    } catch (err) {
-      this.#lose(
-        new TurnError(
-          'TURN_ALLOCATION_LOST',
-          `allocation refresh failed: ${(err as Error).message}`,
-          {
-            cause: err,
-            ...(err instanceof TurnError && err.errorCode !== undefined
-              ? { errorCode: err.errorCode }
-              : {}),
-          },
-        ),
-      )
-    }
+    this.#upkeep.setLifetime(res)
   }
 
   /**
@@ -314,12 +287,7 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
    */
   async refresh(options: { lifetimeSec?: number; signal?: AbortSignal } = {}): Promise<number> {
     this.#assertOpen()
-    const lifetime = options.lifetimeSec ?? this.#opts.lifetimeSec ?? 600
-    const res = await this.#withinRequestDeadline(options.signal, 'TURN refresh', (signal) =>
-      this.#request(StunMethod.Refresh, () => [attr.uint32(AttrType.Lifetime, lifetime)], signal),
-    )
-    this.#setLifetime(res)
-    return this.#lifetimeSec
+    return this.#upkeep.refresh(options)
   }
 
   /**
@@ -331,51 +299,7 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
     options: { signal?: AbortSignal } = {},
   ): Promise<void> {
     this.#assertOpen()
-    const list = (Array.isArray(peers) ? peers : [peers]) as readonly Endpoint[]
-    for (const p of list) {
-      if (ipFamily(p.host) === 0) throw new TurnError('TURN_BAD_INPUT', `not an IP: ${p.host}`)
-    }
-    await this.#withinRequestDeadline(options.signal, 'TURN CreatePermission', (signal) =>
-      this.#sendPermissions(
-        list.map((p) => p.host),
-        signal,
-      ),
-    )
-    for (const p of list) this.#permissions.add(p.host)
-    this.#armPermissionTimer()
-  }
-
-  async #sendPermissions(ips: readonly string[], signal: AbortSignal): Promise<void> {
-    if (ips.length === 0) return
-    await this.#request(
-      StunMethod.CreatePermission,
-      (tid) => ips.map((host) => attr.xorAddress(AttrType.XorPeerAddress, { host, port: 0 }, tid)),
-      signal,
-    )
-  }
-
-  #armPermissionTimer(): void {
-    if (this.#permissionTimer) return
-    this.#permissionTimer = setInterval(async () => {
-      try {
-        await this.#withinRequestDeadline(this.#life.signal, 'TURN permission refresh', (s) =>
-          this.#sendPermissions([...this.#permissions], s),
-        )
-        this.stats.permissionRefreshes++
-        this.emit('refresh', 'permission')
-      } catch (err) {
-        this.#lose(
-          new TurnError(
-            'TURN_ALLOCATION_LOST',
-            `permission refresh failed: ${(err as Error).message}`,
-            {
-              cause: err,
-            },
-          ),
-        )
-      }
-    }, this.#opts.permissionRefreshMs ?? 240_000)
-    this.#permissionTimer.unref()
+    await this.#upkeep.createPermission(peers, options)
   }
 
   /**
@@ -395,7 +319,7 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
     // Incoming ChannelData may arrive as soon as the server has bound it.
     this.#peersByChannel.set(number, peer)
     try {
-      await this.#withinRequestDeadline(options.signal, 'TURN ChannelBind', (signal) =>
+      await this.#upkeep.within(options.signal, 'TURN ChannelBind', (signal) =>
         this.#sendChannelBind(number, peer, signal),
       )
     } catch (err) {
@@ -403,8 +327,7 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
       throw err
     }
     this.#channelsByPeer.set(key, { number, peer })
-    this.#permissions.add(peer.host)
-    this.#armPermissionTimer()
+    this.#upkeep.permit(peer.host)
     this.#armChannelTimer()
     return number
   }
@@ -427,7 +350,7 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
     this.#channelTimer = setInterval(async () => {
       try {
         for (const { number, peer } of this.#channelsByPeer.values()) {
-          await this.#withinRequestDeadline(this.#life.signal, 'TURN channel refresh', (s) =>
+          await this.#upkeep.within(this.#upkeep.signal, 'TURN channel refresh', (s) =>
             this.#sendChannelBind(number, peer, s),
           )
         }
@@ -505,19 +428,7 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
   async #close(): Promise<void> {
     const wasOpen = !this.#closed
     this.#stopTimers()
-    if (wasOpen) {
-      try {
-        await withDeadline(
-          2000,
-          undefined,
-          (signal) =>
-            this.#request(StunMethod.Refresh, () => [attr.uint32(AttrType.Lifetime, 0)], signal),
-          'TURN deallocation',
-        )
-      } catch {
-        // The server may be gone already; the allocation then dies with its lifetime.
-      }
-    }
+    if (wasOpen) await this.#upkeep.deallocate()
     this.#closed = true
     this.#receivers.clear()
     await this.#conn.close()
@@ -525,12 +436,8 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
   }
 
   #stopTimers(): void {
-    this.#life.abort(new TurnError('TURN_CLOSED', 'TURN client is closed'))
-    clearTimeout(this.#refreshTimer)
-    clearInterval(this.#permissionTimer)
+    this.#upkeep.stop()
     clearInterval(this.#channelTimer)
-    this.#refreshTimer = undefined
-    this.#permissionTimer = undefined
     this.#channelTimer = undefined
   }
 
@@ -578,15 +485,6 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
     const receiver = this.#receivers.get(peerKey(peer))
     if (receiver) receiver(data)
     else this.emit('data', data, peer)
-  }
-
-  /** Runs one request under the request deadline (`requestTimeoutMs`), GC-safe. */
-  #withinRequestDeadline<T>(
-    parent: AbortSignal | undefined,
-    what: string,
-    work: (signal: AbortSignal) => Promise<T>,
-  ): Promise<T> {
-    return withDeadline(this.#opts.requestTimeoutMs ?? 5000, parent, work, what)
   }
 
   /** One authenticated request (see {@link authenticatedRequest}). */
