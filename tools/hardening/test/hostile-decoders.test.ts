@@ -41,9 +41,12 @@ import {
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 // Internal decoders (not in a package index) and @p2pd/portmap, by path.
+import { FrameOpener } from '../../../packages/identity/src/frame-opener.js'
 import { FrameDecoder } from '../../../packages/identity/src/framing.js'
 import { verifyIdentityPayload } from '../../../packages/identity/src/handshake-payload.js'
 import { decodeHello, encodeHello } from '../../../packages/identity/src/hello.js'
+import { CipherState } from '../../../packages/identity/src/noise/cipher-state.js'
+import { sealFrame } from '../../../packages/identity/src/transport-frame.js'
 import {
   decodeNatPmpReply,
   decodePcpMapReply,
@@ -176,6 +179,11 @@ describe('hostile input to every decoder: only typed P2pdErrors come out', () =>
       readAttributes(decodeMessage(b)),
     )
     bytesProperty('StunFramer', [request], (b) => new StunFramer().push(b))
+    // TURN over TCP: ChannelData (channel ‖ length ‖ data, padded to 4) interleaved with STUN.
+    const channelData = Buffer.from([0x40, 0x01, 0, 5, 104, 101, 108, 108, 111, 0, 0, 0])
+    bytesProperty('StunFramer with TURN ChannelData', [channelData, request], (b) =>
+      new StunFramer({ channelData: true }).push(b),
+    )
     const v4 = Uint8Array.of(0, 1, 0x12, 0x34, 192, 0, 2, 1)
     const v6 = Buffer.concat([Buffer.from([0, 2, 0x12, 0x34]), Buffer.alloc(16, 1)])
     const tid = new Uint8Array(12)
@@ -228,6 +236,20 @@ describe('hostile input to every decoder: only typed P2pdErrors come out', () =>
       d.push(Buffer.from(b))
       while (d.next()) {}
     })
+    // Transport frames after the handshake: the receiving side's opener, fresh per input.
+    const frameKey = Buffer.alloc(32, 9)
+    const cipher = () => {
+      const c = new CipherState()
+      c.initializeKey(frameKey)
+      return c
+    }
+    const sealed = Buffer.concat([
+      sealFrame(cipher(), Buffer.from('first frame'), 2 ** 20),
+      sealFrame(cipher(), new Uint8Array(0), 2 ** 20),
+    ])
+    bytesProperty('FrameOpener (transport frames)', [sealed], (b) =>
+      new FrameOpener(cipher(), 2 ** 20).push(Buffer.from(b), () => {}),
+    )
     bytesProperty('verifyIdentityPayload', [new Uint8Array(97)], (b) =>
       verifyIdentityPayload(Buffer.from(b), Buffer.alloc(32, 1)),
     )
