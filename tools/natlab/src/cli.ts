@@ -51,6 +51,8 @@ const USAGE = `usage: pnpm lab <command> [options]
              --delays 0,5,25,100 (one column per delay, each its own lab; all in one results file)
              --asymmetric 5:80,80:5 (more columns: A's routers 5 ms, B's 80 ms one-way)
              --pairs A×B,A×B (only these ordered pairs; 'x' works for '×')
+             --tolerate-rtt (a self-check whose only faults are round trips above the configured
+             delay, as on a loaded machine, is recorded and the run goes on)
              node-* strategies add the p2pd servers (STUN, SNTP, TURN) to the lab
   probe      physics probes: ${PROBE_NAMES.join(', ')} | all  [--delay MS (25)]
   bench-p2pd p2pd node: start time, time-to-connect per strategy, direct vs TURN throughput
@@ -96,6 +98,7 @@ const BOOLEAN = new Set([
   'throughput-only',
   'unordered',
   'p2pd',
+  'tolerate-rtt',
 ])
 
 const str = (a: Args, k: string) => {
@@ -305,6 +308,7 @@ async function cmdMatrix(a: Args): Promise<number> {
           ...(a.flags.has('delay-b') ? { shapeB: shapeOf(a, 0, 'delay-b') ?? null } : {}),
         }),
     command: `matrix ${process.argv.slice(3).join(' ')}`,
+    tolerateRtt: a.flags.has('tolerate-rtt'),
     outDir: str(a, 'out') ?? 'natlab-results',
     parallel: num(a, 'parallel', 1),
     options,

@@ -99,6 +99,27 @@ export function cellsBelow(
     })
 }
 
+/** The self-check in words: passed, or which round trips ran above the configured delay. */
+function selfCheckText(r: MatrixResults): string {
+  if (r.selfCheck.ok) return 'passed'
+  const bad = r.selfCheck.peers.flatMap((p) => p.mismatches)
+  if (!bad.every((m) => m.startsWith('rtt:'))) return 'FAILED'
+  const byCol = r.columns
+    .filter((c) => !c.selfCheck.ok)
+    .map((c) => {
+      const mins = c.selfCheck.peers
+        .flatMap((p) => p.mismatches)
+        .map((m) => Number(/observed min ([\d.]+) ms/.exec(m)?.[1]))
+        .filter((x) => Number.isFinite(x))
+      const n = c.selfCheck.peers.filter((p) => !p.ok).length
+      return `${c.name}: ${n} router(s)${mins.length ? `, fastest echo ${Math.min(...mins)}–${Math.max(...mins)} ms` : ''}`
+    })
+  return (
+    'NAT behaviour matched on every router; round trips above the configured delay on a loaded ' +
+    `machine (${byCol.join('; ')}), recorded and run anyway with \`--tolerate-rtt\``
+  )
+}
+
 /** Uncommitted source changes the run measured (other files are only counted). */
 function dirtyNote(dirty: readonly string[]): string {
   if (!dirty.length) return ''
@@ -148,7 +169,7 @@ export function readmeSection(r: MatrixResults, opts: ReadmeSectionOptions = {})
       (r.lab.commit ? `, commit \`${r.lab.commit}\`` : '') +
       dirtyNote(r.lab.dirty ?? []) +
       `: ${r.columns.length} delay column(s), each a fresh lab (built, self-checked: ` +
-      `${r.selfCheck.ok ? 'passed' : 'FAILED'}, torn down); ${r.trialsPerCell} trials per cell; ` +
+      `${selfCheckText(r)}, torn down); ${r.trialsPerCell} trials per cell; ` +
       `${n} profiles (${r.profiles.map((p) => `\`${p}\``).join(', ')}), ` +
       (pairsPerColumn === n * n
         ? `all ${n * n} ordered pairs (both directions)`
