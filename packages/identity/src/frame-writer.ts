@@ -32,8 +32,9 @@ function lengthOf(pieces: readonly Buffer[]): number {
  * coalesced. Plaintext is sealed in full frames (65,519 bytes) as soon as it makes one; what is
  * left over (less than a frame) is carried, so the rest of a burst shares one frame and a 64 KiB
  * write does not leave a 17-byte runt behind it. The carry is sealed at the end of the current
- * tick (a microtask), or — while the stream is backed up and a frame would only queue behind
- * others — on the turn after the stream drains, so a bulk writer's next writes fill it first.
+ * tick (`process.nextTick`: after this call stack's writes, before any I/O), or — while the
+ * stream is backed up and a frame would only queue behind others — on the turn after the stream
+ * drains, so a bulk writer's next writes fill it first.
  * Writes are called back at once while the stream holds less than {@link WRITE_BATCH} of
  * ciphertext, else on its `drain`: memory stays bounded by the stream's queue, one carried frame
  * and the pipe's writable buffer.
@@ -98,7 +99,7 @@ export class FrameWriter {
     if (this.#carryLength > 0 && !this.#flushQueued) {
       this.#flushQueued = true
       this.#flush ??= () => this.#flushCarry()
-      queueMicrotask(this.#flush)
+      process.nextTick(this.#flush)
     }
     if (stream.writableLength >= WRITE_BATCH) {
       this.#held = callback
