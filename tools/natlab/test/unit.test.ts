@@ -507,6 +507,30 @@ describe('lab readme section', () => {
     const twice = spliceReadme(once, `${README_BEGIN}\nB\n${README_END}`)
     expect(twice).toBe(once.replace('\nA\n', '\nB\n'))
   })
+  it('says when only the round trips failed the self-check (a loaded machine)', () => {
+    const r = multiColumn(['0ms'], ['p'], () => 3)
+    const peers = [
+      {
+        peer: 'B',
+        profile: 'p',
+        ok: false,
+        mismatches: ['rtt: configured 0 ms, observed min 30.6 ms (median 91.8 ms)'],
+        rttConfiguredMs: 0,
+        rttObservedMedianMs: 91.8,
+      },
+    ]
+    const col = {
+      ...(r.columns[0] as MatrixResults['columns'][number]),
+      selfCheck: { ok: false, peers },
+    }
+    const text = readmeSection({ ...r, columns: [col], selfCheck: { ok: false, peers } })
+    expect(text).toContain('NAT behaviour matched on every router; round trips above')
+    expect(text).toContain('0ms: 1 router(s), fastest echo 30.6–30.6 ms')
+    const nat = [{ ...peers[0], mismatches: ['udp mapping: expected EIM, observed APDM'] }]
+    expect(readmeSection({ ...r, selfCheck: { ok: false, peers: nat as never } })).toContain(
+      'self-checked: FAILED',
+    )
+  })
   it('reads a version 1 file as one column', () => {
     const v2 = sampleResults()
     const { columns: _c, ...rest } = v2
