@@ -7,7 +7,7 @@ import {
   isPeerAddress,
   MAX_ADDRESS_LENGTH,
 } from '../src/index.js'
-import { expectAddressError, item4, KEY_ID } from './helpers.js'
+import { cpuMs, expectAddressError, item4, KEY_ID } from './helpers.js'
 
 const ok4 = item4()
 const addr4 = (item: string, signal = '0') => `${signal}-${item}-0-n-m`
@@ -34,10 +34,11 @@ describe('decodePeerAddress: input', () => {
 
   it('rejects a 1 MB input fast', () => {
     const huge = `${'0,'.repeat(1 << 19)}`
-    const t0 = performance.now()
-    for (let i = 0; i < 100; i++)
-      expectAddressError(() => decodePeerAddress(huge), 'ADDRESS_TOO_LONG')
-    expect(performance.now() - t0).toBeLessThan(100) // 100 rejections: well under 1 ms each
+    const ms = cpuMs(() => {
+      for (let i = 0; i < 100; i++)
+        expectAddressError(() => decodePeerAddress(huge), 'ADDRESS_TOO_LONG')
+    })
+    expect(ms).toBeLessThan(100) // 100 rejections: well under 1 ms of CPU each
   })
 
   it('accepts printable ASCII only', () => {

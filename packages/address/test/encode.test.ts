@@ -6,7 +6,7 @@ import {
   encodePeerAddress,
   MAX_ADDRESS_LENGTH,
 } from '../src/index.js'
-import { expectAddressError, KEY_ID } from './helpers.js'
+import { cpuMs, expectAddressError, KEY_ID } from './helpers.js'
 
 const iface = (over: Partial<AddressInterface> = {}): AddressInterface => ({
   netifaceIndex: 1,
@@ -162,13 +162,17 @@ describe('encodePeerAddress', () => {
   })
 
   it('refuses huge model values cheaply', () => {
-    const t0 = performance.now()
-    expectAddressError(encodeAs({ ...base, signal: new Array(1e6).fill(0) }), 'ADDRESS_SIGNAL')
-    expectAddressError(encodeAs({ ...base, machineId: 'm'.repeat(1 << 20) }), 'ADDRESS_MACHINE_ID')
-    expectAddressError(
-      encodeAs({ ...base, ip4: [iface({ ext: '1'.repeat(1 << 20) })] }),
-      'ADDRESS_IP',
-    )
-    expect(performance.now() - t0).toBeLessThan(200)
+    const ms = cpuMs(() => {
+      expectAddressError(encodeAs({ ...base, signal: new Array(1e6).fill(0) }), 'ADDRESS_SIGNAL')
+      expectAddressError(
+        encodeAs({ ...base, machineId: 'm'.repeat(1 << 20) }),
+        'ADDRESS_MACHINE_ID',
+      )
+      expectAddressError(
+        encodeAs({ ...base, ip4: [iface({ ext: '1'.repeat(1 << 20) })] }),
+        'ADDRESS_IP',
+      )
+    })
+    expect(ms).toBeLessThan(200)
   })
 })

@@ -24,3 +24,14 @@ export function item4(replace: Record<number, string> = {}): string {
   for (const [i, v] of Object.entries(replace)) fields[Number(i)] = v
   return `[${fields.join(',')}]`
 }
+
+/**
+ * CPU time (user + system) the process spends in `work`, in ms. Unlike wall time, a loaded
+ * machine that deschedules the process does not inflate it: it is the cost being bounded.
+ */
+export function cpuMs(work: () => void): number {
+  const t0 = process.cpuUsage()
+  work()
+  const d = process.cpuUsage(t0)
+  return (d.user + d.system) / 1000
+}
