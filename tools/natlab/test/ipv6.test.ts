@@ -111,7 +111,7 @@ describe.skipIf(!root)(root ? 'IPv6 in the NAT lab (root)' : `IPv6 in the NAT la
     runs
       .map((r) =>
         r.ok
-          ? `ok ${r.winningStrategy} ${r.path} ${r.a.result?.remote} ⇄ ${r.b.result?.remote}${r.direct ? '' : ` ${JSON.stringify(detail(r, 'a')?.stages)}`}`
+          ? `ok ${r.winningStrategy} ${r.path} ${r.timeToConnectMs} ms ${r.a.result?.remote} ⇄ ${r.b.result?.remote}${r.direct ? '' : ` ${JSON.stringify(detail(r, 'a')?.stages)}`}`
           : `${r.failureReason} ${JSON.stringify(detail(r, 'a')?.report?.stages)} ${JSON.stringify(detail(r, 'a')?.events?.slice(-8))} ${r.a.stderr ?? ''} ${r.b.stderr ?? ''}`,
       )
       .join(' | ')
