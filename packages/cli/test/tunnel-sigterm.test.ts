@@ -66,7 +66,7 @@ describe('p2pd tunnel exits promptly on SIGTERM', () => {
     expect(c.code, c.stderr).toBe(0)
     expect(s.ms).toBeLessThan(EXIT_BOUND_MS)
     expect(c.ms).toBeLessThan(EXIT_BOUND_MS)
-  }, 60_000)
+  }, 120_000)
 
   it('both sides stopped at once, streams open', async () => {
     const { server, serverDone, client, clientDone } = await connectedPair()
@@ -79,5 +79,5 @@ describe('p2pd tunnel exits promptly on SIGTERM', () => {
     expect(s.code, s.stderr).toBe(0)
     expect(c.ms).toBeLessThan(EXIT_BOUND_MS)
     expect(s.ms).toBeLessThan(EXIT_BOUND_MS)
-  }, 60_000)
+  }, 120_000)
 })

@@ -53,5 +53,5 @@ describe('p2pd tunnel (two processes, loopback servers)', () => {
     expect(c.code, c.stderr).toBe(0)
     expect(s.code, s.stderr).toBe(0)
     expect(s.stderr.match(/^peer [0-9a-f]{66} connected via direct$/gm)).toHaveLength(5)
-  }, 40_000)
+  }, 120_000)
 })
