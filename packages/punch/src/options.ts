@@ -56,6 +56,10 @@ export type PunchEvent =
       readonly pairs: number
       /** Set when this punch sprays: our part and the budget. */
       readonly spray?: SprayChoice & { readonly role: 'hard' | 'easy' }
+      /** Set when the sides take turns (sequential × cone, RST on both sides). */
+      readonly slots?: { readonly role: 'sequential' | 'cone'; readonly slotMs: number }
+      /** Our NAT's and the peer's SYN policy, as the plan saw them. */
+      readonly syn?: { readonly mine: string; readonly peer: string }
     }
   | {
       readonly type: 'connected'

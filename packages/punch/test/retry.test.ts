@@ -105,4 +105,36 @@ describe('retry after a RST', () => {
     expect(fast.attempts).toBeLessThanOrEqual(41 + 12)
     expect(fast.refused).toBe(fast.attempts)
   })
+
+  it('a pair with activeMs stops at its own turn’s end, long before the window', async () => {
+    const probe = createServer()
+    await new Promise<void>((r) => probe.listen({ host: '127.0.0.1', port: 0 }, r))
+    const closed = (probe.address() as { port: number }).port
+    await new Promise((r) => probe.close(r))
+    const local = await freePort('127.0.0.1')
+    const started = performance.now()
+    const loop = connectLoop({
+      pairs: [
+        {
+          localPort: local,
+          remote: { host: '127.0.0.1', port: closed },
+          index: 0,
+          maxAttempts: Number.POSITIVE_INFINITY,
+        },
+      ],
+      localAddress: '127.0.0.1',
+      startAt: Date.now(),
+      clock: { now: () => Date.now(), offset: 0, uncertainty: 0 },
+      offsets: [0],
+      windowMs: 10_000,
+      activeMs: 150,
+      retryMs: 20,
+      fastRetry: { maxMs: 1.5, attempts: 3_000, budgetMs: 3_000 },
+      onSocket: (s) => s.destroy(),
+    })
+    await loop.done
+    // Generous bound for a loaded machine: far under the 10 s window.
+    expect(performance.now() - started).toBeLessThan(5_000)
+    expect(loop.attempts()).toBeGreaterThanOrEqual(2)
+  })
 })

@@ -31,6 +31,7 @@ import { KeepWatcher } from '../sockets/nomination.js'
 import { hold, listenAsAcceptor, predictsOwnMapping, startLoop } from './arm.js'
 import { dials, listenSide, localSide, sprayPart, sprayWindow } from './dials.js'
 import { firstSocket, publish, Resources, rawConnection } from './session.js'
+import { SLOT_PREDICTIONS, slotLength } from './slots.js'
 
 /**
  * The answering side of a punch: check the offer, hold fresh mappings, answer, take the
@@ -75,7 +76,10 @@ export async function answer(
     }
     res.held = held
     ctx.log(`punch: answerer held (offer age ${Math.round(ctx.clock.now() - offer.sentAt)} ms)`)
-    const candidatePorts = predictCandidates(myNat, held.mappings, s.predictions)
+    // Taking turns (see slots.ts), a sequential side gets one SYN per predicted port: more.
+    const turns = slotLength(myNat, offer.nat, 'none', 0, 0) !== undefined
+    const predictions = turns ? Math.max(s.predictions, SLOT_PREDICTIONS) : s.predictions
+    const candidatePorts = predictCandidates(myNat, held.mappings, predictions)
     const me = localSide(myNat, held, candidatePorts)
     const sameClock = mode === 'self'
     const localU = ctx.clock.uncertainty
@@ -148,7 +152,7 @@ export async function answer(
     }
     const listen = listenSide(plan.acceptor, 'answerer')
     const part = sprayPart(s, listen, myNat, offer.nat)
-    const { pairs, sprayed } = dials(s, part, me, spray, offer, listen, {
+    const { pairs, sprayed, slots } = dials(s, part, me, spray, offer, listen, {
       windowMs: plan.windowMs,
       oneWayMs: plan.oneWayMs,
       uncertaintyMs,
@@ -163,6 +167,8 @@ export async function answer(
       windowMs: plan.windowMs,
       pairs: pairs.length,
       ...(part ? { spray: { ...part.choice, role: part.role } } : {}),
+      ...(slots ? { slots: { role: slots.role, slotMs: slots.slotMs } } : {}),
+      syn: { mine: myNat.tcp?.synPolicy ?? '?', peer: offer.nat.tcp?.synPolicy ?? '?' },
     })
     const overall = res.deadline(
       Math.max(0, plan.meetAt - ctx.clock.now()) + plan.windowMs + defaults.attemptTimeoutMs,
@@ -181,7 +187,19 @@ export async function answer(
           ? plan.meetAt
           : ctx.clock.now()
     if (pairs.length)
-      startLoop(s, myNat, res, ctx, pairs, startAt, plan.windowMs, plan.oneWayMs, onSocket, sprayed)
+      startLoop(
+        s,
+        myNat,
+        res,
+        ctx,
+        pairs,
+        startAt,
+        plan.windowMs,
+        plan.oneWayMs,
+        onSocket,
+        sprayed,
+        slots,
+      )
     // The offerer decides which socket both keep: wait for its byte, even after our loop
     // has stopped (its socket may connect last).
     winner = await firstSocket({

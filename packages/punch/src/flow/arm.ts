@@ -19,6 +19,7 @@ import { openFilter } from '../sockets/opener.js'
 import { sprayChoice } from '../spray.js'
 import type { Sprayed } from './dials.js'
 import type { Resources } from './session.js'
+import { SLOT_PREDICTIONS, type Slots } from './slots.js'
 
 const LOOPBACK = { 4: '127.0.0.1', 6: '::1' } as const
 
@@ -97,9 +98,14 @@ export async function hold(
     signal,
     timeoutMs: s.init.stunTimeoutMs,
   })
-  if (!hard) return { held, spray: [] }
+  // A sequential NAT whose ports advance whatever the local port (`independent` delta) may
+  // take its turns (`slots.ts`) from fresh local ports: no 4-tuple still closing blocks a turn.
+  const turns = nat.delta.type === DeltaType.Independent && isSequentialSymmetric(nat)
+  if (!hard && !turns) return { held, spray: [] }
   try {
-    const n = sprayChoice(peerNat.range, s.init.spray).sockets
+    const n = hard
+      ? sprayChoice(peerNat.range, s.init.spray).sockets
+      : Math.max(s.predictions, SLOT_PREDICTIONS)
     const exclude = held.mappings.map((m) => m.local)
     return { held, spray: await freePorts(held.localAddress ?? '0.0.0.0', n, exclude, signal) }
   } catch (err) {
@@ -153,14 +159,17 @@ export function startLoop(
   oneWayMs: number,
   onSocket: (s: Socket) => void,
   sprayed?: Sprayed,
+  slots?: Slots,
 ): ConnectLoop {
   const loop = connectLoop({
     pairs,
     localAddress: res.held?.localAddress,
     startAt,
     clock: ctx.clock,
+    ...(slots?.activeMs !== undefined ? { activeMs: slots.activeMs } : {}),
     offsets:
       sprayed?.offsets ??
+      slots?.offsets ??
       staggerOffsets(
         pairs.reduce((n, p) => Math.max(n, p.index + 1), 1),
         oneWayMs,

@@ -11,6 +11,7 @@ import {
 import type { Acceptor, NatRecord } from '../protocol/messages.js'
 import { defaults } from '../schedule.js'
 import { evenOffsets, probeDelay, randomPorts, type SprayChoice, sprayChoice } from '../spray.js'
+import { type Slots, slotDials } from './slots.js'
 
 /** Who listens, seen from one side: `me`, the `peer`, or nobody (simultaneous open). */
 export type ListenSide = 'me' | 'peer' | 'none'
@@ -141,8 +142,12 @@ export function dials(
   peer: SideInfo,
   listen: ListenSide,
   timing: SprayTiming,
-): { pairs: DialPair[]; sprayed?: Sprayed } {
-  if (!part) return { pairs: plainDials(me, peer, listen) }
+): { pairs: DialPair[]; sprayed?: Sprayed; slots?: Slots } {
+  if (!part) {
+    const slots = slotDials(me, peer, listen, timing.oneWayMs, timing.uncertaintyMs, spray)
+    if (slots) return { pairs: slots.pairs, slots }
+    return { pairs: plainDials(me, peer, listen) }
+  }
   const { pairs, ...sprayed } = sprayDial(s, part, me, spray, peer, timing)
   return { pairs, sprayed }
 }

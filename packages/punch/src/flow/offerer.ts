@@ -109,7 +109,7 @@ export async function offer(
         punchWindow(localU, answer.uncertaintyMs, sameClock, s.init.windowMs),
         part ? sprayWindow(s, part.choice, oneWayMs, uncertaintyMs) : 0,
       )
-    const { pairs, sprayed } = dials(s, part, me, spray, peer, listen, {
+    const { pairs, sprayed, slots } = dials(s, part, me, spray, peer, listen, {
       windowMs,
       oneWayMs,
       uncertaintyMs,
@@ -124,6 +124,8 @@ export async function offer(
       windowMs,
       pairs: pairs.length,
       ...(part ? { spray: { ...part.choice, role: part.role } } : {}),
+      ...(slots ? { slots: { role: slots.role, slotMs: slots.slotMs } } : {}),
+      syn: { mine: myNat.tcp?.synPolicy ?? '?', peer: answer.nat.tcp?.synPolicy ?? '?' },
     })
 
     let deliver: (s: Socket) => void = () => {}
@@ -173,7 +175,7 @@ export async function offer(
           ? meetAt
           : ctx.clock.now()
     const loop = pairs.length
-      ? startLoop(s, myNat, res, ctx, pairs, startAt, windowMs, oneWayMs, onSocket, sprayed)
+      ? startLoop(s, myNat, res, ctx, pairs, startAt, windowMs, oneWayMs, onSocket, sprayed, slots)
       : undefined
     winner = await firstSocket({
       sockets: first,

@@ -15,6 +15,11 @@ export interface ConnectLoopOptions {
   readonly offsets: readonly number[]
   /** Stop starting attempts this long after `startAt`. */
   readonly windowMs: number
+  /**
+   * Each pair stops starting attempts this long after its own start (`startAt + offset`), when
+   * set: pairs that take turns (see `slots.ts`). Default: until the window closes.
+   */
+  readonly activeMs?: number
   /** Mean pause before retrying after a failed attempt (jittered ±50 %). */
   readonly retryMs: number
   /**
@@ -102,11 +107,13 @@ export function connectLoop(opts: ConnectLoopOptions): ConnectLoop {
     made: number
     fastUsed: number
     firstRefusedAt?: number
+    /** When this pair stops starting attempts (clock ms). */
+    endAt: number
   }
   const attempt = (pair: DialPair, st: PairState) => {
     const made = st.made
     if (stopped) return pairDone()
-    const left = endAt - opts.clock.now()
+    const left = st.endAt - opts.clock.now()
     if (left <= 0 || made >= pair.maxAttempts) return pairDone()
     attempts++
     const socket = new Socket()
@@ -166,7 +173,11 @@ export function connectLoop(opts: ConnectLoopOptions): ConnectLoop {
   if (running === 0) resolveDone()
   for (const pair of opts.pairs) {
     const offset = opts.offsets[pair.index] ?? 0
-    later(opts.startAt + offset - opts.clock.now(), () => attempt(pair, { made: 0, fastUsed: 0 }))
+    const pairEnd =
+      opts.activeMs === undefined ? endAt : Math.min(endAt, opts.startAt + offset + opts.activeMs)
+    later(opts.startAt + offset - opts.clock.now(), () =>
+      attempt(pair, { made: 0, fastUsed: 0, endAt: pairEnd }),
+    )
   }
 
   return {
