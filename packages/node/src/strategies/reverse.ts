@@ -42,8 +42,13 @@ export function reverse(init: ReverseInit = {}): Strategy {
     accepts: ['reverse/request'],
     canTry(local, remote) {
       if (remote.legacy) return 'peer id is not a key'
-      if (!isReachable(local) && directCandidates(remote, local).length === 0) {
-        return 'we are not reachable either'
+      // The peer dials what our address offers it, in the families it has: a listener that is
+      // open only in a family the peer lacks cannot be reached, and the next stage (punch)
+      // should not wait out this one's head start for it.
+      if (directCandidates(remote, local).length === 0) {
+        return isReachable(local)
+          ? 'the peer has no IP family in which we are reachable'
+          : 'we are not reachable either'
       }
       return true
     },
