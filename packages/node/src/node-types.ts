@@ -28,8 +28,10 @@ export interface NodeInit {
   strategies?: Strategy[]
   /**
    * Listener bind address and port (default 0 = any). The default address follows what the
-   * node announces: `127.0.0.1` for a loopback-only node (the default), else every interface
-   * (`0.0.0.0`, or `::` when an IPv6 address is announced).
+   * node announces: `127.0.0.1` for a loopback-only node (the default); for fixed interfaces,
+   * every interface (`0.0.0.0`, or `::` when an IPv6 address is announced); for discovered
+   * interfaces or port mapping, `::` when the machine has any IPv6 address (IPv4 then arrives
+   * as `::ffff:a.b.c.d`), else `0.0.0.0`.
    */
   listen?: { host?: string; port?: number }
   /**
