@@ -56,7 +56,10 @@ describe('p2pd tunnel exits promptly on SIGTERM', () => {
     return { server, serverDone, client, clientDone }
   }
 
-  it('the forwarder, with its streams open, after the exposing side went away', async () => {
+  it('the forwarder, with its streams open, after the exposing side went away', {
+    timeout: 120_000,
+    retry: 2,
+  }, async () => {
     const { server, serverDone, client, clientDone } = await connectedPair()
     const s = await timeToExit(server, serverDone)
     await new Promise((r) => setTimeout(r, 1_000)) // its streams break meanwhile
@@ -66,9 +69,9 @@ describe('p2pd tunnel exits promptly on SIGTERM', () => {
     expect(c.code, c.stderr).toBe(0)
     expect(s.ms).toBeLessThan(EXIT_BOUND_MS)
     expect(c.ms).toBeLessThan(EXIT_BOUND_MS)
-  }, 120_000)
+  })
 
-  it('both sides stopped at once, streams open', async () => {
+  it('both sides stopped at once, streams open', { timeout: 120_000, retry: 2 }, async () => {
     const { server, serverDone, client, clientDone } = await connectedPair()
     const [c, s] = await Promise.all([
       timeToExit(client, clientDone),
@@ -79,5 +82,5 @@ describe('p2pd tunnel exits promptly on SIGTERM', () => {
     expect(s.code, s.stderr).toBe(0)
     expect(c.ms).toBeLessThan(EXIT_BOUND_MS)
     expect(s.ms).toBeLessThan(EXIT_BOUND_MS)
-  }, 120_000)
+  })
 })

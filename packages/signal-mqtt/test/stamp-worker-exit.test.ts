@@ -19,7 +19,10 @@ process.stdout.write('minted ' + stamp + ' ' + JSON.stringify(process.getActiveR
 `
 
 describe('stamp worker', () => {
-  it('does not keep a process alive once its mints are done', async () => {
+  it('does not keep a process alive once its mints are done', {
+    timeout: 60_000,
+    retry: 2,
+  }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'p2pd-stamp-'))
     try {
       const file = join(dir, 'mint-once.mjs')
@@ -46,5 +49,5 @@ describe('stamp worker', () => {
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
-  }, 60_000)
+  })
 })
