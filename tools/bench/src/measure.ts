@@ -125,7 +125,11 @@ async function echo(dialer: Dialer, sizes: Sizes): Promise<number> {
   return total / seconds
 }
 
-/** µs per round trip of one message, one at a time (after a short warm-up). */
+/**
+ * µs per round trip of one message, one at a time, in steady state: as many warm-up round trips
+ * as measured ones first. With a short warm-up (50) the figure was mostly JIT compilation of
+ * whichever stack had more code to compile, not the latency of the path.
+ */
 async function pingpong(dialer: Dialer, sizes: Sizes): Promise<number> {
   const stream = await dialer.dial()
   const message = new Uint8Array(sizes.messageBytes).fill(9)
@@ -142,7 +146,7 @@ async function pingpong(dialer: Dialer, sizes: Sizes): Promise<number> {
       waiter = resolve
       stream.write(message)
     })
-  for (let i = 0; i < 50; i++) await roundTrip()
+  for (let i = 0; i < sizes.pingpongs; i++) await roundTrip()
   const started = performance.now()
   for (let i = 0; i < sizes.pingpongs; i++) await roundTrip()
   const us = ((performance.now() - started) * 1000) / sizes.pingpongs
