@@ -52,9 +52,13 @@ export function punchStory(side: SideReport | undefined): string | null {
 
 /** Why a trial did not count: its failure reason, or why it was not direct. */
 export function trialCause(t: TrialRecord): string {
-  if (!t.ok) return (t.failureReason ?? 'no reason recorded').replace(/\s+/g, ' ').slice(0, 240)
   const a = punchStory(t.a)
   const b = punchStory(t.b)
+  if (!t.ok) {
+    const why = (t.failureReason ?? 'no reason recorded').replace(/\s+/g, ' ').slice(0, 240)
+    if (!a && !b) return why
+    return a === b ? `${why}; both: ${a}` : `${why}; A: ${a ?? '–'}; B: ${b ?? '–'}`
+  }
   const via = `${t.winningStrategy ?? '?'} (${t.path ?? 'unknown path'})`
   if (!a && !b) return `${via}, no punch recorded`
   return a === b ? `${via}; both: ${a}` : `${via}; A: ${a ?? '–'}; B: ${b ?? '–'}`
