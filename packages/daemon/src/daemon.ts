@@ -151,7 +151,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     maxHeaderSize: 16_384,
     // How often the two timeouts above are enforced (Node's default, 30 s, let a slow client
     // hold its connection three times longer than the headers timeout).
-    connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    connectionsCheckingInterval: Math.max(100, Math.min(1_000, limits.headersTimeoutMs)),
   })
   server.maxConnections = limits.maxConnections
   // Node would silently drop header lines past its count (an Origin among them); instead every
