@@ -37,6 +37,12 @@ export interface PunchInit {
    * hold) each mapping through STUN over TCP.
    */
   readonly predictMappings?: boolean
+  /**
+   * Experimental, off by default: sequential × cone with RST on both NATs takes turns
+   * (`flow/slots.ts`). Lab: 1/5 at ~0 ms (0/5 without), but 0/4 at 25 ms where the plain
+   * schedule is used.
+   */
+  readonly turns?: boolean
   /** Birthday-spray budget (symmetric random × port-restricted cone); see `sprayChoice`. */
   readonly spray?: SprayBudget
   /** Observer of each punch's milestones (tests, benchmarks, the lab runner). */
@@ -92,6 +98,8 @@ export interface Settings {
   readonly emit: (event: PunchEvent) => void
   /** Whether to offer, and to accept, answer-and-go. */
   readonly answerAndGo: boolean
+  /** Whether sequential × cone with RST on both sides takes turns (experimental). */
+  readonly turns: boolean
   /** Whether a port-preserving cone announces its mappings without STUN. */
   readonly predictPreserving: boolean
   /** The RST retry policy of endpoint-independent sides (`undefined`: off). */
@@ -108,6 +116,7 @@ export function settings(init: PunchInit): Settings {
     emit: (e) => init.onEvent?.(e),
     answerAndGo: init.answerAndGo !== false,
     predictPreserving: init.predictMappings !== false,
+    turns: init.turns === true,
     fastRetry: init.fastRetry === false ? undefined : { ...fastRetryDefaults, ...init.fastRetry },
     // Refuse a spray that cannot reach its floor.
     verdictOf: (a, b) =>

@@ -77,7 +77,7 @@ export async function answer(
     res.held = held
     ctx.log(`punch: answerer held (offer age ${Math.round(ctx.clock.now() - offer.sentAt)} ms)`)
     // Taking turns (see slots.ts), a sequential side gets one SYN per predicted port: more.
-    const turns = slotLength(myNat, offer.nat, 'none', 0, 0) !== undefined
+    const turns = s.turns && slotLength(myNat, offer.nat, 'none', 0, 0) !== undefined
     const predictions = turns ? Math.max(s.predictions, SLOT_PREDICTIONS) : s.predictions
     const candidatePorts = predictCandidates(myNat, held.mappings, predictions)
     const me = localSide(myNat, held, candidatePorts)

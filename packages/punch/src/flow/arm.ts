@@ -100,7 +100,7 @@ export async function hold(
   })
   // A sequential NAT whose ports advance whatever the local port (`independent` delta) may
   // take its turns (`slots.ts`) from fresh local ports: no 4-tuple still closing blocks a turn.
-  const turns = nat.delta.type === DeltaType.Independent && isSequentialSymmetric(nat)
+  const turns = s.turns && nat.delta.type === DeltaType.Independent && isSequentialSymmetric(nat)
   if (!hard && !turns) return { held, spray: [] }
   try {
     const n = hard

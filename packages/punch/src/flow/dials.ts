@@ -144,7 +144,9 @@ export function dials(
   timing: SprayTiming,
 ): { pairs: DialPair[]; sprayed?: Sprayed; slots?: Slots } {
   if (!part) {
-    const slots = slotDials(me, peer, listen, timing.oneWayMs, timing.uncertaintyMs, spray)
+    const slots = s.turns
+      ? slotDials(me, peer, listen, timing.oneWayMs, timing.uncertaintyMs, spray)
+      : undefined
     if (slots) return { pairs: slots.pairs, slots }
     return { pairs: plainDials(me, peer, listen) }
   }
