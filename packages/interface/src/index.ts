@@ -33,9 +33,9 @@ export {
   isOpenNat,
   isUnpredictableNat,
   type NatInfo,
-  type TcpFilter,
   NatType,
   natTypeName,
+  type TcpFilter,
 } from './nat.js'
 export type { AddressInterface, PeerAddress, SignalTarget } from './peer-address.js'
 export type { Endpoint, Pipe, PipePath, StrategyName } from './pipe.js'
