@@ -120,7 +120,9 @@ describe.runIf(canRun)('NAT lab: classification matches every profile', () => {
             value: Number(want.ports.slice(4)),
           })
         } else expect(delta.type, `${t} delta`).toBe(DeltaType.Random)
-        expect(got.timings.totalMs, `${t} wall time`).toBeLessThan(3000)
+        // A wall-clock bound, so a hang guard rather than a speed claim: a loaded CI box
+        // deschedules the classifier for seconds (the quick figure is in the bench and README).
+        expect(got.timings.totalMs, `${t} wall time`).toBeLessThan(10_000)
         // Prediction: the first candidate is the next mapping (random NATs have none).
         const pr = r.prediction[t]
         if (want.ports === 'random') expect(pr.tested).toBe(false)
