@@ -188,6 +188,7 @@ export function readmeSection(r: MatrixResults, opts: ReadmeSectionOptions = {})
       `The run was stopped before ${missing.map((c) => `\`${c}\``).join(', ')}: those columns are not in it.`,
       '',
     )
+  if (r.lab.command) L.push('```sh', `pnpm lab ${r.lab.command}`, '```', '')
   if (opts.note) L.push(opts.note, '')
   L.push(
     `![Connectivity grid: one panel per delay column, one cell per ordered pair, colour by success rate, letter by winning strategy](${opts.svgPath ?? 'docs/lab-matrix.svg'})`,

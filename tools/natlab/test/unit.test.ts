@@ -464,6 +464,9 @@ describe('lab readme section', () => {
     expect(text).toContain('| 0ms | 0 ms each way per router uplink | 4 |')
     expect(text).toContain('all 4 ordered pairs (both directions)')
     expect(text).toContain('Subset: two profiles.')
+    expect(readmeSection({ ...r, lab: { ...r.lab, command: 'matrix --delays 0,25' } })).toContain(
+      '```sh\npnpm lab matrix --delays 0,25\n```',
+    )
     expect(text).not.toContain('stopped')
     expect(readmeSection({ ...r, plannedColumns: ['0ms', '25ms', '100ms'] })).toContain(
       'The run was stopped before `100ms`: those columns are not in it.',
