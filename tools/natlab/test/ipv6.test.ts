@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import {
   defaultServers,
   type Flow6,
   firewallFlows6,
-  isRoot,
   Lab,
   type LabPeer,
   listNamespaces,
@@ -14,6 +13,7 @@ import {
   selfCheck,
   type TrialResult,
 } from '../src/index.js'
+import { labSuite } from './lab-gate.js'
 
 /**
  * IPv6 in the NAT lab (root; 10 ms one-way per router uplink): IPv6 hosts behind stateful
@@ -23,16 +23,7 @@ import {
  * arrive intact (count and SHA-256). An IPv4-only host and a dual-stack one connect over IPv4.
  * Trials per cell: `P2PD_LAB_TRIALS` (default 1).
  */
-const root = isRoot()
-const ci = process.env.CI === 'true'
-const why = 'IPv6 lab tests skipped: they need root on Linux (network namespaces, nftables)'
-if (!root && !ci) console.warn(why)
-
-describe.runIf(!root && ci)('IPv6 in the NAT lab, in CI', () => {
-  it('runs as root (CI=true: the lab tests must not be skipped)', () => {
-    expect.fail('CI=true but not root: the IPv6 lab tests cannot run')
-  })
-})
+const labDescribe = labSuite('IPv6 lab tests')
 
 const trials = Number(process.env.P2PD_LAB_TRIALS ?? 1)
 /**
@@ -57,7 +48,7 @@ const PEERS = [
   'sym-random-drop+v6', // 7
 ] as const
 
-describe.skipIf(!root)(root ? 'IPv6 in the NAT lab (root)' : `IPv6 in the NAT lab — ${why}`, () => {
+labDescribe('IPv6 in the NAT lab', () => {
   let lab: Lab | undefined
   let prefix = ''
   const peer = (i: number) => lab?.info.peers[i] as LabPeer

@@ -7,7 +7,6 @@ import { afterAll, describe, expect, it } from 'vitest'
 import {
   Agent,
   ALL_PROFILES,
-  isRoot,
   Lab,
   listNamespaces,
   PROBE_NAMES,
@@ -18,18 +17,10 @@ import {
   validateResults,
 } from '../src/index.js'
 import { PACKAGE_DIR } from '../src/node-in-ns.js'
+import { labSuite } from './lab-gate.js'
 
 // The lab needs root. Off CI a non-root run skips these tests and says why; in CI they must run.
-const root = isRoot()
-const ci = process.env.CI === 'true'
-const why = 'NAT lab tests skipped: they need root on Linux (network namespaces, nftables)'
-if (!root && !ci) console.warn(why)
-
-describe.runIf(!root && ci)('natlab in CI', () => {
-  it('runs as root (CI=true: the lab tests must not be skipped)', () => {
-    expect.fail('CI=true but not root: the NAT lab tests cannot run')
-  })
-})
+const labDescribe = labSuite('NAT lab tests')
 
 /** Every run prefix the tests created (from the labs' own log lines). */
 const prefixes = new Set<string>()
@@ -45,7 +36,7 @@ async function leftovers(): Promise<string[]> {
   })
 }
 
-describe.skipIf(!root)(root ? 'natlab (root)' : `natlab (root) — ${why}`, () => {
+labDescribe('natlab', () => {
   afterAll(async () => {
     expect(await leftovers()).toEqual([])
   })

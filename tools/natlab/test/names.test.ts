@@ -1,10 +1,9 @@
 import type { ChildProcess } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import {
   defaultServers,
-  isRoot,
   Lab,
   listNamespaces,
   p2pdServers,
@@ -12,22 +11,14 @@ import {
   runInNamespace,
 } from '../src/index.js'
 import { jsonLines, stopChild } from '../src/node-in-ns.js'
+import { labSuite } from './lab-gate.js'
 
 /**
  * A connect by name between two NATed namespaces (root): Bob, behind a port-restricted NAT,
  * publishes `bob.<fingerprint>` on the lab's mosquitto; Alice, behind a full-cone NAT, calls
  * `node.connect(name)` and exchanges a nonce with him over the authenticated pipe.
  */
-const root = isRoot()
-const ci = process.env.CI === 'true'
-const why = 'names lab test skipped: it needs root on Linux (network namespaces, nftables)'
-if (!root && !ci) console.warn(why)
-
-describe.runIf(!root && ci)('names in the NAT lab, in CI', () => {
-  it('runs as root (CI=true: the lab tests must not be skipped)', () => {
-    expect.fail('CI=true but not root: the names lab test cannot run')
-  })
-})
+const labDescribe = labSuite('names lab test')
 
 const peerScript = join(dirname(fileURLToPath(import.meta.url)), 'names-peer.ts')
 
@@ -51,47 +42,39 @@ function message(child: ChildProcess, type: string, ms: number): Promise<Record<
   })
 }
 
-describe.skipIf(!root)(
-  root ? 'names in the NAT lab (root)' : `names in the NAT lab — ${why}`,
-  () => {
-    let lab: Lab | undefined
-    let prefix = ''
-    const children: ChildProcess[] = []
+labDescribe('names in the NAT lab', () => {
+  let lab: Lab | undefined
+  let prefix = ''
+  const children: ChildProcess[] = []
 
-    beforeAll(async () => {
-      lab = await Lab.up({
-        peers: ['port-restricted-rst', 'full-cone-rst'],
-        shape: { upMs: 25, downMs: 25 },
-        servers: [...defaultServers(), ...p2pdServers()],
-      })
-      prefix = lab.prefix
-    }, 120_000)
+  beforeAll(async () => {
+    lab = await Lab.up({
+      peers: ['port-restricted-rst', 'full-cone-rst'],
+      shape: { upMs: 25, downMs: 25 },
+      servers: [...defaultServers(), ...p2pdServers()],
+    })
+    prefix = lab.prefix
+  }, 120_000)
 
-    afterAll(async () => {
-      await Promise.all(children.map((c) => stopChild(c)))
-      await lab?.down()
-      const left = (await listNamespaces()).filter((ns) => prefixOfNamespace(ns) === prefix)
-      expect(left).toEqual([])
-    }, 60_000)
+  afterAll(async () => {
+    await Promise.all(children.map((c) => stopChild(c)))
+    await lab?.down()
+    const left = (await listNamespaces()).filter((ns) => prefixOfNamespace(ns) === prefix)
+    expect(left).toEqual([])
+  }, 60_000)
 
-    it('node.connect("bob.<fingerprint>") reaches Bob through both NATs', async () => {
-      const [bobPeer, alicePeer] = lab!.info.peers
-      const env = { NAMES_LAB_SERVERS: JSON.stringify(lab!.info.servers) }
-      const bob = runInNamespace(bobPeer!.ns.host, peerScript, ['bob'], env)
-      children.push(bob)
-      const ready = await message(bob, 'ready', 60_000)
-      expect(ready.name).toMatch(/^bob\.[a-z2-7]{16}$/)
-      const alice = runInNamespace(
-        alicePeer!.ns.host,
-        peerScript,
-        ['alice', String(ready.name)],
-        env,
-      )
-      children.push(alice)
-      const result = await message(alice, 'result', 60_000)
-      expect(result.ok, JSON.stringify(result)).toBe(true)
-      expect(result.peer).toBe(ready.nodeId)
-      console.log(`names lab: connected by name via ${result.strategy} in ${result.ms} ms`)
-    }, 150_000)
-  },
-)
+  it('node.connect("bob.<fingerprint>") reaches Bob through both NATs', async () => {
+    const [bobPeer, alicePeer] = lab!.info.peers
+    const env = { NAMES_LAB_SERVERS: JSON.stringify(lab!.info.servers) }
+    const bob = runInNamespace(bobPeer!.ns.host, peerScript, ['bob'], env)
+    children.push(bob)
+    const ready = await message(bob, 'ready', 60_000)
+    expect(ready.name).toMatch(/^bob\.[a-z2-7]{16}$/)
+    const alice = runInNamespace(alicePeer!.ns.host, peerScript, ['alice', String(ready.name)], env)
+    children.push(alice)
+    const result = await message(alice, 'result', 60_000)
+    expect(result.ok, JSON.stringify(result)).toBe(true)
+    expect(result.peer).toBe(ready.nodeId)
+    console.log(`names lab: connected by name via ${result.strategy} in ${result.ms} ms`)
+  }, 150_000)
+})

@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import {
   defaultServers,
   expectedBehaviour,
-  isRoot,
   Lab,
   type LabPeer,
   listNamespaces,
@@ -14,6 +13,7 @@ import {
   type TrialResult,
 } from '../src/index.js'
 import { srcFile } from '../src/node-in-ns.js'
+import { labSuite } from './lab-gate.js'
 
 /**
  * Our own servers and a real p2pd node in the NAT lab (root; 25 ms one-way per router uplink):
@@ -22,16 +22,7 @@ import { srcFile } from '../src/node-in-ns.js'
  * work. One shared lab, cells in parallel on disjoint peers. Trials per cell:
  * `P2PD_LAB_TRIALS` (default 2); the full run is `pnpm lab matrix --strategies node-auto …`.
  */
-const root = isRoot()
-const ci = process.env.CI === 'true'
-const why = 'p2pd lab tests skipped: they need root on Linux (network namespaces, nftables)'
-if (!root && !ci) console.warn(why)
-
-describe.runIf(!root && ci)('p2pd in the NAT lab, in CI', () => {
-  it('runs as root (CI=true: the lab tests must not be skipped)', () => {
-    expect.fail('CI=true but not root: the p2pd lab tests cannot run')
-  })
-})
+const labDescribe = labSuite('p2pd lab tests')
 
 const trials = Number(process.env.P2PD_LAB_TRIALS ?? 2)
 
@@ -53,7 +44,7 @@ const PEERS = [
   'sym-random-rst+portmap', // 13
 ] as const
 
-describe.skipIf(!root)(root ? 'p2pd in the NAT lab (root)' : `p2pd in the NAT lab — ${why}`, () => {
+labDescribe('p2pd in the NAT lab', () => {
   let lab: Lab | undefined
   let prefix = ''
   const peer = (i: number) => lab?.info.peers[i] as LabPeer

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import {
   defaultServers,
-  isRoot,
   Lab,
   type LabPeer,
   listNamespaces,
@@ -11,6 +10,7 @@ import {
   runTrial,
   type TrialResult,
 } from '../src/index.js'
+import { labSuite } from './lab-gate.js'
 
 /**
  * Hole punching at every distance, with a real p2pd node per side (`node-punch`) in the NAT
@@ -27,16 +27,7 @@ import {
  * per cell (default 5; the floor stays 80 %); `P2PD_LAB_PARALLEL=1` runs the cells one after
  * the other (a machine so loaded that six node processes take over 40 s to start).
  */
-const root = isRoot()
-const ci = process.env.CI === 'true'
-const why = 'punch lab tests skipped: they need root on Linux (network namespaces, nftables)'
-if (!root && !ci) console.warn(why)
-
-describe.runIf(!root && ci)('punch at every distance, in CI', () => {
-  it('runs as root (CI=true: the lab tests must not be skipped)', () => {
-    expect.fail('CI=true but not root: the punch lab tests cannot run')
-  })
-})
+const labDescribe = labSuite('punch lab tests')
 
 const trials = Number(process.env.P2PD_LAB_TRIALS ?? 5)
 const parallel = Math.max(1, Number(process.env.P2PD_LAB_PARALLEL ?? 3))
@@ -57,59 +48,56 @@ const CELLS = [
   { name: 'sym-seq1-rst × sym-seq1-rst, 25 ms', a: 4, b: 5 },
 ] as const
 
-describe.skipIf(!root)(
-  root ? 'punch at every distance (root)' : `punch at every distance — ${why}`,
-  () => {
-    let lab: Lab | undefined
-    let prefix = ''
-    const peer = (i: number) => lab?.info.peers[i] as LabPeer
+labDescribe('punch at every distance', () => {
+  let lab: Lab | undefined
+  let prefix = ''
+  const peer = (i: number) => lab?.info.peers[i] as LabPeer
 
-    beforeAll(async () => {
-      lab = await Lab.up({
-        peers: PEERS.map((p) => ({ ...p })),
-        servers: [...defaultServers(), ...p2pdServers()],
-      })
-      prefix = lab.prefix
-    }, 120_000)
+  beforeAll(async () => {
+    lab = await Lab.up({
+      peers: PEERS.map((p) => ({ ...p })),
+      servers: [...defaultServers(), ...p2pdServers()],
+    })
+    prefix = lab.prefix
+  }, 120_000)
 
-    afterAll(async () => {
-      await lab?.down()
-      const left = (await listNamespaces()).filter((ns) => prefixOfNamespace(ns) === prefix)
-      expect(left).toEqual([])
-    }, 60_000)
+  afterAll(async () => {
+    await lab?.down()
+    const left = (await listNamespaces()).filter((ns) => prefixOfNamespace(ns) === prefix)
+    expect(left).toEqual([])
+  }, 60_000)
 
-    const punched = (r: TrialResult) => r.ok && r.direct && r.winningStrategy === 'punch'
-    /** The punch's outcome events a side logged (attempts, RSTs), for failure messages. */
-    const punchEvents = (r: TrialResult, side: 'a' | 'b') =>
-      ((r[side].result?.detail as { events?: { m?: string }[] } | undefined)?.events ?? [])
-        .map((e) => e.m ?? '')
-        .filter((m) => /^punch \{"type":"(connected|failed)"/.test(m))
-        .map((m) => m.slice(6))
-    const describeRun = (r: TrialResult) =>
-      punched(r)
-        ? `punched in ${r.timeToConnectMs} ms`
-        : `${r.ok ? `${r.winningStrategy} ${r.path}` : r.failureReason} ${punchEvents(r, 'a')} ${punchEvents(r, 'b')} ${r.a.protocolError ?? ''} ${r.a.stderr?.slice(-300) ?? ''}`
+  const punched = (r: TrialResult) => r.ok && r.direct && r.winningStrategy === 'punch'
+  /** The punch's outcome events a side logged (attempts, RSTs), for failure messages. */
+  const punchEvents = (r: TrialResult, side: 'a' | 'b') =>
+    ((r[side].result?.detail as { events?: { m?: string }[] } | undefined)?.events ?? [])
+      .map((e) => e.m ?? '')
+      .filter((m) => /^punch \{"type":"(connected|failed)"/.test(m))
+      .map((m) => m.slice(6))
+  const describeRun = (r: TrialResult) =>
+    punched(r)
+      ? `punched in ${r.timeToConnectMs} ms`
+      : `${r.ok ? `${r.winningStrategy} ${r.path}` : r.failureReason} ${punchEvents(r, 'a')} ${punchEvents(r, 'b')} ${r.a.protocolError ?? ''} ${r.a.stderr?.slice(-300) ?? ''}`
 
-    it('punches RST×RST at ~0 ms, on an asymmetric jittered path, and sequential×sequential', async () => {
-      const cell = async (c: (typeof CELLS)[number]) => {
-        const runs: TrialResult[] = []
-        for (let t = 0; t < trials; t++)
-          runs.push(await runTrial(lab!.info, p2pdNodeRunner('node-punch'), peer(c.a), peer(c.b)))
-        return { ...c, runs }
-      }
-      const results: Awaited<ReturnType<typeof cell>>[] = []
-      for (let k = 0; k < CELLS.length; k += parallel)
-        results.push(...(await Promise.all(CELLS.slice(k, k + parallel).map(cell))))
-      for (const c of results) {
-        const n = c.runs.filter(punched).length
-        console.log(`${c.name}: punched ${n}/${c.runs.length}`)
-      }
-      for (const c of results) {
-        const n = c.runs.filter(punched).length
-        expect(n, `${c.name}: ${c.runs.map(describeRun).join(' | ')}`).toBeGreaterThanOrEqual(
-          Math.ceil(c.runs.length * 0.8),
-        )
-      }
-    }, 900_000)
-  },
-)
+  it('punches RST×RST at ~0 ms, on an asymmetric jittered path, and sequential×sequential', async () => {
+    const cell = async (c: (typeof CELLS)[number]) => {
+      const runs: TrialResult[] = []
+      for (let t = 0; t < trials; t++)
+        runs.push(await runTrial(lab!.info, p2pdNodeRunner('node-punch'), peer(c.a), peer(c.b)))
+      return { ...c, runs }
+    }
+    const results: Awaited<ReturnType<typeof cell>>[] = []
+    for (let k = 0; k < CELLS.length; k += parallel)
+      results.push(...(await Promise.all(CELLS.slice(k, k + parallel).map(cell))))
+    for (const c of results) {
+      const n = c.runs.filter(punched).length
+      console.log(`${c.name}: punched ${n}/${c.runs.length}`)
+    }
+    for (const c of results) {
+      const n = c.runs.filter(punched).length
+      expect(n, `${c.name}: ${c.runs.map(describeRun).join(' | ')}`).toBeGreaterThanOrEqual(
+        Math.ceil(c.runs.length * 0.8),
+      )
+    }
+  }, 900_000)
+})
