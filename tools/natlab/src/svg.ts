@@ -143,14 +143,16 @@ export function renderMatrixSvg(r: MatrixResults, opts: MatrixSvgOptions = {}): 
   const legendY = titleH + panelRows * panelH + 10
   const letterLines = Math.ceil(legendW / Math.max(1, width - 100))
   const height = legendY + 40 + letterLines * 16 + 36
-  out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="11">`,
-    `<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`,
-  )
   const title = opts.title ?? `p2pd NAT lab: ${strategy}`
   const sub =
     `${r.startedAt.slice(0, 10)} · ${r.trialsPerCell} trials per cell · rows: A (dials), columns: B (accepts)` +
     (r.lab.commit ? ` · commit ${r.lab.commit}` : '')
+  // A title element first: the image's text alternative for screen readers.
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="11" role="img">`,
+    `<title>${esc(`${title}: success rate and winning strategy per ordered pair, per delay column (${sub})`)}</title>`,
+    `<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`,
+  )
   out.push(
     `<text x="10" y="22" font-size="16" font-weight="bold" fill="#1f2328">${esc(title)}</text>`,
     `<text x="10" y="40" fill="#57606a">${esc(sub)}</text>`,
