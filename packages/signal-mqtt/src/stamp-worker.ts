@@ -38,8 +38,9 @@ interface Pending {
 
 /**
  * One worker thread for the whole process that mints stamps, so that the ≈ 2^bits hashes of
- * a first contact use another core instead of this event loop. Started on first use, never
- * keeps the process alive, and stopped again when idle.
+ * a first contact use another core instead of this event loop. Started on first use; it keeps
+ * the process alive only while a mint is pending (someone awaits it), never when idle, and is
+ * stopped again after a while without jobs.
  */
 class StampWorker {
   #worker: Worker | undefined
@@ -54,6 +55,7 @@ class StampWorker {
     const id = this.#nextId++
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
+      worker.ref() // a caller awaits this mint: the process must not exit under it
       worker.postMessage({ id, input, bits, cancel })
     })
   }
@@ -65,7 +67,10 @@ class StampWorker {
       const job = this.#pending.get(id)
       this.#pending.delete(id)
       job?.resolve(stamp)
-      if (this.#pending.size === 0) this.#stopWhenIdle()
+      if (this.#pending.size === 0) {
+        worker.unref()
+        this.#stopWhenIdle()
+      }
     })
     const fail = (err: Error) => {
       if (this.#worker !== worker) return
