@@ -46,8 +46,24 @@ export class PlainStunServer {
     return { host: this.#host, port: this.#bound }
   }
 
-  /** Binds UDP, then TCP on the same port; rejects with the raw socket error. */
+  /**
+   * Binds UDP, then TCP on the same port; rejects with the raw socket error. With port 0 the
+   * UDP port is the kernel's pick, and its TCP twin may already be taken (an outgoing
+   * connection's ephemeral port, say): then it tries another pair, up to 20 times.
+   */
   async start(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#bindPair()
+        return
+      } catch (err) {
+        if (this.#port !== 0 || attempt >= 20 || (err as { code?: string }).code !== 'EADDRINUSE')
+          throw err
+      }
+    }
+  }
+
+  async #bindPair(): Promise<void> {
     const udp = createSocket({ type: this.#host.includes(':') ? 'udp6' : 'udp4' })
     await new Promise<void>((resolve, reject) => {
       udp.once('error', reject)
@@ -59,24 +75,28 @@ export class PlainStunServer {
       udp.close()
       throw err
     })
+    const port = udp.address().port
+    const tcp = createServer({ noDelay: true }, (conn) => this.#serveTcp(conn))
+    tcp.maxConnections = 256
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject)
+      tcp.listen({ host: this.#host, port, exclusive: true }, () => {
+        tcp.off('error', reject)
+        resolve()
+      })
+    }).catch((err) => {
+      udp.close()
+      throw err
+    })
     this.#udp = udp
-    this.#bound = udp.address().port
+    this.#tcp = tcp
+    this.#bound = port
     udp.on('error', () => {})
     udp.on('message', (data, rinfo) => {
       if (!this.#limiter.allow(rinfo.address)) return
       const bytes = this.#answer(data, 'udp', { host: rinfo.address, port: rinfo.port })
       if (bytes) udp.send(bytes, rinfo.port, rinfo.address)
     })
-    const tcp = createServer({ noDelay: true }, (conn) => this.#serveTcp(conn))
-    tcp.maxConnections = 256
-    await new Promise<void>((resolve, reject) => {
-      tcp.once('error', reject)
-      tcp.listen({ host: this.#host, port: this.#bound, exclusive: true }, () => {
-        tcp.off('error', reject)
-        resolve()
-      })
-    })
-    this.#tcp = tcp
   }
 
   async close(): Promise<void> {
