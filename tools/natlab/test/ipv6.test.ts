@@ -1,19 +1,16 @@
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import {
   defaultServers,
   type Flow6,
   firewallFlows6,
-  Lab,
   type LabPeer,
-  listNamespaces,
   p2pdNodeRunner,
   p2pdServers,
-  prefixOfNamespace,
   runTrial,
   selfCheck,
   type TrialResult,
 } from '../src/index.js'
-import { labSuite } from './lab-gate.js'
+import { labSuite, useLab } from './lab-gate.js'
 
 /**
  * IPv6 in the NAT lab (root; 10 ms one-way per router uplink): IPv6 hosts behind stateful
@@ -49,24 +46,12 @@ const PEERS = [
 ] as const
 
 labDescribe('IPv6 in the NAT lab', () => {
-  let lab: Lab | undefined
-  let prefix = ''
-  const peer = (i: number) => lab?.info.peers[i] as LabPeer
-
-  beforeAll(async () => {
-    lab = await Lab.up({
-      peers: [...PEERS],
-      shape: { upMs: 10, downMs: 10 },
-      servers: [...defaultServers(), ...p2pdServers()],
-    })
-    prefix = lab.prefix
-  }, 120_000)
-
-  afterAll(async () => {
-    await lab?.down()
-    const left = (await listNamespaces()).filter((ns) => prefixOfNamespace(ns) === prefix)
-    expect(left).toEqual([])
-  }, 60_000)
+  const lab = useLab({
+    peers: [...PEERS],
+    shape: { upMs: 10, downMs: 10 },
+    servers: [...defaultServers(), ...p2pdServers()],
+  })
+  const { peer } = lab
 
   /** Cells one after the other (fewer processes at once on a busy machine). */
   async function cells(

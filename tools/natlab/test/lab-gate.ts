@@ -1,5 +1,13 @@
-import { describe, expect, it } from 'vitest'
-import { isRoot } from '../src/index.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  isRoot,
+  Lab,
+  type LabInfo,
+  type LabOptions,
+  type LabPeer,
+  listNamespaces,
+  prefixOfNamespace,
+} from '../src/index.js'
 
 /**
  * The gate every lab test file opens with. The lab needs root on Linux (network namespaces,
@@ -18,4 +26,75 @@ export function labSuite(what: string): (name: string, body: () => void) => void
     })
   })
   return (name, body) => describe.skipIf(!root)(root ? `${name} (root)` : `${name} — ${why}`, body)
+}
+
+/** Hooks {@link useLab} runs around the lab's life, for what a file starts inside the lab. */
+export interface UseLabHooks {
+  /** After `Lab.up`, in the same `beforeAll` (e.g. read what a lab server printed). */
+  readonly afterUp?: (lab: Lab) => Promise<void> | void
+  /** Before `down()`: stop what the file started in the lab's namespaces. */
+  readonly beforeDown?: () => Promise<void> | void
+  /** After `down()`, before the leftover check (e.g. judge how a lab server exited). */
+  readonly afterDown?: () => Promise<void> | void
+  /** Bound on bringing the lab up plus `afterUp` (default 120 s). */
+  readonly upTimeoutMs?: number
+}
+
+/** The lab of one suite, as {@link useLab} brought it up. */
+export interface LabFixture {
+  /** The running lab; throws outside the tests (before `beforeAll`, or when it failed). */
+  readonly lab: Lab
+  /** `lab.info`. */
+  readonly info: LabInfo
+  /** Peer `i`, in the order `opts.peers` gave. */
+  readonly peer: (i: number) => LabPeer
+}
+
+/**
+ * One lab for the enclosing suite: `Lab.up(opts)` in `beforeAll`; in `afterAll`, `down()` and
+ * a check that no namespace of its run prefix is left behind. Files calling it are serial
+ * (vitest.config.ts matches `useLab(`).
+ */
+export function useLab(opts: LabOptions, hooks: UseLabHooks = {}): LabFixture {
+  let lab: Lab | undefined
+  beforeAll(async () => {
+    lab = await Lab.up(opts)
+    await hooks.afterUp?.(lab)
+  }, hooks.upTimeoutMs ?? 120_000)
+
+  afterAll(async () => {
+    // Lab.up tears down what it built when it fails: without a lab there is nothing to check.
+    const prefix = lab?.prefix
+    try {
+      await hooks.beforeDown?.()
+    } finally {
+      await lab?.down()
+    }
+    try {
+      await hooks.afterDown?.()
+    } finally {
+      if (prefix !== undefined) {
+        const left = (await listNamespaces()).filter((ns) => prefixOfNamespace(ns) === prefix)
+        expect(left).toEqual([])
+      }
+    }
+  }, 60_000)
+
+  const up = (): Lab => {
+    if (!lab) throw new Error('the lab is not up (useLab: beforeAll has not run or failed)')
+    return lab
+  }
+  return {
+    get lab() {
+      return up()
+    },
+    get info() {
+      return up().info
+    },
+    peer: (i) => {
+      const p = up().info.peers[i]
+      if (!p) throw new Error(`no lab peer ${i}`)
+      return p
+    },
+  }
 }

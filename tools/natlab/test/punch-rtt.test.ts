@@ -1,16 +1,12 @@
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import {
   defaultServers,
-  Lab,
-  type LabPeer,
-  listNamespaces,
   p2pdNodeRunner,
   p2pdServers,
-  prefixOfNamespace,
   runTrial,
   type TrialResult,
 } from '../src/index.js'
-import { labSuite } from './lab-gate.js'
+import { labSuite, useLab } from './lab-gate.js'
 
 /**
  * Hole punching at every distance, with a real p2pd node per side (`node-punch`) in the NAT
@@ -49,23 +45,11 @@ const CELLS = [
 ] as const
 
 labDescribe('punch at every distance', () => {
-  let lab: Lab | undefined
-  let prefix = ''
-  const peer = (i: number) => lab?.info.peers[i] as LabPeer
-
-  beforeAll(async () => {
-    lab = await Lab.up({
-      peers: PEERS.map((p) => ({ ...p })),
-      servers: [...defaultServers(), ...p2pdServers()],
-    })
-    prefix = lab.prefix
-  }, 120_000)
-
-  afterAll(async () => {
-    await lab?.down()
-    const left = (await listNamespaces()).filter((ns) => prefixOfNamespace(ns) === prefix)
-    expect(left).toEqual([])
-  }, 60_000)
+  const lab = useLab({
+    peers: PEERS.map((p) => ({ ...p })),
+    servers: [...defaultServers(), ...p2pdServers()],
+  })
+  const { peer } = lab
 
   const punched = (r: TrialResult) => r.ok && r.direct && r.winningStrategy === 'punch'
   /** The punch's outcome events a side logged (attempts, RSTs), for failure messages. */
