@@ -4,19 +4,15 @@ import { createReadStream } from 'node:fs'
 import { mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import {
   type CliProcess,
   INFRA_CONFIG,
-  Lab,
-  type LabPeer,
-  listNamespaces,
   nodeScriptIn,
   p2pdInfraServer,
-  prefixOfNamespace,
   startCli,
 } from '../src/index.js'
-import { labSuite } from './lab-gate.js'
+import { labSuite, useLab } from './lab-gate.js'
 
 /**
  * The `p2pd` command line end to end in the NAT lab (root): `p2pd infra` in the internet
@@ -60,14 +56,11 @@ const SEND_BYTES = 100 * 1024 * 1024
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
 labDescribe('p2pd CLI in the NAT lab', () => {
-  let lab: Lab | undefined
-  let prefix = ''
   let dir = ''
   let configFile = ''
   const procs: CliProcess[] = []
   let infraExit: { code: number | null; signal: string | null; stderr: string } | undefined
   const helpers: ChildProcess[] = []
-  const peer = (i: number) => lab?.info.peers[i] as LabPeer
   const t0 = performance.now()
   // The bulk tests start once the pipe pairs have connected (or failed): ten CLI nodes
   // starting at once on two cores would make hole punching lose on timing, not on the NAT.
@@ -99,9 +92,8 @@ labDescribe('p2pd CLI in the NAT lab', () => {
     (await p.waitForLine(/^address: /, 60_000)).slice('address: '.length).trim()
   const strategyOf = (p: CliProcess) => /connected via (\S+)/.exec(p.stderr)?.[1]
 
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'p2pd-cli-e2e-'))
-    lab = await Lab.up({
+  const lab = useLab(
+    {
       // A delay line on the pipe pairs' uplinks; none on the bulk pairs (it would cost CPU).
       peers: PEERS.map((profile, i) => (i < 6 ? { profile, shape: SHAPE } : profile)),
       servers: [
@@ -113,30 +105,34 @@ labDescribe('p2pd CLI in the NAT lab', () => {
           },
         }),
       ],
-    })
-    prefix = lab.prefix
-    const snippet = lab.info.servers['p2pd-infra']?.[INFRA_CONFIG]?.extra?.json
-    if (!snippet) throw new Error('p2pd infra printed no config')
-    configFile = join(dir, 'p2pd.json')
-    await writeFile(configFile, snippet)
-    console.log(`lab + p2pd infra up in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
-  }, 180_000)
-
-  afterAll(async () => {
-    // Everything this file started, by PID; then the lab's own teardown.
-    await Promise.all(procs.map((p) => p.stop()))
-    for (const h of helpers) if (h.exitCode === null && h.signalCode === null) h.kill('SIGKILL')
-    await lab?.down()
-    // The lab stopped p2pd infra with SIGTERM: a clean stop is exit 0.
-    expect(infraExit?.code, infraExit?.stderr).toBe(0)
-    if (dir) await rm(dir, { recursive: true, force: true })
-    console.log(`cli-e2e wall time ${((performance.now() - t0) / 1000).toFixed(1)} s`)
-    const left = (await listNamespaces()).filter((ns) => prefixOfNamespace(ns) === prefix)
-    expect(left).toEqual([])
-  }, 60_000)
+    },
+    {
+      upTimeoutMs: 180_000,
+      afterUp: async (up) => {
+        dir = await mkdtemp(join(tmpdir(), 'p2pd-cli-e2e-'))
+        const snippet = up.info.servers['p2pd-infra']?.[INFRA_CONFIG]?.extra?.json
+        if (!snippet) throw new Error('p2pd infra printed no config')
+        configFile = join(dir, 'p2pd.json')
+        await writeFile(configFile, snippet)
+        console.log(`lab + p2pd infra up in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+      },
+      // Everything this file started, by PID; then the lab's own teardown.
+      beforeDown: async () => {
+        await Promise.all(procs.map((p) => p.stop()))
+        for (const h of helpers) if (h.exitCode === null && h.signalCode === null) h.kill('SIGKILL')
+      },
+      afterDown: async () => {
+        if (dir) await rm(dir, { recursive: true, force: true })
+        console.log(`cli-e2e wall time ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+        // The lab stopped p2pd infra with SIGTERM: a clean stop is exit 0.
+        expect(infraExit?.code, infraExit?.stderr).toBe(0)
+      },
+    },
+  )
+  const { peer } = lab
 
   it('p2pd infra printed a client config that points into the lab', async () => {
-    const cfg = JSON.parse(lab!.info.servers['p2pd-infra']![INFRA_CONFIG]!.extra!.json!)
+    const cfg = JSON.parse(lab.info.servers['p2pd-infra']![INFRA_CONFIG]!.extra!.json!)
     // Every server on the host it was given (the alternate IP only answers RFC 5780 tests).
     const at = (hp: string) => hp.replace(/:\d+$/, '')
     expect(cfg.brokers.map((b: string) => new URL(b).hostname)).toEqual([INFRA_HOST])

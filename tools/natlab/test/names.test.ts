@@ -1,17 +1,10 @@
 import type { ChildProcess } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import {
-  defaultServers,
-  Lab,
-  listNamespaces,
-  p2pdServers,
-  prefixOfNamespace,
-  runInNamespace,
-} from '../src/index.js'
+import { expect, it } from 'vitest'
+import { defaultServers, p2pdServers, runInNamespace } from '../src/index.js'
 import { jsonLines, stopChild } from '../src/node-in-ns.js'
-import { labSuite } from './lab-gate.js'
+import { labSuite, useLab } from './lab-gate.js'
 
 /**
  * A connect by name between two NATed namespaces (root): Bob, behind a port-restricted NAT,
@@ -43,29 +36,19 @@ function message(child: ChildProcess, type: string, ms: number): Promise<Record<
 }
 
 labDescribe('names in the NAT lab', () => {
-  let lab: Lab | undefined
-  let prefix = ''
   const children: ChildProcess[] = []
-
-  beforeAll(async () => {
-    lab = await Lab.up({
+  const lab = useLab(
+    {
       peers: ['port-restricted-rst', 'full-cone-rst'],
       shape: { upMs: 25, downMs: 25 },
       servers: [...defaultServers(), ...p2pdServers()],
-    })
-    prefix = lab.prefix
-  }, 120_000)
-
-  afterAll(async () => {
-    await Promise.all(children.map((c) => stopChild(c)))
-    await lab?.down()
-    const left = (await listNamespaces()).filter((ns) => prefixOfNamespace(ns) === prefix)
-    expect(left).toEqual([])
-  }, 60_000)
+    },
+    { beforeDown: () => Promise.all(children.map((c) => stopChild(c))).then(() => {}) },
+  )
 
   it('node.connect("bob.<fingerprint>") reaches Bob through both NATs', async () => {
-    const [bobPeer, alicePeer] = lab!.info.peers
-    const env = { NAMES_LAB_SERVERS: JSON.stringify(lab!.info.servers) }
+    const [bobPeer, alicePeer] = lab.info.peers
+    const env = { NAMES_LAB_SERVERS: JSON.stringify(lab.info.servers) }
     const bob = runInNamespace(bobPeer!.ns.host, peerScript, ['bob'], env)
     children.push(bob)
     const ready = await message(bob, 'ready', 60_000)

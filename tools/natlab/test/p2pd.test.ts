@@ -1,19 +1,16 @@
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import {
   defaultServers,
   expectedBehaviour,
-  Lab,
   type LabPeer,
-  listNamespaces,
   p2pdNodeRunner,
   p2pdServers,
-  prefixOfNamespace,
   runInNamespace,
   runTrial,
   type TrialResult,
 } from '../src/index.js'
 import { srcFile } from '../src/node-in-ns.js'
-import { labSuite } from './lab-gate.js'
+import { labSuite, useLab } from './lab-gate.js'
 
 /**
  * Our own servers and a real p2pd node in the NAT lab (root; 25 ms one-way per router uplink):
@@ -45,24 +42,12 @@ const PEERS = [
 ] as const
 
 labDescribe('p2pd in the NAT lab', () => {
-  let lab: Lab | undefined
-  let prefix = ''
-  const peer = (i: number) => lab?.info.peers[i] as LabPeer
-
-  beforeAll(async () => {
-    lab = await Lab.up({
-      peers: [...PEERS],
-      shape: { upMs: 25, downMs: 25 },
-      servers: [...defaultServers(), ...p2pdServers()],
-    })
-    prefix = lab.prefix
-  }, 120_000)
-
-  afterAll(async () => {
-    await lab?.down()
-    const left = (await listNamespaces()).filter((ns) => prefixOfNamespace(ns) === prefix)
-    expect(left).toEqual([])
-  }, 60_000)
+  const lab = useLab({
+    peers: [...PEERS],
+    shape: { upMs: 25, downMs: 25 },
+    servers: [...defaultServers(), ...p2pdServers()],
+  })
+  const { peer } = lab
 
   /** Runs `trials` trials per cell, cells in parallel. */
   async function cells(
@@ -73,7 +58,7 @@ labDescribe('p2pd in the NAT lab', () => {
       pairs.map(async ([i, j]) => {
         const runs: TrialResult[] = []
         for (let t = 0; t < trials; t++)
-          runs.push(await runTrial(lab!.info, p2pdNodeRunner(runner), peer(i), peer(j)))
+          runs.push(await runTrial(lab.info, p2pdNodeRunner(runner), peer(i), peer(j)))
         return { a: peer(i).profile.name, b: peer(j).profile.name, runs }
       }),
     )
@@ -117,7 +102,7 @@ labDescribe('p2pd in the NAT lab', () => {
               `${t} ${r[t].mapping}/${r[t].filtering}/${r[t].preserving} type ${r[t].natInfo.type} delta ${r[t].natInfo.delta.type}`,
           )
         : r.error
-    const servers = lab!.info.servers
+    const servers = lab.info.servers
     const ours = servers['p2pd-stun']!.stun!
     const coturn = servers.coturn!.stun!
     const picks = [6, 2, 8, 4, 0, 9] // open, port-restricted, seq+1 and random symmetric, full cone
