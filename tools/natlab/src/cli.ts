@@ -3,6 +3,8 @@
  *
  *   up [--profiles LIST] [--delay MS] [--jitter MS] [--loss P] [--foreground]
  *   selfcheck [--prefix P] [--profiles LIST] [--delay MS] [--json]
+ *   nat-check [--profiles LIST] [--prefix P] [--parallel N] [--timeout MS] [--retries N] [--dist]
+ *             [--delay MS] [--json] [--markdown]
  *   down [--prefix P] [--all-stale]
  *   status
  *   matrix [--profiles LIST] [--strategies LIST] [--trials N] [--delay MS] [--out DIR]
@@ -23,6 +25,7 @@ import { requireRoot } from './exec.js'
 import { readmeSection, spliceReadme } from './lab-readme.js'
 import { type MatrixColumn, runMatrix } from './matrix.js'
 import { newRunPrefix } from './naming.js'
+import { natCheck, natCheckMarkdown, rowLine } from './nat-check.js'
 import { nodeTsArgv, PACKAGE_DIR } from './node-in-ns.js'
 import { PROBE_NAMES, type ProbeName, runProbes } from './probes.js'
 import { ALL_PROFILES, parseProfileList } from './profiles.js'
@@ -41,6 +44,13 @@ const USAGE = `usage: pnpm lab <command> [options]
              --profiles LIST (default: all ${ALL_PROFILES.length}) --delay MS --jitter MS --loss P
              --p2pd (add our STUN, SNTP, TURN servers; IPv6 twins when a profile has IPv6)
   selfcheck  classify every router of the running lab (or of a temporary one) [--prefix P] [--json]
+  nat-check  run \`p2pd nat --json\` in a host behind each profile (a lab of its own, our RFC 5780
+             STUN server) and compare with the profile: mapping, ports, UDP and TCP filtering,
+             SYN policy drop/rst, type code; one line per profile, exit 1 on any mismatch
+             --profiles LIST (default: all ${ALL_PROFILES.length}) --prefix P --parallel N (4)
+             --timeout MS (p2pd nat --timeout, 8000) --retries N (1: a wrong read is run again)
+             --dist (the built packages/cli/dist/bin.js; default: its source through tsx)
+             --delay MS --json --markdown (the table for the READMEs)
   down       tear a lab down [--prefix P] | --all-stale (only runs whose owner died)
   status     list runs
   matrix     profile × profile × strategy grid: --profiles LIST --strategies LIST (${runnerNames().join(', ')})
@@ -99,6 +109,8 @@ const BOOLEAN = new Set([
   'unordered',
   'p2pd',
   'tolerate-rtt',
+  'dist',
+  'markdown',
 ])
 
 const str = (a: Args, k: string) => {
@@ -233,6 +245,34 @@ async function cmdSelfcheck(a: Args): Promise<number> {
   if (a.flags.has('json')) console.log(JSON.stringify(report, null, 2))
   else printSelfCheck(report)
   return report.ok ? 0 : 1
+}
+
+async function cmdNatCheck(a: Args): Promise<number> {
+  if (a.flags.has('help')) {
+    console.log(USAGE)
+    return 0
+  }
+  requireRoot()
+  const report = await natCheck({
+    profiles: [str(a, 'profiles') ?? 'all'],
+    ...(str(a, 'prefix') ? { prefix: str(a, 'prefix') } : {}),
+    shape: shapeOf(a),
+    cli: a.flags.has('dist') ? 'dist' : 'source',
+    parallel: num(a, 'parallel', 4),
+    natTimeoutMs: num(a, 'timeout', 8000),
+    retries: num(a, 'retries', 1),
+    log,
+    // Rows as they come in; plain output prints them again in peer order.
+    onRow: (r) => log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.peer} ${r.profile} (${r.ms} ms)`),
+  })
+  if (a.flags.has('json')) console.log(JSON.stringify(report, null, 2))
+  else if (a.flags.has('markdown')) console.log(natCheckMarkdown(report))
+  else for (const r of report.rows) console.log(rowLine(r))
+  const bad = report.rows.filter((r) => !r.ok).length
+  console.log(
+    `nat-check ${bad ? `FAILED: ${bad} of ${report.rows.length}` : `passed: ${report.rows.length}`} profile(s) read right by p2pd nat (${report.cli}), ${report.ms} ms`,
+  )
+  return bad ? 1 : 0
 }
 
 async function cmdDown(a: Args): Promise<void> {
@@ -411,6 +451,8 @@ async function main(): Promise<number> {
       return -1
     case 'selfcheck':
       return cmdSelfcheck(a)
+    case 'nat-check':
+      return cmdNatCheck(a)
     case 'down':
       await cmdDown(a)
       return 0
