@@ -29,8 +29,8 @@ export const INBOUND_QUEUE_DEFAULTS: InboundQueueOptions = {
  */
 export class InboundQueue {
   readonly #lanes: Record<Lane, Screened[]> = { peer: [], stamped: [], stranger: [] }
-  /** Digests waiting, so the redundant copy of a queued envelope is not opened twice. */
-  readonly #pending = new Set<string>()
+  /** Digests waiting and their lanes, so the copy of a queued envelope is not opened twice. */
+  readonly #pending = new Map<string, Lane>()
   #scheduled: NodeJS.Immediate | undefined
   #closed = false
 
@@ -48,7 +48,7 @@ export class InboundQueue {
 
   push(raw: Uint8Array, auth?: string, pow?: string): void {
     if (this.#closed) return
-    const waiting = (digest: string) => this.#pending.has(digest)
+    const waiting = (digest: string) => this.#pending.get(digest)
     const screened = this.pipeline.screen(raw, auth, { pow, waiting })
     if (!screened) return
     const lane = this.#lanes[screened.lane]
@@ -63,8 +63,14 @@ export class InboundQueue {
       this.pipeline.drop('overloaded', `${lane.length} envelopes waiting`)
       return
     }
+    if (screened.promotes) {
+      // Its unstamped copy leaves the strangers' lane: one envelope, opened once.
+      const strangers = this.#lanes.stranger
+      const at = strangers.findIndex((x) => x.digest === screened.digest)
+      if (at >= 0) strangers.splice(at, 1)
+    }
     lane.push(screened)
-    this.#pending.add(screened.digest)
+    this.#pending.set(screened.digest, screened.lane)
     this.#schedule()
   }
 

@@ -43,8 +43,8 @@ export type Lane = 'peer' | 'stamped' | 'stranger'
 export interface EnvelopeExtras {
   /** Proof-of-work stamp (`p2pd-pow`). */
   readonly pow?: string
-  /** True when a copy with this digest is already waiting to be opened (queue's dedupe). */
-  readonly waiting?: (digest: string) => boolean
+  /** The lane a copy with this digest already waits in to be opened (queue's dedupe). */
+  readonly waiting?: (digest: string) => Lane | undefined
 }
 
 /** An envelope that passed the cheap checks and is worth opening. */
@@ -54,6 +54,12 @@ export interface Screened {
   /** The peer whose pair authenticator it carries, or undefined for a stranger's. */
   readonly peer: string | undefined
   readonly lane: Lane
+  /**
+   * Set when an unstamped copy of this envelope waits in the strangers' lane and this one
+   * carries a valid stamp: the waiting copy moves to the stamped lane (the sender publishes a
+   * first envelope at once, then again with its stamp).
+   */
+  readonly promotes?: true
 }
 
 /** A verified message with its sender stream id and sequence number. */
@@ -121,8 +127,19 @@ export class InboundPipeline {
     const digest = hash.toString('base64')
     const wall = o.clock.now()
     if (this.#copies.has(digest, wall)) return this.drop('replayed', 'copy already received')
-    // Before any budget is spent: copies of a waiting envelope must not drain a bucket.
-    if (extras.waiting?.(digest)) return this.drop('replayed', 'copy already waiting')
+    // Before any budget is spent: copies of a waiting envelope must not drain a bucket — but
+    // the stamped copy of an unstamped one waiting among strangers moves it ahead.
+    const waiting = extras.waiting?.(digest)
+    if (waiting) {
+      const mono = this.#monotonic()
+      if (waiting === 'stranger' && verifyStamp(hash, extras.pow, o.powBits ?? 0)) {
+        o.metrics.stamped++
+        if (this.#stamped.take(mono)) {
+          return { raw, digest, peer: undefined, lane: 'stamped', promotes: true }
+        }
+      }
+      return this.drop('replayed', 'copy already waiting')
+    }
     if (raw.length >= EPHEMERAL_END && this.#ephemeral.has(ephemeralKey(raw), wall)) {
       return this.drop('reusedKey', 'ephemeral key already opened')
     }

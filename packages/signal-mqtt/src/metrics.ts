@@ -36,6 +36,8 @@ export interface SignalingMetrics {
   delivered: number
   /** Proof-of-work stamps we minted for our first envelopes to peers. */
   stampsMinted: number
+  /** Stamped copies given up because the peer wrote to us first (it had the unstamped one). */
+  stampsSkipped: number
   /** `publish()` calls acknowledged by at least one broker. */
   published: number
   /** `publish()` calls that failed. */
@@ -53,6 +55,7 @@ export function emptyMetrics(): SignalingMetrics {
     opened: 0,
     delivered: 0,
     stampsMinted: 0,
+    stampsSkipped: 0,
     published: 0,
     publishFailed: 0,
     dropped: {

@@ -60,6 +60,10 @@ export class MqttSignaling implements Signaling {
   /** Our stream id, and the next sequence number per recipient (bounded, LRU). */
   readonly #streamId = randomBytes(8).toString('hex')
   readonly #nextSeq = new Map<string, number>()
+  /** Stamped copies being minted, per peer (given up when the peer writes to us). */
+  readonly #minting = new Map<string, Set<Deadline>>()
+  /** Aborted on close: stops the stamped copies still being minted. */
+  readonly #lifetime = new AbortController()
   #connections: BrokerConnection[] = []
   #state: 'idle' | 'starting' | 'started' | 'closed' = 'idle'
   #starting: Promise<void> | undefined
@@ -88,7 +92,9 @@ export class MqttSignaling implements Signaling {
     })
     this.#reorder = new ReorderBuffer(this.#s.reorderHoldMs, (m) => this.#deliver(m))
     const deliver = (accepted: Accepted) => {
-      if (this.#state !== 'closed') this.#reorder.push(accepted.sid, accepted.seq, accepted.signal)
+      if (this.#state === 'closed') return
+      this.#heardFrom(accepted.signal.from)
+      this.#reorder.push(accepted.sid, accepted.seq, accepted.signal)
     }
     // Strangers' lanes hold one burst of their budget (within bounds: memory is ≤ 16 KiB each).
     const lane = (limit: RateLimit) => Math.min(1_024, Math.max(64, Math.ceil(limit.burst)))
@@ -200,8 +206,10 @@ export class MqttSignaling implements Signaling {
    * `redundancy` brokers: those of `to.signal` we are connected to, healthiest first; when
    * `to.signal` is absent or shares no connected broker with us, through our own healthiest
    * brokers (the recipient may listen there too). Resolves on the first PUBACK. Our first
-   * envelopes to a peer that has not written to us yet carry a proof-of-work stamp, minted in
-   * slices before publishing (tens of ms of CPU; see the README, Floods).
+   * envelopes to a peer that has not written to us yet are published at once and again, the
+   * same bytes, with a proof-of-work stamp once it is minted (tens of ms of CPU off the event
+   * loop; see the README, Floods): a receiver that is not flooded opens the first copy and
+   * drops the second as a copy, a flooded one lets the stamped copy through.
    * @throws {@link SignalingError}, or the typed abort/deadline reason.
    */
   async publish(
@@ -244,17 +252,16 @@ export class MqttSignaling implements Signaling {
     const topic = `${this.#s.topicPrefix}${to.nodeId}`
     const payload = Buffer.from(envelope.buffer, envelope.byteOffset, envelope.byteLength)
     const deadline = new Deadline(this.#s.publishTimeoutMs, options.signal, 'signaling publish')
+    // Counted before publishing, so concurrent first messages stamp no more than the cap.
+    const stamp = this.#s.powBits > 0 && this.#pairKeys.wantsStamp(to.nodeId)
+    if (stamp) this.#pairKeys.stamped(to.nodeId)
     try {
-      const properties: EnvelopeProperties = {
-        auth,
-        pow: await this.#stamp(to.nodeId, payload, deadline.signal),
-      }
       const routes = this.#route(to)
       if (routes.length === 0) {
         throw new SignalingError('SIGNALING_NO_BROKER', 'no broker is connected')
       }
       const acked = Promise.any(
-        routes.map((c) => c.publish(topic, payload, this.#s.messageExpirySec, properties)),
+        routes.map((c) => c.publish(topic, payload, this.#s.messageExpirySec, { auth })),
       )
       await deadline.race(acked)
     } catch (err) {
@@ -271,17 +278,52 @@ export class MqttSignaling implements Signaling {
       deadline.dispose()
     }
     this.metrics.published++
+    if (stamp) void this.#publishStamped(to, topic, payload, auth)
   }
 
-  /** A stamp for an envelope to a peer that may not know our pair key yet, else undefined. */
-  async #stamp(peer: string, envelope: Buffer, signal: AbortSignal): Promise<string | undefined> {
-    if (this.#s.powBits === 0 || !this.#pairKeys.wantsStamp(peer)) return undefined
-    // Counted before minting, so concurrent first messages stamp no more than the cap.
-    this.#pairKeys.stamped(peer)
-    const digest = createHash('sha256').update(envelope).digest()
-    const stamp = await mintStamp(digest, this.#s.powBits, signal)
-    this.metrics.stampsMinted++
-    return stamp
+  /**
+   * The stamped copy of a first envelope to `to.nodeId` (see {@link publish}): minted off the
+   * event loop, then published like the original. Never throws; given up when the peer writes
+   * to us first (it opened the unstamped copy), on close, or after `publishTimeoutMs`.
+   */
+  async #publishStamped(
+    to: SignalTarget,
+    topic: string,
+    payload: Buffer,
+    auth: string,
+  ): Promise<void> {
+    const peer = to.nodeId
+    const deadline = new Deadline(this.#s.publishTimeoutMs, this.#lifetime.signal, 'stamp')
+    const pending = this.#minting.get(peer) ?? new Set<Deadline>()
+    this.#minting.set(peer, pending)
+    pending.add(deadline)
+    try {
+      const digest = createHash('sha256').update(payload).digest()
+      const pow = await mintStamp(digest, this.#s.powBits, deadline.signal)
+      this.metrics.stampsMinted++
+      if (this.#pairKeys.knows(peer) || this.#state !== 'started') return
+      const routes = this.#route(to)
+      await deadline.race(
+        Promise.any(
+          routes.map((c) => c.publish(topic, payload, this.#s.messageExpirySec, { auth, pow })),
+        ),
+      )
+    } catch {
+      // The unstamped copy was acknowledged already; the stamped one is a bonus.
+    } finally {
+      deadline.dispose()
+      pending.delete(deadline)
+      if (pending.size === 0 && this.#minting.get(peer) === pending) this.#minting.delete(peer)
+    }
+  }
+
+  /** A peer wrote to us: it knows our key, so its pending stamps are not needed any more. */
+  #heardFrom(peer: string): void {
+    const pending = this.#minting.get(peer)
+    if (!pending || !this.#pairKeys.knows(peer)) return
+    this.#minting.delete(peer)
+    this.metrics.stampsSkipped += pending.size
+    for (const d of pending) d.abort()
   }
 
   #sequence(recipient: string): number {
@@ -332,6 +374,8 @@ export class MqttSignaling implements Signaling {
   async close(): Promise<void> {
     if (this.#state === 'closed') return
     this.#state = 'closed'
+    this.#lifetime.abort()
+    this.#minting.clear()
     this.#inbound.close()
     for (const notify of [...this.#changes]) notify()
     const connections = this.#connections

@@ -91,6 +91,11 @@ export class PairKeys {
     return !record || (!record.confirmed && record.stamps < STAMPS_PER_PEER)
   }
 
+  /** True once `peer` has written to us with its key (it knows ours: no stamp is needed). */
+  knows(peer: string): boolean {
+    return this.#peers.get(peer)?.confirmed === true
+  }
+
   /** Counts a stamped envelope sent to `peer`. */
   stamped(peer: string): void {
     const record = this.#peers.get(peer)

@@ -69,7 +69,7 @@ describe('MqttSignaling under a forged flood (mosquitto)', () => {
     }
   }, 60_000)
 
-  it('lets first contacts through: strangers’ first envelopes carry a stamp', async () => {
+  it('lets first contacts through: strangers’ first envelopes are followed by a stamped copy', async () => {
     const b = node([broker.url])
     // Fresh senders that never wrote to Bob; a third wait quietly for the baseline.
     const strangers = Array.from({ length: 9 }, () => node([broker.url]))
@@ -97,7 +97,9 @@ describe('MqttSignaling under a forged flood (mosquitto)', () => {
       const ok = loud.filter((t): t is number => t !== undefined)
       expect(ok).toHaveLength(6)
       expect(median(ok)).toBeLessThan(median(quiet) + 1_000)
-      expect(b.metrics.stamped).toBeGreaterThanOrEqual(9)
+      // Each first contact went out at once and again with its stamp (which copy got in under
+      // the flood varies; stamp-follows.test.ts checks that a stamped copy moves ahead).
+      await until(() => strangers.every((s) => s.metrics.stampsMinted === 1), 10_000, 'stamps')
       // The flood itself was held to the unstamped budget.
       expect(b.metrics.dropped.globalRateLimited + b.metrics.dropped.overloaded).toBeGreaterThan(
         2_000,

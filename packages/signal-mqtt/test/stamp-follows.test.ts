@@ -1,0 +1,140 @@
+import { createHash } from 'node:crypto'
+import { generateIdentity } from '@p2pd/identity'
+import { type Mosquitto, startMosquitto } from '@p2pd/testkit/mosquitto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { InboundPipeline } from '../src/inbound.js'
+import { InboundQueue } from '../src/inbound-queue.js'
+import {
+  emptyMetrics,
+  mintStampSync,
+  newMessageId,
+  SIGNALING_DEFAULTS,
+  sealEnvelope,
+} from '../src/index.js'
+import { collect, node, until } from './helpers.js'
+
+// A first envelope to a peer leaves at once; its stamped copy follows once minted.
+let broker: Mosquitto
+beforeAll(async () => {
+  broker = await startMosquitto()
+})
+afterAll(async () => {
+  await broker.stop()
+})
+
+describe('first contact: published at once, the stamped copy follows', () => {
+  it('publish() does not wait for the stamp', async () => {
+    // 2^26 hashes: a minute of CPU, so a publish that waited for it would time out (5 s).
+    const a = node([broker.url], { powBits: 26 })
+    const b = node([broker.url], { powBits: 26 })
+    await Promise.all([a.start(), b.start()])
+    try {
+      const atB = collect(b)
+      await a.publish({ nodeId: b.nodeId, signal: [0] }, { type: 'app/first', body: 1 })
+      expect(a.metrics.published).toBe(1)
+      expect(a.metrics.stampsMinted).toBe(0)
+      await until(() => atB.length === 1, 5_000, 'the unstamped first envelope')
+      // Bob writes back: Alice's stamp is not needed any more and is given up.
+      await b.publish({ nodeId: a.nodeId, signal: [0] }, { type: 'app/reply', body: 2 })
+      await until(() => a.metrics.stampsSkipped === 1, 5_000, 'the stamp given up')
+      expect(a.metrics.stampsMinted).toBe(0)
+    } finally {
+      await Promise.all([a.close(), b.close()])
+    }
+  }, 20_000)
+
+  it('the stamped copy arrives too, and is dropped as a copy of the opened one', async () => {
+    const a = node([broker.url], { powBits: 8 })
+    const b = node([broker.url], { powBits: 8 })
+    await Promise.all([a.start(), b.start()])
+    try {
+      const atB = collect(b)
+      await a.publish({ nodeId: b.nodeId, signal: [0] }, { type: 'app/first', body: 1 })
+      await until(() => b.metrics.dropped.replayed === 1, 5_000, 'the stamped copy')
+      expect(a.metrics.stampsMinted).toBe(1)
+      expect(b.metrics.received).toBe(2)
+      expect(b.metrics.opened).toBe(1)
+      expect(atB).toHaveLength(1)
+    } finally {
+      await Promise.all([a.close(), b.close()])
+    }
+  }, 20_000)
+})
+
+describe('InboundQueue: a stamped copy of a waiting unstamped envelope', () => {
+  const bob = generateIdentity()
+  const BITS = 8
+  const pipeline = (stampedBurst: number) =>
+    new InboundPipeline({
+      identity: bob,
+      clock: { now: () => Date.now(), offset: 0, uncertainty: 0 },
+      metrics: emptyMetrics(),
+      log: () => {},
+      windowMs: SIGNALING_DEFAULTS.windowMs,
+      maxEnvelopeBytes: SIGNALING_DEFAULTS.maxEnvelopeBytes,
+      maxAppBodyBytes: SIGNALING_DEFAULTS.maxAppBodyBytes,
+      replayCacheSize: SIGNALING_DEFAULTS.replayCacheSize,
+      perSender: SIGNALING_DEFAULTS.perSenderRate,
+      global: { rate: 1, burst: 100 },
+      stamped: { rate: 1, burst: stampedBurst },
+      powBits: BITS,
+      monotonic: () => 0,
+    })
+  const firstContact = (body: string) => {
+    const sender = generateIdentity()
+    const raw = sealEnvelope(sender, bob.nodeId, {
+      v: 1,
+      id: newMessageId(),
+      ts: Date.now(),
+      from: sender.nodeId,
+      sid: '0123456789abcdef',
+      seq: 0,
+      type: 'app/x',
+      body,
+    })
+    return { raw, pow: mintStampSync(createHash('sha256').update(raw).digest(), BITS) }
+  }
+  const drained = (q: InboundQueue) =>
+    new Promise<void>((resolve) => {
+      const poll = () => (q.pending === 0 ? resolve() : setImmediate(poll))
+      poll()
+    })
+
+  it('moves it ahead of the strangers, opened once; a bad stamp moves nothing', async () => {
+    const p = pipeline(5)
+    const order: string[] = []
+    const q = new InboundQueue(p, (m) => order.push(String(m.signal.message.body)), {
+      maxPeerPending: 4,
+      maxStrangerPending: 8,
+      maxStampedPending: 4,
+      sliceMs: 1,
+    })
+    const eve = [0, 1, 2].map((k) => firstContact(`eve${k}`))
+    for (const e of eve) q.push(e.raw)
+    const carol = firstContact('carol')
+    q.push(carol.raw)
+    // A replay of Carol's envelope with someone else's stamp neither moves nor drops it.
+    q.push(carol.raw, undefined, eve[0]?.pow)
+    expect(q.pending).toBe(4)
+    q.push(carol.raw, undefined, carol.pow)
+    expect(q.pending).toBe(4)
+    await drained(q)
+    expect(order).toEqual(['carol', 'eve0', 'eve1', 'eve2'])
+    expect(p.pairKeys.size).toBe(0)
+    q.close()
+  })
+
+  it('leaves it where it waits when the stamped budget is spent', async () => {
+    const p = pipeline(0)
+    const order: string[] = []
+    const q = new InboundQueue(p, (m) => order.push(String(m.signal.message.body)))
+    const eve = firstContact('eve')
+    const carol = firstContact('carol')
+    q.push(eve.raw)
+    q.push(carol.raw)
+    q.push(carol.raw, undefined, carol.pow)
+    await drained(q)
+    expect(order).toEqual(['eve', 'carol'])
+    q.close()
+  })
+})
