@@ -33,7 +33,9 @@ describe('PlainStunServer on port 0', () => {
     await new Promise((resolve) => busy?.close(resolve) ?? resolve(undefined))
   })
 
-  it('takes another port pair when the TCP twin of its UDP port is taken', { timeout: 15_000 }, async () => {
+  it('takes another port pair when the TCP twin of its UDP port is taken', {
+    timeout: 15_000,
+  }, async () => {
     busy = createServer()
     await new Promise<void>((resolve) => busy?.listen(0, '127.0.0.1', resolve))
     const taken = (busy.address() as { port: number }).port
