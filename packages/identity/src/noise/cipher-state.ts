@@ -7,6 +7,7 @@ import {
   type KeyObject,
 } from 'node:crypto'
 import { ChannelError } from '../errors.js'
+import { SMALL_AEAD_MAX, SmallAesGcm } from './small-aes-gcm.js'
 
 /** AEAD tag length (both ciphers). */
 export const TAG_LENGTH = 16
@@ -30,6 +31,11 @@ const ZEROS_32 = Buffer.alloc(32)
 // The Noise spec reserves nonce 2^64−1 for rekey; we stop long before, at 2^53 − 1 (JS safe int).
 const LAST_NONCE = Number.MAX_SAFE_INTEGER - 1
 const TWO_32 = 2 ** 32
+/**
+ * Messages under one key before small AES-GCM messages take {@link SmallAesGcm}: a pipe that
+ * only handshakes (one transport frame each way) never builds it, so an idle pipe stays light.
+ */
+const SMALL_AEAD_FROM_NONCE = 2
 
 /**
  * Noise `CipherState` (spec §5.1) for ChaChaPoly or AESGCM: key `k` and 64-bit counter `n`. The
@@ -41,6 +47,8 @@ export class CipherState {
   readonly #algorithm: 'chacha20-poly1305' | 'aes-256-gcm'
   #key: KeyObject | undefined
   #n = 0
+  /** AES-GCM for small messages without a per-message OpenSSL context; made when first used. */
+  #small: SmallAesGcm | undefined
   readonly #iv = Buffer.alloc(12)
 
   constructor(cipher: NoiseCipher = 'ChaChaPoly') {
@@ -51,6 +59,7 @@ export class CipherState {
   /** `InitializeKey(k)`: sets the key (or none) and resets the nonce to 0. */
   initializeKey(key: Uint8Array | undefined): void {
     this.#key = key ? createSecretKey(Buffer.from(key)) : undefined
+    this.#small = undefined
     this.#n = 0
   }
 
@@ -88,10 +97,28 @@ export class CipherState {
   }
 
   #nextIv(): Buffer {
+    this.#checkNonce()
+    return this.#ivFor(this.#n)
+  }
+
+  #checkNonce(): void {
     if (this.#n > LAST_NONCE) {
       throw new ChannelError('CHANNEL_NONCE_EXHAUSTED', 'nonce space exhausted')
     }
-    return this.#ivFor(this.#n)
+  }
+
+  /** The small-message AES-GCM, when this message (no AD, `length` bytes) should take it. */
+  #smallFor(key: KeyObject, ad: Uint8Array, length: number): SmallAesGcm | undefined {
+    if (
+      this.cipher !== 'AESGCM' ||
+      ad.length > 0 ||
+      length > SMALL_AEAD_MAX ||
+      this.#n < SMALL_AEAD_FROM_NONCE
+    ) {
+      return undefined
+    }
+    this.#small ??= new SmallAesGcm(key.export())
+    return this.#small
   }
 
   /** `EncryptWithAd(ad, plaintext)`: ciphertext ‖ tag, or a copy of the plaintext without a key. */
@@ -109,6 +136,13 @@ export class CipherState {
   encryptInto(ad: Uint8Array, plaintext: Uint8Array, out: Buffer, offset: number): void {
     const key = this.#key
     if (!key) throw new Error('encryptInto needs a key')
+    const small = this.#smallFor(key, ad, plaintext.length)
+    if (small) {
+      this.#checkNonce()
+      small.seal(this.#n, plaintext, out, offset)
+      this.#n++
+      return
+    }
     const cipher = this.#cipherFor(key, this.#nextIv())
     if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: plaintext.length })
     const ct = cipher.update(plaintext)
@@ -141,6 +175,13 @@ export class CipherState {
       throw new ChannelError('CHANNEL_DECRYPT', 'ciphertext shorter than a tag')
     }
     const bodyLength = ciphertext.length - TAG_LENGTH
+    const small = this.#smallFor(key, ad, bodyLength)
+    if (small) {
+      this.#checkNonce()
+      const plaintext = small.open(this.#n, ciphertext)
+      this.#n++
+      return plaintext
+    }
     let plaintext: Buffer
     try {
       const decipher = this.#decipherFor(key, this.#nextIv())
@@ -169,6 +210,7 @@ export class CipherState {
     const next = cipher.update(ZEROS_32)
     cipher.final()
     this.#key = createSecretKey(next.subarray(0, 32))
+    this.#small = undefined
   }
 }
 
