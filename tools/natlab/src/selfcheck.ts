@@ -3,6 +3,7 @@ import { nsRun, tool } from './exec.js'
 import { Agent } from './node-in-ns.js'
 import type { Filtering, Mapping, NatProfile, SynPolicy } from './profiles.js'
 import { checkIpv6, type Ipv6Check } from './selfcheck6.js'
+import { judgeSyn } from './syn-check.js'
 import { assertIsolation, type LabInfo, type LabPeer } from './topology.js'
 
 /** One protocol's behaviour, as configured or as measured. */
@@ -376,18 +377,12 @@ async function checkPeer(info: LabInfo, peer: LabPeer, obs: Agent): Promise<Peer
         unmapped: unmapped.outcome,
       }
       observed.tcp = { ...tcpMap, filtering: classifyFiltering(reached(o1), reached(o3)) }
-      observed.syn =
-        unmapped.outcome === 'refused' ? 'rst' : unmapped.outcome === 'timeout' ? 'drop' : undefined
-      if (!observed.syn)
-        mismatches.push(`syn: unexpected outcome '${unmapped.outcome}' for an unmapped port`)
-      // A SYN the NAT filtered must be treated by the same policy.
-      if (!reached(o3) && observed.syn) {
-        const want = observed.syn === 'rst' ? 'refused' : 'timeout'
-        if (fromO3.outcome !== want)
-          mismatches.push(
-            `syn: filtered SYN got '${fromO3.outcome}', unmapped-port SYN '${unmapped.outcome}'`,
-          )
-      }
+      const syn = judgeSyn(
+        { unmapped: unmapped.outcome, filtered: reached(o3) ? undefined : fromO3.outcome },
+        expected.syn,
+      )
+      observed.syn = syn.observed
+      mismatches.push(...syn.mismatches)
       for (const c of conns) await host.call('tcpClose', { conn: c })
     }
     if (peer.ip !== 'v4') ipv6 = await checkIpv6(info, peer, obs, host)
@@ -410,8 +405,6 @@ async function checkPeer(info: LabInfo, peer: LabPeer, obs: Agent): Promise<Peer
       if (o[k] !== expected[proto][k])
         mismatches.push(`${proto} ${k}: expected ${expected[proto][k]}, observed ${o[k]}`)
   }
-  if (peer.ip !== 'v6' && observed.syn && observed.syn !== expected.syn)
-    mismatches.push(`syn: expected ${expected.syn}, observed ${observed.syn}`)
   if (peer.ip !== 'v6' && observed.hairpin !== undefined && observed.hairpin !== expected.hairpin)
     mismatches.push(`hairpin: expected ${expected.hairpin}, observed ${observed.hairpin}`)
   return {
