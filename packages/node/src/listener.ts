@@ -1,5 +1,6 @@
+import { setMaxListeners } from 'node:events'
 import { createServer, type Server, type Socket } from 'node:net'
-import { abortReason, type RawConnection } from '@p2pd/interface'
+import { abortReason, Deadline, type RawConnection } from '@p2pd/interface'
 import { Admission } from './admission.js'
 import { NodeError } from './errors.js'
 import type { InboundAttempt } from './inbound-attempt.js'
@@ -30,11 +31,21 @@ export class Listener {
   readonly #limits: ResolvedInboundLimits
   readonly #counters = new InboundCounters()
   readonly #admission: Admission
-  readonly #closing = new AbortController()
+  readonly #closing: Deadline
 
-  constructor(events: ListenerEvents, limits: ResolvedInboundLimits = resolveInboundLimits()) {
+  /** `parent`: the node's lifetime; its abort closes every pending attempt, as `close()` does. */
+  constructor(
+    events: ListenerEvents,
+    limits: ResolvedInboundLimits = resolveInboundLimits(),
+    parent?: AbortSignal,
+  ) {
     this.#events = events
     this.#limits = limits
+    this.#closing = new Deadline(Number.POSITIVE_INFINITY, parent, 'listener')
+    // Each pending attempt listens here until it settles; the admission cap bounds how many.
+    if (Number.isFinite(limits.maxPending))
+      setMaxListeners(limits.maxPending + 10, this.#closing.signal)
+    else setMaxListeners(0, this.#closing.signal)
     this.#admission = new Admission(limits, this.#counters)
     this.#server = createServer((socket) => this.#route(socket))
     // A backstop under the admission caps: inbound sockets of any kind (pipes included) never

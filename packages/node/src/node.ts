@@ -3,7 +3,6 @@ import { decodePeerAddress, encodePeerAddress, MAX_INTERFACES } from '@p2pd/addr
 import { generateIdentity, type Identity, secureChannel } from '@p2pd/identity'
 import {
   type AddressInterface,
-  abortReason,
   type Clock,
   Deadline,
   type InboundSignal,
@@ -114,6 +113,8 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
         onReject: (reason) => this.#log(`listener: dropped a connection: ${reason}`),
       },
       resolveInboundLimits(init.inbound),
+      // The listener's pending attempts follow the node's lifetime through this one link.
+      this.#lifetime.signal,
     )
   }
 
@@ -567,9 +568,8 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
       parent: this.#lifetime.signal,
     }),
   ) {
-    const stop = () => attempt.fail(abortReason(this.#lifetime.signal))
-    this.#lifetime.signal.addEventListener('abort', stop, { once: true })
-    if (this.#lifetime.signal.aborted) stop()
+    // No listener of its own on the lifetime: the attempt's deadline follows it (directly, or
+    // through the listener's), so pending attempts do not pile up listeners on one signal.
     try {
       const handshakeMs = this.#init.handshakeTimeoutMs ?? 5_000
       const pipe = this.#track(
@@ -604,8 +604,6 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     } catch (err) {
       attempt.fail(err)
       this.#log(`inbound ${strategy} connection dropped: ${(err as Error).message}`)
-    } finally {
-      this.#lifetime.signal.removeEventListener('abort', stop)
     }
   }
 
