@@ -178,4 +178,48 @@ describe('frame opener (decrypts frames straddling socket chunks without reassem
     expect(opener.midFrame).toBe(false)
     expect(seen).toEqual([1, 0])
   })
+
+  it('AES-GCM small frames (sealed and opened without node:crypto) under any chunking, rekeying', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 200 }), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.option(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 }))),
+        (sizes, points, rekeyInterval, flip) => {
+          const key = randomBytes(32)
+          const mk = () => {
+            const c = new CipherState('AESGCM')
+            c.initializeKey(key)
+            return c
+          }
+          const sender = mk()
+          const messages = sizes.map((n) => randomBytes(n))
+          const sealed = messages.map((m) => sealFrame(sender, m, rekeyInterval))
+          let good = messages.length
+          if (flip) {
+            // Alter one frame's body (not its prefix): it and everything after it are lost.
+            const [where, xor] = flip
+            const victim = where % sealed.length
+            const frame = sealed[victim] as Buffer
+            const i = 2 + (where % (frame.length - 2))
+            frame[i] = (frame[i] as number) ^ xor
+            good = victim
+          }
+          const { frames, error } = feed(
+            new FrameOpener(mk(), rekeyInterval),
+            cut(Buffer.concat(sealed), points),
+          )
+          if (flip) {
+            expect(error).toBeInstanceOf(ChannelError)
+            expect((error as ChannelError).code).toBe('CHANNEL_DECRYPT')
+          } else {
+            expect(error).toBeUndefined()
+          }
+          expectSame(frames, messages.slice(0, good))
+        },
+      ),
+      { numRuns: 200 },
+    )
+  })
 })
