@@ -1,7 +1,7 @@
-import { createServer, type Server } from 'node:http'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type LoopbackInfra, startLoopbackInfra } from './loopback.js'
-import { type Finished, finished, startCli, waitForLine } from './spawn.js'
+import type { ChildProcess } from 'node:child_process'
+import { describe, expect, it } from 'vitest'
+import type { Finished } from './spawn.js'
+import { startTunnelPair, useTunnelWorld } from './tunnel-pair.js'
 
 // `p2pd tunnel --local` used to take ≈ 10 s to exit on SIGTERM once it had connected: the
 // process's stamp worker (signal-mqtt) held the event loop until its idle timer ended it.
@@ -9,7 +9,7 @@ import { type Finished, finished, startCli, waitForLine } from './spawn.js'
 const EXIT_BOUND_MS = 5_000
 
 /** Time from SIGTERM to the process's exit. */
-async function timeToExit(child: ReturnType<typeof startCli>, done: Promise<Finished>) {
+async function timeToExit(child: ChildProcess, done: Promise<Finished>) {
   const t0 = performance.now()
   child.kill('SIGTERM')
   const result = await done
@@ -17,43 +17,17 @@ async function timeToExit(child: ReturnType<typeof startCli>, done: Promise<Fini
 }
 
 describe('p2pd tunnel exits promptly on SIGTERM', () => {
-  let infra: LoopbackInfra
-  let web: Server
-  let webPort = 0
-  beforeAll(async () => {
-    infra = await startLoopbackInfra()
-    web = createServer((req, res) => {
-      req.resume()
-      req.on('end', () => res.end(`${req.method} ${req.url}`))
-    })
-    await new Promise<void>((r) => web.listen(0, '127.0.0.1', r))
-    webPort = (web.address() as { port: number }).port
-  })
-  afterAll(async () => {
-    web?.closeAllConnections()
-    web?.close()
-    await infra?.close()
-  })
+  const world = useTunnelWorld()
 
   /** An exposing process and a forwarding one, after three keep-alive exchanges. */
   async function connectedPair() {
-    const server = startCli(['tunnel', '--expose', String(webPort), ...infra.flags], {
-      XDG_CONFIG_HOME: `${infra.dir}/a`,
-    })
-    const serverDone = finished(server)
-    const address = (await waitForLine(server, /^address: /)).slice('address: '.length)
-    const client = startCli(['tunnel', address, '--local', '127.0.0.1:0', ...infra.flags], {
-      XDG_CONFIG_HOME: `${infra.dir}/b`,
-    })
-    const clientDone = finished(client)
-    const line = await waitForLine(client, /^forwarding 127\.0\.0\.1:\d+ /)
-    const port = Number(/:(\d+) /.exec(line)?.[1])
+    const pair = await startTunnelPair(world)
     // Keep-alive: the local connections stay open in the forwarder after the answers.
     const bodies = await Promise.all(
-      [1, 2, 3].map(async (i) => (await fetch(`http://127.0.0.1:${port}/item/${i}`)).text()),
+      [1, 2, 3].map(async (i) => (await fetch(`http://127.0.0.1:${pair.port}/item/${i}`)).text()),
     )
-    expect(bodies).toEqual(['GET /item/1', 'GET /item/2', 'GET /item/3'])
-    return { server, serverDone, client, clientDone }
+    expect(bodies).toEqual(['GET /item/1 0', 'GET /item/2 0', 'GET /item/3 0'])
+    return pair
   }
 
   it('the forwarder, with its streams open, after the exposing side went away', {
