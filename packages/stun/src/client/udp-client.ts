@@ -171,9 +171,11 @@ export class StunUdpClient {
     const lastWait = (opts.lastWaitFactor ?? 16) * rto
     return new Promise<TransactionResult>((resolve, reject) => {
       let sent = 0
+      let settled = false
       let timer: NodeJS.Timeout | undefined
       const started = performance.now()
       const finish = () => {
+        settled = true
         clearTimeout(timer)
         clearTimeout(deadline)
         signal?.removeEventListener('abort', onAbort)
@@ -184,8 +186,15 @@ export class StunUdpClient {
         reject(err)
       }
       const onAbort = () => fail(abortReason(signal as AbortSignal))
+      // Silence counts only once the input already queued has been read: a starved event loop
+      // runs its expired timers before it polls the socket, and a response waiting there would
+      // turn into a timeout (in NAT classification, a filter read stricter than it is).
+      const afterInput = (err: () => Error) => () =>
+        setImmediate(() => {
+          if (!settled) fail(err())
+        })
       const deadline = setTimeout(
-        () => fail(new TimeoutError(`STUN transaction to ${to.host}:${to.port} timed out`)),
+        afterInput(() => new TimeoutError(`STUN transaction to ${to.host}:${to.port} timed out`)),
         timeoutMs,
       )
       const send = () => {
@@ -203,13 +212,13 @@ export class StunUdpClient {
           sent < maxRequests
             ? setTimeout(send, rto * 2 ** (sent - 1))
             : setTimeout(
-                () =>
-                  fail(
+                afterInput(
+                  () =>
                     new StunError(
                       'STUN_NO_RESPONSE',
                       `no response from ${to.host}:${to.port} after ${sent} requests`,
                     ),
-                  ),
+                ),
                 lastWait,
               )
       }
