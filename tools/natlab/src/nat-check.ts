@@ -37,6 +37,8 @@ export interface NatCheckRow {
   /** Absent when `p2pd nat` printed nothing usable (then `mismatches` says why). */
   readonly observed?: NatObserved
   readonly mismatches: readonly string[]
+  /** When it read wrong: every run's full `p2pd nat --json` output (or error), for debugging. */
+  readonly failedRuns?: readonly unknown[]
   /** Runs it took (a run that mismatched or failed is repeated up to `retries` times). */
   readonly tries: number
   /** Wall time of the last run, ms (process start included). */
@@ -149,18 +151,24 @@ async function checkPeer(
   ]
   const tries = 1 + Math.max(0, opts.retries ?? 1)
   let row: NatCheckRow | undefined
+  const failedRuns: unknown[] = []
   for (let t = 1; t <= tries && !row?.ok; t++) {
     const started = performance.now()
     let observed: NatObserved | undefined
     let mismatches: string[]
+    let raw: unknown
     try {
       const { code, stdout, stderr } = await runNat(peer.ns.host, args, cli)
+      raw = stdout
       observed = readNatJson(stdout)
+      raw = JSON.parse(stdout)
       mismatches = compareNat(expected, observed, { publicIp: peer.publicIp })
       if (code !== 0) mismatches.unshift(`exit ${code}: ${stderr.trim().slice(0, 300)}`)
     } catch (err) {
       mismatches = [`p2pd nat failed: ${(err as Error).message}`]
+      raw = { error: (err as Error).message, stdout: raw }
     }
+    if (mismatches.length > 0) failedRuns.push({ try: t, mismatches, output: raw })
     row = {
       peer: peer.label,
       profile: peer.profile.name,
@@ -168,6 +176,7 @@ async function checkPeer(
       expected,
       ...(observed ? { observed } : {}),
       mismatches,
+      ...(failedRuns.length > 0 ? { failedRuns: [...failedRuns] } : {}),
       tries: t,
       ms: Math.round(performance.now() - started),
     }
