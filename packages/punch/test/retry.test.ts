@@ -1,7 +1,13 @@
 import { createServer } from 'node:net'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { connectLoop, fastRetryDefaults, retryDelay } from '../src/index.js'
+import {
+  type ConnectLoop,
+  type ConnectLoopOptions,
+  connectLoop,
+  fastRetryDefaults,
+  retryDelay,
+} from '../src/index.js'
 import { freePort } from '../src/sockets/free-port.js'
 
 const policy = { maxMs: 3, attempts: 10, budgetMs: 500 }
@@ -69,31 +75,9 @@ describe('retry after a RST', () => {
   })
 
   it('a connect loop against a refusing port retries far faster with fast retry, and stops at its count', async () => {
-    // A port nobody listens on: loopback refuses each SYN at once, like an RST-answering NAT.
-    const probe = createServer()
-    await new Promise<void>((r) => probe.listen({ host: '127.0.0.1', port: 0 }, r))
-    const closed = (probe.address() as { port: number }).port
-    await new Promise((r) => probe.close(r))
+    const closed = await refusingPort()
     const run = async (fast: typeof policy | undefined) => {
-      const local = await freePort('127.0.0.1')
-      const loop = connectLoop({
-        pairs: [
-          {
-            localPort: local,
-            remote: { host: '127.0.0.1', port: closed },
-            index: 0,
-            maxAttempts: Number.POSITIVE_INFINITY,
-          },
-        ],
-        localAddress: '127.0.0.1',
-        startAt: Date.now(),
-        clock: { now: () => Date.now(), offset: 0, uncertainty: 0 },
-        offsets: [0],
-        windowMs: 400,
-        retryMs: 50,
-        fastRetry: fast,
-        onSocket: (s) => s.destroy(),
-      })
+      const loop = await loopTo(closed, { windowMs: 400, retryMs: 50, fastRetry: fast })
       await loop.done
       return { attempts: loop.attempts(), refused: loop.refused() }
     }
@@ -107,30 +91,13 @@ describe('retry after a RST', () => {
   })
 
   it('a pair with activeMs stops at its own turn’s end, long before the window', async () => {
-    const probe = createServer()
-    await new Promise<void>((r) => probe.listen({ host: '127.0.0.1', port: 0 }, r))
-    const closed = (probe.address() as { port: number }).port
-    await new Promise((r) => probe.close(r))
-    const local = await freePort('127.0.0.1')
+    const closed = await refusingPort()
     const started = performance.now()
-    const loop = connectLoop({
-      pairs: [
-        {
-          localPort: local,
-          remote: { host: '127.0.0.1', port: closed },
-          index: 0,
-          maxAttempts: Number.POSITIVE_INFINITY,
-        },
-      ],
-      localAddress: '127.0.0.1',
-      startAt: Date.now(),
-      clock: { now: () => Date.now(), offset: 0, uncertainty: 0 },
-      offsets: [0],
+    const loop = await loopTo(closed, {
       windowMs: 10_000,
       activeMs: 150,
       retryMs: 20,
       fastRetry: { maxMs: 1.5, attempts: 3_000, budgetMs: 3_000 },
-      onSocket: (s) => s.destroy(),
     })
     await loop.done
     // Generous bound for a loaded machine: far under the 10 s window.
@@ -138,3 +105,36 @@ describe('retry after a RST', () => {
     expect(loop.attempts()).toBeGreaterThanOrEqual(2)
   })
 })
+
+/** A loopback port nobody listens on: each SYN to it is refused at once, as by an RST NAT. */
+async function refusingPort(): Promise<number> {
+  const probe = createServer()
+  await new Promise<void>((r) => probe.listen({ host: '127.0.0.1', port: 0 }, r))
+  const port = (probe.address() as { port: number }).port
+  await new Promise((r) => probe.close(r))
+  return port
+}
+
+/** A one-pair connect loop from a fresh loopback port to `port`, starting now. */
+async function loopTo(
+  port: number,
+  opts: Pick<ConnectLoopOptions, 'windowMs' | 'retryMs' | 'fastRetry' | 'activeMs'>,
+): Promise<ConnectLoop> {
+  const local = await freePort('127.0.0.1')
+  return connectLoop({
+    pairs: [
+      {
+        localPort: local,
+        remote: { host: '127.0.0.1', port },
+        index: 0,
+        maxAttempts: Number.POSITIVE_INFINITY,
+      },
+    ],
+    localAddress: '127.0.0.1',
+    startAt: Date.now(),
+    clock: { now: () => Date.now(), offset: 0, uncertainty: 0 },
+    offsets: [0],
+    ...opts,
+    onSocket: (s) => s.destroy(),
+  })
+}
