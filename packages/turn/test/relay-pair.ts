@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import { generateIdentity, secureChannel } from '@p2pd/identity'
 import {
@@ -9,12 +10,19 @@ import {
   type StrategyContext,
   systemClock,
 } from '@p2pd/interface'
+import { expect } from 'vitest'
 
 function peer(nodeId: string): PeerAddress {
   return { signal: [0], ip4: [], ip6: [], nodeId, legacy: false, machineId: 'm' }
 }
 
-function context(signaling: Signaling, self: string, remote: string): StrategyContext {
+/** What the node hands a strategy, for `self` talking to `remote`; its log lines go to `log`. */
+export function context(
+  signaling: Signaling,
+  self: string,
+  remote: string,
+  log: string[] = [],
+): StrategyContext {
   return {
     local: peer(self),
     localText: `address-of-${self}`,
@@ -22,31 +30,44 @@ function context(signaling: Signaling, self: string, remote: string): StrategyCo
     signaling,
     clock: systemClock,
     expectConnection: () => Promise.reject(new Error('not used')),
-    log: () => {},
+    log: (m) => log.push(m),
   }
 }
 
 /**
  * Runs one strategy between two in-memory signaling endpoints the way the node does (the
- * answerer routes `accepts` messages to `accept`), then the secure channel on both ends.
+ * answerer routes `accepts` messages to `accept`; an accept may produce nothing — a declined
+ * TCP offer — and a later offer the connection), then the secure channel on both ends. Each
+ * side's strategy log is kept (`logA`, `logB`); `timeoutMs` bounds connect and accept.
  */
-export async function relayedPair(offerer: Strategy, answerer: Strategy) {
+export async function relayedPair(
+  offerer: Strategy,
+  answerer: Strategy,
+  { timeoutMs = 10_000 }: { timeoutMs?: number } = {},
+) {
   const hub = new MemorySignalingHub()
   const alice = generateIdentity()
   const bob = generateIdentity()
   const sa = hub.connect(alice.nodeId)
   const sb = hub.connect(bob.nodeId)
   await Promise.all([sa.start(), sb.start()])
+  const logA: string[] = []
+  const logB: string[] = []
+  const signal = AbortSignal.timeout(timeoutMs)
   const accepted = new Promise<RawConnection>((resolve, reject) => {
+    // Not forever: an answerer that never produces a connection fails the pair at the deadline.
+    signal.addEventListener('abort', () => reject(new Error('no connection accepted')), {
+      once: true,
+    })
     sb.subscribe((inbound) => {
       if (!answerer.accepts?.includes(inbound.message.type)) return
       answerer
-        .accept?.(context(sb, bob.nodeId, inbound.from), inbound, AbortSignal.timeout(10_000))
-        .then((raw) => (raw ? resolve(raw) : reject(new Error('no connection'))), reject)
+        .accept?.(context(sb, bob.nodeId, inbound.from, logB), inbound, signal)
+        .then((raw) => raw && resolve(raw), reject)
     })
   })
   const [rawA, rawB] = await Promise.all([
-    offerer.connect(context(sa, alice.nodeId, bob.nodeId), AbortSignal.timeout(10_000)),
+    offerer.connect(context(sa, alice.nodeId, bob.nodeId, logA), signal),
     accepted,
   ])
   const secure = (raw: RawConnection, self: typeof alice, other: string) =>
@@ -62,7 +83,29 @@ export async function relayedPair(offerer: Strategy, answerer: Strategy) {
     secure(rawA, alice, bob.nodeId),
     secure(rawB, bob, alice.nodeId),
   ])
-  return { pa, pb, close: () => Promise.all([sa.close(), sb.close()]) }
+  const close = () => Promise.all([sa.close(), sb.close()])
+  return { pa, pb, rawA, rawB, alice, bob, logA, logB, close }
+}
+
+/** Sends `size` random bytes `from` → `to` and checks they arrive whole (SHA-256). */
+export async function exchange(size: number, from: Duplex, to: Duplex): Promise<void> {
+  const data = randomBytes(size)
+  const got = createHash('sha256')
+  let n = 0
+  const done = new Promise<void>((resolve) => {
+    const onData = (c: Buffer) => {
+      got.update(c)
+      n += c.length
+      if (n >= size) {
+        to.off('data', onData)
+        resolve()
+      }
+    }
+    to.on('data', onData)
+  })
+  from.write(data)
+  await done
+  expect(got.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'))
 }
 
 /** When (performance.now()) and how a pipe ended: its error, or undefined for a clean close. */

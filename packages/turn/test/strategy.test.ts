@@ -1,93 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto'
-import { generateIdentity, secureChannel } from '@p2pd/identity'
-import {
-  MemorySignalingHub,
-  type PeerAddress,
-  type RawConnection,
-  type Signaling,
-  type Strategy,
-  type StrategyContext,
-  systemClock,
-} from '@p2pd/interface'
+import { MemorySignalingHub } from '@p2pd/interface'
 import { type Coturn, startCoturn } from '@p2pd/testkit/coturn'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TurnServer, type TurnServerConfig, turn } from '../src/index.js'
-
-function peer(nodeId: string): PeerAddress {
-  return { signal: [0], ip4: [], ip6: [], nodeId, legacy: false, machineId: 'm' }
-}
-
-function context(signaling: Signaling, self: string, remote: string): StrategyContext {
-  return {
-    local: peer(self),
-    localText: `address-of-${self}`,
-    remote: peer(remote),
-    signaling,
-    clock: systemClock,
-    expectConnection: () => Promise.reject(new Error('not used')),
-    log: () => {},
-  }
-}
-
-/**
- * Runs one strategy between two signaling endpoints the way the node does (the responder
- * routes `accepts` messages to `accept`), then the secure channel on both raw connections.
- */
-async function connectPair(offerer: Strategy, answerer: Strategy) {
-  const hub = new MemorySignalingHub()
-  const alice = generateIdentity()
-  const bob = generateIdentity()
-  const sa = hub.connect(alice.nodeId)
-  const sb = hub.connect(bob.nodeId)
-  await Promise.all([sa.start(), sb.start()])
-  const accepted = new Promise<RawConnection>((resolve, reject) => {
-    sb.subscribe((inbound) => {
-      if (!answerer.accepts?.includes(inbound.message.type)) return
-      answerer
-        .accept?.(context(sb, bob.nodeId, inbound.from), inbound, AbortSignal.timeout(10_000))
-        .then((raw) => (raw ? resolve(raw) : reject(new Error('no connection'))), reject)
-    })
-  })
-  const signal = AbortSignal.timeout(10_000)
-  const [rawA, rawB] = await Promise.all([
-    offerer.connect(context(sa, alice.nodeId, bob.nodeId), signal),
-    accepted,
-  ])
-  const secure = (raw: RawConnection, self: typeof alice, other: string) =>
-    secureChannel(raw.stream, {
-      identity: self,
-      expectedPeer: other,
-      initiator: raw.initiator,
-      timeoutMs: 8000,
-      strategy: 'turn',
-      path: { local: raw.local, remote: raw.remote, relayed: raw.relayed },
-    })
-  const [pa, pb] = await Promise.all([
-    secure(rawA, alice, bob.nodeId),
-    secure(rawB, bob, alice.nodeId),
-  ])
-  return { pa, pb, rawA, rawB, alice, bob, close: () => Promise.all([sa.close(), sb.close()]) }
-}
-
-async function exchange(
-  size: number,
-  pa: import('node:stream').Duplex,
-  pb: import('node:stream').Duplex,
-) {
-  const data = randomBytes(size)
-  const got = createHash('sha256')
-  let n = 0
-  const done = new Promise<void>((resolve) => {
-    pb.on('data', (c: Buffer) => {
-      got.update(c)
-      n += c.length
-      if (n === size) resolve()
-    })
-  })
-  pa.write(data)
-  await done
-  expect(got.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'))
-}
+import { context, exchange, relayedPair } from './relay-pair.js'
 
 describe('turn() strategy', () => {
   let coturn: Coturn
@@ -110,7 +25,7 @@ describe('turn() strategy', () => {
     // UDP relays (tcp: false): the TCP-allocation path has its own tests (tcp-strategy).
     const offerer = turn({ servers: [{ ...udp, transport: 'tcp' }], tcp: false })
     const answerer = turn({ servers: [udp], tcp: false })
-    const { pa, pb, rawA, rawB, alice, bob, close } = await connectPair(offerer, answerer)
+    const { pa, pb, rawA, rawB, alice, bob, close } = await relayedPair(offerer, answerer)
     expect(rawA.initiator).toBe(true)
     expect(rawB.initiator).toBe(false)
     expect(rawA.relayed && rawB.relayed).toBe(true)
@@ -132,7 +47,7 @@ describe('turn() strategy', () => {
     const [e1, e2] = await Promise.all([one.start(), two.start()])
     const sa = turn({ servers: [{ ...e1, username: 'a', password: 'pa' }], tcp: false })
     const sb = turn({ servers: [{ ...e2, username: 'b', password: 'pb' }], tcp: false })
-    const { pa, pb, close } = await connectPair(sa, sb)
+    const { pa, pb, close } = await relayedPair(sa, sb)
     await exchange(300_000, pa, pb)
     expect(one.stats.relayedToPeers).toBeGreaterThan(0)
     expect(two.stats.relayedToPeers).toBeGreaterThan(0)

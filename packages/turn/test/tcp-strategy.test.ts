@@ -1,17 +1,7 @@
 // The turn() strategy over TCP allocations (RFC 6062): preferred when the servers grant them,
 // the UDP relay + reliable stream when they do not (442, no TCP listener, a peer without TCP).
-import { createHash, randomBytes } from 'node:crypto'
 import type { Duplex } from 'node:stream'
-import { generateIdentity, secureChannel } from '@p2pd/identity'
-import {
-  MemorySignalingHub,
-  type PeerAddress,
-  type RawConnection,
-  type Signaling,
-  type Strategy,
-  type StrategyContext,
-  systemClock,
-} from '@p2pd/interface'
+import type { Strategy } from '@p2pd/interface'
 import { type Coturn, startCoturn } from '@p2pd/testkit/coturn'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -21,84 +11,11 @@ import {
   type TurnServerOptions,
   turn,
 } from '../src/index.js'
+import { exchange, relayedPair } from './relay-pair.js'
 
-function peer(nodeId: string): PeerAddress {
-  return { signal: [0], ip4: [], ip6: [], nodeId, legacy: false, machineId: 'm' }
-}
-
-function context(signaling: Signaling, self: string, remote: string, log: string[]) {
-  return {
-    local: peer(self),
-    localText: `address-of-${self}`,
-    remote: peer(remote),
-    signaling,
-    clock: systemClock,
-    expectConnection: () => Promise.reject(new Error('not used')),
-    log: (m: string) => log.push(m),
-  } satisfies StrategyContext
-}
-
-/**
- * One strategy between two in-memory signaling endpoints the way the node runs it (the
- * answerer's accept may produce nothing — a declined TCP offer — and a later offer the
- * connection), then the secure channel on both ends.
- */
-async function pair(offerer: Strategy, answerer: Strategy) {
-  const hub = new MemorySignalingHub()
-  const alice = generateIdentity()
-  const bob = generateIdentity()
-  const sa = hub.connect(alice.nodeId)
-  const sb = hub.connect(bob.nodeId)
-  await Promise.all([sa.start(), sb.start()])
-  const logA: string[] = []
-  const logB: string[] = []
-  const accepted = new Promise<RawConnection>((resolve, reject) => {
-    sb.subscribe((inbound) => {
-      if (!answerer.accepts?.includes(inbound.message.type)) return
-      answerer
-        .accept?.(context(sb, bob.nodeId, inbound.from, logB), inbound, AbortSignal.timeout(20_000))
-        .then((raw) => raw && resolve(raw), reject)
-    })
-  })
-  const [rawA, rawB] = await Promise.all([
-    offerer.connect(context(sa, alice.nodeId, bob.nodeId, logA), AbortSignal.timeout(20_000)),
-    accepted,
-  ])
-  const secure = (raw: RawConnection, self: typeof alice, other: string) =>
-    secureChannel(raw.stream, {
-      identity: self,
-      expectedPeer: other,
-      initiator: raw.initiator,
-      timeoutMs: 8000,
-      strategy: 'turn',
-      path: { local: raw.local, remote: raw.remote, relayed: raw.relayed },
-    })
-  const [pa, pb] = await Promise.all([
-    secure(rawA, alice, bob.nodeId),
-    secure(rawB, bob, alice.nodeId),
-  ])
-  return { pa, pb, rawA, rawB, logA, logB, close: () => Promise.all([sa.close(), sb.close()]) }
-}
-
-async function exchange(size: number, from: Duplex, to: Duplex): Promise<void> {
-  const data = randomBytes(size)
-  const got = createHash('sha256')
-  let n = 0
-  const done = new Promise<void>((resolve) => {
-    const onData = (c: Buffer) => {
-      got.update(c)
-      n += c.length
-      if (n >= size) {
-        to.off('data', onData)
-        resolve()
-      }
-    }
-    to.on('data', onData)
-  })
-  from.write(data)
-  await done
-  expect(got.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'))
-}
+/** Both ends of one strategy run; TCP allocations and fallbacks get 20 s. */
+const pair = (offerer: Strategy, answerer: Strategy) =>
+  relayedPair(offerer, answerer, { timeoutMs: 20_000 })
 
 describe('turn() over TCP allocations', () => {
   let coturn: Coturn
