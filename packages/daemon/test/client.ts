@@ -1,3 +1,4 @@
+import { expect } from 'vitest'
 import type { Served } from './harness.js'
 
 /** One answer as the tests (and the OpenAPI check) see it. */
@@ -77,4 +78,17 @@ export async function recvAll(s: Served, pipe: string, n: number): Promise<Buffe
     got += a.body.length
   }
   return Buffer.concat(parts)
+}
+
+/** Connects `from` → `to` by address over the API; returns both pipe IDs. */
+export async function connectPipes(
+  from: Served,
+  to: Served,
+): Promise<{ out: string; inb: string }> {
+  const addr = (await call(to, 'GET', '/address')).json as { address: string }
+  const c = await call(from, 'POST', '/connect', { body: { address: addr.address } })
+  expect(c.status, c.body.toString()).toBe(200)
+  const inc = await call(to, 'GET', '/incoming?timeoutMs=10000')
+  expect(inc.status).toBe(200)
+  return { out: (c.json as { pipe: string }).pipe, inb: (inc.json as { pipe: string }).pipe }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { AedesBroker } from '@p2pd/testkit/aedes'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openApiDocument } from '../src/index.js'
-import { answers, call, code, recvAll } from './client.js'
+import { answers, call, code, connectPipes, recvAll } from './client.js'
 import { type Served, startBroker, startServed } from './harness.js'
 import { checkAnswers } from './openapi-check.js'
 
@@ -25,14 +25,7 @@ afterAll(async () => {
 })
 
 /** Connects a → b by address; returns both pipe IDs. */
-async function connectPair(): Promise<{ out: string; inb: string }> {
-  const addr = (await call(b, 'GET', '/address')).json as { address: string }
-  const c = await call(a, 'POST', '/connect', { body: { address: addr.address } })
-  expect(c.status, c.body.toString()).toBe(200)
-  const inc = await call(b, 'GET', '/incoming?timeoutMs=10000')
-  expect(inc.status).toBe(200)
-  return { out: (c.json as { pipe: string }).pipe, inb: (inc.json as { pipe: string }).pipe }
-}
+const connectPair = () => connectPipes(a, b)
 
 describe('authentication and CORS', () => {
   it('no token → 401 JSON, wrong token → 401, right token → 200', async () => {

@@ -5,7 +5,7 @@ import type { AedesBroker } from '@p2pd/testkit/aedes'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { acceptKey, decodeFrame, encodeFrame, Opcode, parseClosePayload } from '../src/index.js'
-import { call, code, recvAll } from './client.js'
+import { call, code, connectPipes, recvAll } from './client.js'
 import { type Served, startBroker, startServed } from './harness.js'
 
 // WebSockets per pipe, against two real daemons; the client is the `ws` package (an
@@ -26,14 +26,8 @@ afterAll(async () => {
   await broker?.close()
 })
 
-async function connectPair(): Promise<{ out: string; inb: string }> {
-  const addr = (await call(b, 'GET', '/address')).json as { address: string }
-  const c = await call(a, 'POST', '/connect', { body: { address: addr.address } })
-  expect(c.status, c.body.toString()).toBe(200)
-  const inc = await call(b, 'GET', '/incoming?timeoutMs=10000')
-  expect(inc.status).toBe(200)
-  return { out: (c.json as { pipe: string }).pipe, inb: (inc.json as { pipe: string }).pipe }
-}
+/** Connects a → b by address; returns both pipe IDs. */
+const connectPair = () => connectPipes(a, b)
 
 const wsUrl = (s: Served, pipe: string, query = '') =>
   `${s.daemon.url.replace('http', 'ws')}/pipes/${pipe}/ws${query}`
