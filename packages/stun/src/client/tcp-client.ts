@@ -109,7 +109,9 @@ export class StunTcpClient {
     const bytes = encodeMessage(message, opts.encode)
     return new Promise<TransactionResult>((resolve, reject) => {
       const started = performance.now()
+      let settled = false
       const finish = () => {
+        settled = true
         clearTimeout(deadline)
         signal?.removeEventListener('abort', onAbort)
         remove()
@@ -119,8 +121,13 @@ export class StunTcpClient {
         reject(err)
       }
       const onAbort = () => fail(abortReason(signal as AbortSignal))
+      // As over UDP: read what the connection already received before calling it a timeout
+      // (a starved event loop runs expired timers before it polls the socket).
       const deadline = setTimeout(
-        () => fail(new TimeoutError('STUN transaction over TCP timed out')),
+        () =>
+          setImmediate(() => {
+            if (!settled) fail(new TimeoutError('STUN transaction over TCP timed out'))
+          }),
         opts.timeoutMs ?? 5000,
       )
       // Over TCP the source is the connection itself; `expectFrom` is not consulted.
