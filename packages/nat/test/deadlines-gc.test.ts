@@ -1,32 +1,26 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
-import { createServer, type Server, type Socket } from 'node:net'
 import { NatType, TimeoutError } from '@p2pd/interface'
 import { underGc } from '@p2pd/testkit/gc'
+import { type MuteTcpServer, startMuteTcpServer } from '@p2pd/testkit/mute'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { discoverNat, measureDelta, observeMapping } from '../src/index.js'
 
 describe('NAT discovery deadlines survive garbage collection', () => {
   // Silent servers: a UDP socket that never answers, a TCP server that accepts and never answers.
   let udp: UdpSocket
-  let tcp: Server
-  const held: Socket[] = []
+  let tcp: MuteTcpServer
   beforeAll(async () => {
     udp = createSocket('udp4')
     await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve))
-    tcp = createServer((s) => {
-      held.push(s)
-      s.on('error', () => {})
-    })
-    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve))
+    tcp = await startMuteTcpServer()
   })
   afterAll(async () => {
-    for (const s of held) s.destroy()
-    await new Promise((resolve) => tcp.close(resolve))
+    await tcp?.close()
     await new Promise<void>((resolve) => udp.close(() => resolve()))
   })
   const server = (transport: 'udp' | 'tcp') => ({
     host: '127.0.0.1',
-    port: transport === 'udp' ? udp.address().port : (tcp.address() as { port: number }).port,
+    port: transport === 'udp' ? udp.address().port : tcp.port,
   })
 
   for (const transport of ['udp', 'tcp'] as const) {

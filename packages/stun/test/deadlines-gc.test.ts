@@ -1,6 +1,6 @@
-import { createServer, type Server, type Socket } from 'node:net'
 import { TimeoutError } from '@p2pd/interface'
 import { underGc } from '@p2pd/testkit/gc'
+import { type MuteTcpServer, startMuteTcpServer } from '@p2pd/testkit/mute'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { StunServerPool, StunTcpClient, StunUdpClient } from '../src/index.js'
 import { closeSocket, portOf, udpSocket } from './helpers.js'
@@ -13,22 +13,16 @@ function expectTimeoutOnTime(r: { err?: unknown; ms: number; limitMs: number }, 
 }
 
 describe('STUN deadlines survive garbage collection', () => {
-  let tcp: Server
-  const held: Socket[] = []
+  let tcp: MuteTcpServer
 
   beforeAll(async () => {
     // Accepts connections and never answers.
-    tcp = createServer((s) => {
-      held.push(s)
-      s.on('error', () => {})
-    })
-    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve))
+    tcp = await startMuteTcpServer()
   })
   afterAll(async () => {
-    for (const s of held) s.destroy()
-    await new Promise((resolve) => tcp.close(resolve))
+    await tcp?.close()
   })
-  const tcpPort = () => (tcp.address() as { port: number }).port
+  const tcpPort = () => tcp.port
 
   it('a UDP binding to a silent server rejects with a TimeoutError on time', async () => {
     const silent = await udpSocket()
