@@ -32,6 +32,13 @@ export interface PunchInit {
    */
   readonly answerAndGo?: boolean
   /**
+   * Dial first (default true; needs answer-and-go): against a port-preserving cone NAT that
+   * drops refused SYNs, the offerer proposes the answerer's local ports in its offer and dials
+   * them at once, so the answerer dials on receipt and no meeting instant is waited for (see
+   * `flow/early.ts`). `false`: the offerer dials once the answer has come.
+   */
+  readonly dialFirst?: boolean
+  /**
    * Announce a port-preserving cone NAT's mappings without a STUN round (default true): its
    * external IP and the fresh local port, in a simultaneous open. `false`: always observe (and
    * hold) each mapping through STUN over TCP.
@@ -98,6 +105,8 @@ export interface Settings {
   readonly emit: (event: PunchEvent) => void
   /** Whether to offer, and to accept, answer-and-go. */
   readonly answerAndGo: boolean
+  /** Whether the offerer dials first against a port-preserving, SYN-dropping cone. */
+  readonly dialFirst: boolean
   /** Whether sequential × cone with RST on both sides takes turns (experimental). */
   readonly turns: boolean
   /** Whether a port-preserving cone announces its mappings without STUN. */
@@ -115,6 +124,7 @@ export function settings(init: PunchInit): Settings {
     predictions: Math.max(1, Math.min(64, init.predictions ?? DEFAULT_PREDICTIONS)),
     emit: (e) => init.onEvent?.(e),
     answerAndGo: init.answerAndGo !== false,
+    dialFirst: init.dialFirst !== false,
     predictPreserving: init.predictMappings !== false,
     turns: init.turns === true,
     fastRetry: init.fastRetry === false ? undefined : { ...fastRetryDefaults, ...init.fastRetry },

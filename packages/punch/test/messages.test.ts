@@ -76,6 +76,11 @@ describe('punch messages', () => {
     expect(parseOffer({ ...offer, go: true }).go).toBe(true)
     expect(parseOffer(offer).go).toBeUndefined()
     expectBad(() => parseOffer({ ...offer, go: 'yes' }))
+    // Dial first: the proposed ports, 1–16 valid ports when present.
+    expect(parseOffer({ ...offer, dialing: [40000, 40001] }).dialing).toEqual([40000, 40001])
+    expect(parseOffer(offer).dialing).toBeUndefined()
+    for (const dialing of [[], [0], [70000], [1.5], 'x', Array(17).fill(40000)])
+      expectBad(() => parseOffer({ ...offer, dialing }))
     expect(parseAnswer({ ...answer, plan }).plan).toEqual(plan)
     expectBad(() => parseAnswer({ ...answer, plan: { ...plan, acceptor: 'both' } }))
     expectBad(() => parseAnswer({ ...answer, plan: { ...plan, windowMs: 0 } }))
@@ -122,13 +127,17 @@ describe('punch messages', () => {
     )
     // Mutations of a valid offer: one field replaced by anything.
     fc.assert(
-      fc.property(fc.constantFrom(...Object.keys(offer)), fc.anything(), (key, value) => {
-        try {
-          parseOffer({ ...offer, [key]: value })
-        } catch (err) {
-          expect(isP2pdError(err, 'PUNCH_BAD_MESSAGE')).toBe(true)
-        }
-      }),
+      fc.property(
+        fc.constantFrom(...Object.keys(offer), 'dialing'),
+        fc.anything(),
+        (key, value) => {
+          try {
+            parseOffer({ ...offer, [key]: value })
+          } catch (err) {
+            expect(isP2pdError(err, 'PUNCH_BAD_MESSAGE')).toBe(true)
+          }
+        },
+      ),
       { numRuns: 500 },
     )
   })

@@ -30,6 +30,7 @@ import {
 import { KeepWatcher } from '../sockets/nomination.js'
 import { hold, listenAsAcceptor, predictsOwnMapping, startLoop } from './arm.js'
 import { dials, listenSide, localSide, sprayPart, sprayWindow } from './dials.js'
+import { claimProposed } from './early.js'
 import { firstSocket, publish, Resources, rawConnection } from './session.js'
 import { SLOT_PREDICTIONS, slotLength } from './slots.js'
 
@@ -66,11 +67,23 @@ export async function answer(
     const verdict = s.verdictOf(myNat, offer.nat)
     if (verdict !== true) throw await refuse(verdict)
     res.inbox = new Inbox(ctx.signaling, ctx.remote.nodeId, offer.id, ctx.log)
+    const sameClock = mode === 'self'
+    const localU = ctx.clock.uncertainty
+    const uncertaintyMs = relativeUncertainty(localU, offer.uncertaintyMs, sameClock)
+    const goable = offer.go === true && s.answerAndGo
     let held: HeldMappings
-    let spray: number[]
+    let spray: number[] = []
+    // Dial first (early.ts): the offerer already dials the ports it proposed; take them. Then
+    // nobody waits for an instant, so the clocks' disagreement does not matter.
+    const predict = predictsOwnMapping(s, mode, myNat, offer.nat, myNat)
+    const claimed =
+      goable && predict && s.dialFirst && myNat.tcp?.synPolicy === 'drop'
+        ? await claimProposed(pair, offer.dialing)
+        : undefined
+    const go = goable && (claimed !== undefined || uncertaintyMs <= defaults.maxGoUncertaintyMs)
     try {
-      const predict = predictsOwnMapping(s, mode, myNat, offer.nat, myNat)
-      ;({ held, spray } = await hold(s, mode, pair, myNat, offer.nat, signal, predict))
+      if (claimed) held = claimed
+      else ({ held, spray } = await hold(s, mode, pair, myNat, offer.nat, signal, predict))
     } catch (err) {
       throw await refuse(`no mapping: ${(err as Error).message}`)
     }
@@ -81,9 +94,6 @@ export async function answer(
     const predictions = turns ? Math.max(s.predictions, SLOT_PREDICTIONS) : s.predictions
     const candidatePorts = predictCandidates(myNat, held.mappings, predictions)
     const me = localSide(myNat, held, candidatePorts)
-    const sameClock = mode === 'self'
-    const localU = ctx.clock.uncertainty
-    const uncertaintyMs = relativeUncertainty(localU, offer.uncertaintyMs, sameClock)
     const answer = (extra: Partial<PunchAnswer>): PunchAnswer => ({
       v: 1,
       id: offer.id,
@@ -103,7 +113,6 @@ export async function answer(
       watcher.add(sock)
     }
     let plan: PunchPlan
-    const go = offer.go === true && s.answerAndGo && uncertaintyMs <= defaults.maxGoUncertaintyMs
     if (go) {
       // Answer-and-go: we fix the plan from the offer's measured one-way delay, arm, and
       // start at the instant; the answer carries the plan and no ready/ack round follows.
@@ -122,16 +131,19 @@ export async function answer(
       // we may start one trip early and the offerer joins on receipt. The measured one-way
       // delay is also the slow leg (the first message from a new peer costs the receiver its
       // key agreement): waiting it out cost as much as the ready/ack round in the lab.
-      // Symmetric sides spend a mapping per attempt and need both to start together.
+      // Symmetric sides spend a mapping per attempt and need both to start together. After
+      // dial first (we took the offerer's proposed ports), its SYNs are out already: now.
       const aligned = myNat.type === NatType.Symmetric || offer.nat.type === NatType.Symmetric
+      const lead = claimed ? 0 : answerLead(aligned ? oneWayMs : 0, uncertaintyMs)
       plan = {
-        meetAt: Math.round(ctx.clock.now() + answerLead(aligned ? oneWayMs : 0, uncertaintyMs)),
+        meetAt: Math.round(ctx.clock.now() + lead),
         acceptor,
         windowMs: Math.round(windowMs),
         oneWayMs,
       }
-      await publish(ctx, MessageType.answer, answer({ plan }), signal)
-      ctx.log('punch: answer published')
+      ctx.log(
+        `punch: go plan, lead ${Math.round(plan.meetAt - ctx.clock.now())} ms (one-way ${Math.round(oneWayMs)} ms, clocks ±${Math.round(uncertaintyMs)} ms)`,
+      )
     } else {
       await publish(ctx, MessageType.answer, answer({}), signal)
       const readyWait = res.deadline(
@@ -200,6 +212,13 @@ export async function answer(
         sprayed,
         slots,
       )
+    if (go) {
+      // After our first SYNs (their timers were set first): sealing the answer takes CPU,
+      // and its PUBACK a round trip to the broker.
+      await new Promise((r) => setTimeout(r, 0))
+      await publish(ctx, MessageType.answer, answer({ plan }), signal)
+      ctx.log('punch: answer published')
+    }
     // The offerer decides which socket both keep: wait for its byte, even after our loop
     // has stopped (its socket may connect last).
     winner = await firstSocket({

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net'
 import type { RawConnection, StrategyContext } from '@p2pd/interface'
 import { PunchError } from '../errors.js'
 import type { Settings } from '../options.js'
-import { chooseAcceptor, effectiveNat, punchMode, type SideInfo } from '../plan.js'
+import { chooseAcceptor, type DialPair, effectiveNat, punchMode, type SideInfo } from '../plan.js'
 import { predictCandidates } from '../predict.js'
 import { Inbox } from '../protocol/inbox.js'
 import {
@@ -23,9 +23,11 @@ import {
   relativeUncertainty,
   signalingRtt,
 } from '../schedule.js'
+import type { ConnectLoop } from '../sockets/connect-loop.js'
 import { sendKeep } from '../sockets/nomination.js'
 import { hold, listenAsAcceptor, predictsOwnMapping, startLoop } from './arm.js'
-import { dials, listenSide, localSide, sprayPart, sprayWindow } from './dials.js'
+import { dials, listenSide, localSide, plainDials, sprayPart, sprayWindow } from './dials.js'
+import { dialsFirst, proposePorts, samePairSet } from './early.js'
 import { firstSocket, publish, Resources, rawConnection, requirePair } from './session.js'
 
 /**
@@ -59,6 +61,36 @@ export async function offer(
     const candidatePorts = predictCandidates(myNat, held.mappings, s.predictions)
     const me = localSide(myNat, held, candidatePorts)
     const localU = ctx.clock.uncertainty
+    let deliver: (s: Socket) => void = () => {}
+    const first = new Promise<Socket>((resolve) => {
+      deliver = resolve
+    })
+    let got = false
+    const onSocket = (sock: Socket) => {
+      res.sockets.add(sock)
+      if (got) return void sock.destroy()
+      got = true
+      deliver(sock)
+    }
+    // Dial first (early.ts): our SYNs leave before the offer, toward the ports we propose.
+    let early: { ports: number[]; pairs: DialPair[]; loop: ConnectLoop } | undefined
+    if (dialsFirst(s, mode, myNat, theirNat)) {
+      const host = held.localAddress ?? '0.0.0.0'
+      const ports = await proposePorts(host, me.locals.length, me.locals, signal)
+      const guess = {
+        nat: theirNat,
+        mappings: ports.map((port) => ({ host: pair.theirs.ext, port })),
+        candidatePorts: [],
+      }
+      const pairs = plainDials(me, guess, 'none')
+      const windowMs = punchWindow(localU, defaults.maxGoUncertaintyMs, false, s.init.windowMs)
+      // No fast retries: a NAT that drops refused SYNs sends no RST, and behind one that
+      // answers RST the answerer will not take these ports (a slow retry is enough till then).
+      const calm = { ...s, fastRetry: undefined }
+      const loop = startLoop(calm, myNat, res, ctx, pairs, ctx.clock.now(), windowMs, 50, onSocket)
+      early = { ports, pairs, loop }
+      ctx.log(`punch: offerer dials first (${pairs.length} pairs)`)
+    }
     const now = Math.round(ctx.clock.now())
     const offer: PunchOffer = {
       v: 1,
@@ -72,14 +104,43 @@ export async function offer(
       sentAt: now,
       meetAt: now + defaults.baseWindowMs,
       ...(s.answerAndGo ? { go: true } : {}),
+      ...(early ? { dialing: early.ports } : {}),
     }
     const sentPerf = performance.now()
     await publish(ctx, MessageType.offer, offer, signal)
     ctx.log('punch: offer published')
-    const reply = await res.inbox.next(['answer', 'abort'], signal)
+    const keep = (sock: Socket, n: number): RawConnection => {
+      attempts = n
+      sendKeep(sock)
+      s.emit({
+        type: 'connected',
+        role: 'offerer',
+        attempts,
+        refused: res.loop?.refused() ?? 0,
+        local: `${sock.localAddress}:${sock.localPort}`,
+        remote: `${sock.remoteAddress}:${sock.remotePort}`,
+      })
+      return rawConnection(sock)
+    }
+    const answered = res.inbox.next(['answer', 'abort'], signal)
+    answered.catch(() => {})
+    // Dial first: the answerer's SYN may cross into ours before its answer (which travels
+    // through the broker) arrives. Only the peer dials from those ports, and the node's
+    // secure channel checks who it is: keep the socket at once.
+    const reply = early
+      ? await Promise.race([answered, first.then(() => undefined)])
+      : await answered
+    if (!reply) {
+      ctx.log('punch: connected before the answer')
+      winner = await first
+      return keep(winner, early?.loop.attempts() ?? 0)
+    }
     if (reply.type === 'abort') {
       throw new PunchError('PUNCH_PEER_ABORTED', `peer aborted: ${reply.body.reason}`)
     }
+    ctx.log(
+      `punch: ${reply.type} received ${Math.round(reply.atPerf - sentPerf)} ms after the offer`,
+    )
     const answer: PunchAnswer = reply.body
     const plan = answer.plan
     const sameClock = mode === 'self'
@@ -128,17 +189,10 @@ export async function offer(
       syn: { mine: myNat.tcp?.synPolicy ?? '?', peer: answer.nat.tcp?.synPolicy ?? '?' },
     })
 
-    let deliver: (s: Socket) => void = () => {}
-    const first = new Promise<Socket>((resolve) => {
-      deliver = resolve
-    })
-    let got = false
-    const onSocket = (sock: Socket) => {
-      res.sockets.add(sock)
-      if (got) return void sock.destroy()
-      got = true
-      deliver(sock)
-    }
+    // The answerer took the ports we proposed: our early dials are the plan's own.
+    const earlyHit = early !== undefined && !sprayed && !slots && samePairSet(early.pairs, pairs)
+    if (early && !earlyHit) early.loop.stop()
+    if (early) ctx.log(`punch: early dials ${earlyHit ? 'kept' : 'stopped'}`)
     if (acceptor === 'offerer') {
       res.acceptor = await listenAsAcceptor(myNat, answer, held, onSocket)
     }
@@ -174,9 +228,23 @@ export async function offer(
         : acceptor === 'none'
           ? meetAt
           : ctx.clock.now()
-    const loop = pairs.length
-      ? startLoop(s, myNat, res, ctx, pairs, startAt, windowMs, oneWayMs, onSocket, sprayed, slots)
-      : undefined
+    const loop = earlyHit
+      ? early?.loop
+      : pairs.length
+        ? startLoop(
+            s,
+            myNat,
+            res,
+            ctx,
+            pairs,
+            startAt,
+            windowMs,
+            oneWayMs,
+            onSocket,
+            sprayed,
+            slots,
+          )
+        : undefined
     winner = await firstSocket({
       sockets: first,
       signal: overall,
@@ -184,17 +252,7 @@ export async function offer(
       loopDone: loop?.done,
       listening: acceptor === 'offerer',
     })
-    attempts = loop?.attempts() ?? 0
-    sendKeep(winner)
-    s.emit({
-      type: 'connected',
-      role: 'offerer',
-      attempts,
-      refused: res.loop?.refused() ?? 0,
-      local: `${winner.localAddress}:${winner.localPort}`,
-      remote: `${winner.remoteAddress}:${winner.remotePort}`,
-    })
-    return rawConnection(winner)
+    return keep(winner, loop?.attempts() ?? 0)
   } catch (err) {
     s.emit({
       type: 'failed',

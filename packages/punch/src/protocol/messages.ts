@@ -21,6 +21,8 @@ import { PunchError } from '../errors.js'
  *
  * Answer-and-go: an offer with `go: true` lets the answerer fix the plan itself and send it in
  * the answer (`plan`); then no `punch/ready` round follows and both start at `plan.meetAt`.
+ * Dial first: an offer with `dialing` proposes the answerer's local ports, which the offerer
+ * already dials; an answerer that takes them dials at once (`flow/early.ts`).
  *
  * The bodies are a superset of `@p2pd/signal-mqtt`'s schemas for `punch/offer|answer|ready`
  * (which refuse unknown types), so the ack and the abort travel as `punch/ready` with a
@@ -84,6 +86,12 @@ export interface PunchOffer {
    * `PunchAnswer.plan` starts at its instant, and no `punch/ready` round follows.
    */
   readonly go?: boolean
+  /**
+   * Dial first (`flow/early.ts`): the local ports the answerer should use, one per mapping of
+   * ours; we already dial its external IP at these ports. An answerer that binds them all
+   * dials at once.
+   */
+  readonly dialing?: readonly number[]
 }
 
 /** The plan of a punch: the instant, who listens, the window and the pacing. */
@@ -283,7 +291,15 @@ export function parseOffer(body: unknown): PunchOffer {
     sentAt: epochMs(o.sentAt, 'sentAt'),
     meetAt: epochMs(o.meetAt, 'meetAt'),
     ...(o.go === undefined ? {} : { go: flag(o.go, 'go') }),
+    ...(o.dialing === undefined ? {} : { dialing: dialing(o.dialing) }),
   }
+}
+
+function dialing(v: unknown): number[] {
+  if (!Array.isArray(v) || v.length < 1 || v.length > LIMITS.mappings) {
+    return bad(`dialing must hold 1–${LIMITS.mappings} ports`)
+  }
+  return v.map((p, i) => port(p, `dialing[${i}]`))
 }
 
 function flag(v: unknown, what: string): boolean {
