@@ -1,4 +1,3 @@
-import { createHash, randomBytes } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import { generateIdentity, secureChannel } from '@p2pd/identity'
 import {
@@ -11,6 +10,7 @@ import {
   systemClock,
 } from '@p2pd/interface'
 import { expect } from 'vitest'
+import { transfer } from './tcp-helpers.js'
 
 function peer(nodeId: string): PeerAddress {
   return { signal: [0], ip4: [], ip6: [], nodeId, legacy: false, machineId: 'm' }
@@ -89,23 +89,8 @@ export async function relayedPair(
 
 /** Sends `size` random bytes `from` → `to` and checks they arrive whole (SHA-256). */
 export async function exchange(size: number, from: Duplex, to: Duplex): Promise<void> {
-  const data = randomBytes(size)
-  const got = createHash('sha256')
-  let n = 0
-  const done = new Promise<void>((resolve) => {
-    const onData = (c: Buffer) => {
-      got.update(c)
-      n += c.length
-      if (n >= size) {
-        to.off('data', onData)
-        resolve()
-      }
-    }
-    to.on('data', onData)
-  })
-  from.write(data)
-  await done
-  expect(got.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'))
+  const { sent, received } = await transfer(from, to, size)
+  expect(received).toBe(sent)
 }
 
 /** When (performance.now()) and how a pipe ended: its error, or undefined for a clean close. */
