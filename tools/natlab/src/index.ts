@@ -84,7 +84,7 @@ export {
   p2pdStunServer,
   p2pdTurnServer,
 } from './servers-p2pd.js'
-export { judgeSyn, type SynProbes, synPolicyOf } from './syn-check.js'
+export { judgeSyn, type SeenSyn, type SynProbes, seenSyns, synPolicyOf } from './syn-check.js'
 export {
   assertIsolation,
   attachLab,

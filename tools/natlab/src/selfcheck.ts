@@ -1,9 +1,8 @@
 import { NatlabError } from './errors.js'
-import { nsRun, tool } from './exec.js'
 import { Agent } from './node-in-ns.js'
 import type { Filtering, Mapping, NatProfile, SynPolicy } from './profiles.js'
 import { checkIpv6, type Ipv6Check } from './selfcheck6.js'
-import { judgeSyn } from './syn-check.js'
+import { judgeSyn, seenSyns } from './syn-check.js'
 import { assertIsolation, type LabInfo, type LabPeer } from './topology.js'
 
 /** One protocol's behaviour, as configured or as measured. */
@@ -137,29 +136,6 @@ const AGENT_START_MS = 60_000
 const median = (xs: number[]) => {
   const s = [...xs].sort((x, y) => x - y)
   return s[Math.floor(s.length / 2)] ?? Number.NaN
-}
-
-/** Inbound SYNs recorded on a host (`natlab_host` table): `ip . sport . dport` triples. */
-async function seenSyns(ns: string): Promise<{ ip: string; sport: number; dport: number }[]> {
-  const { stdout } = await nsRun(ns, tool('nft'), [
-    '-j',
-    'list',
-    'set',
-    'ip',
-    'natlab_host',
-    'seen',
-  ])
-  const out: { ip: string; sport: number; dport: number }[] = []
-  const json = JSON.parse(stdout) as { nftables: { set?: { elem?: unknown[] } }[] }
-  for (const item of json.nftables) {
-    for (const e of item.set?.elem ?? []) {
-      // An element is { elem: { val: { concat: [...] }, … } } or a bare { concat: [...] }.
-      const rec = e as { elem?: { val?: { concat?: unknown[] } }; concat?: unknown[] }
-      const c = rec.elem?.val?.concat ?? rec.concat
-      if (Array.isArray(c)) out.push({ ip: String(c[0]), sport: Number(c[1]), dport: Number(c[2]) })
-    }
-  }
-  return out
 }
 
 /**
@@ -368,7 +344,7 @@ async function checkPeer(info: LabInfo, peer: LabPeer, obs: Agent): Promise<Peer
           timeoutMs: synTimeout,
         }),
       ])
-      const syns = await seenSyns(peer.ns.host)
+      const syns = await seenSyns(peer.ns.host, 'ip')
       const reached = (src: string) => syns.some((s) => s.ip === src && s.dport === fPort)
       details.tcpFilter = {
         mapping: mt,

@@ -4,11 +4,10 @@
  * UDP and TCP must pass only from the address and port it contacted (APDF), and an
  * unsolicited SYN must meet the profile's policy (silence or RST).
  */
-import { nsRun, tool } from './exec.js'
 import type { Agent } from './node-in-ns.js'
 import type { NatProfile } from './profiles.js'
 import type { Behaviour, ProtoBehaviour } from './selfcheck.js'
-import { judgeSyn } from './syn-check.js'
+import { judgeSyn, seenSyns } from './syn-check.js'
 import type { LabInfo, LabPeer } from './topology.js'
 
 /** What a peer's IPv6 side should look like from outside: untranslated, filtered per address and port. */
@@ -32,27 +31,6 @@ type HostPort = { host: string; port: number }
 export function parseSeen6(line: string | undefined): HostPort | undefined {
   const m = /^seen (?:\[([0-9a-f:.]+)\]|([\d.]+)):(\d+)/i.exec(line ?? '')
   return m ? { host: (m[1] ?? m[2]) as string, port: Number(m[3]) } : undefined
-}
-
-/** Inbound SYNs recorded on an IPv6 host (`natlab_host6` table). */
-async function seenSyns6(ns: string): Promise<{ ip: string; sport: number; dport: number }[]> {
-  const { stdout } = await nsRun(ns, tool('nft'), [
-    '-j',
-    'list',
-    'set',
-    'ip6',
-    'natlab_host6',
-    'seen',
-  ])
-  const out: { ip: string; sport: number; dport: number }[] = []
-  const json = JSON.parse(stdout) as { nftables: { set?: { elem?: unknown[] } }[] }
-  for (const item of json.nftables)
-    for (const e of item.set?.elem ?? []) {
-      const rec = e as { elem?: { val?: { concat?: unknown[] } }; concat?: unknown[] }
-      const c = rec.elem?.val?.concat ?? rec.concat
-      if (Array.isArray(c)) out.push({ ip: String(c[0]), sport: Number(c[1]), dport: Number(c[2]) })
-    }
-  return out
 }
 
 /** Filtering from which senders got through: the contacted one, same IP other port, other IP. */
@@ -159,7 +137,7 @@ export async function checkIpv6(
       obs.call('tcpConnect', { host: me, port: 9, localHost: o3, timeoutMs: synTimeout }),
     ])
     await host.call('tcpClose', { conn: c.conn })
-    const syns = await seenSyns6(peer.ns.host)
+    const syns = await seenSyns(peer.ns.host, 'ip6')
     const reached = (src: string) => syns.some((s) => s.ip === src && s.dport === localPort)
     details.tcpFilter = {
       fromO1: fromO1.outcome,

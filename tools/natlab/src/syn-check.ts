@@ -1,3 +1,4 @@
+import { nsRun, tool } from './exec.js'
 import type { SynPolicy } from './profiles.js'
 
 /**
@@ -38,4 +39,31 @@ export function judgeSyn(
     )
   if (observed !== expected) mismatches.push(`${label}: expected ${expected}, observed ${observed}`)
   return { observed, mismatches }
+}
+
+/** An inbound SYN a lab host recorded: source address, source port, destination port. */
+export interface SeenSyn {
+  readonly ip: string
+  readonly sport: number
+  readonly dport: number
+}
+
+/**
+ * The inbound SYNs recorded on the host in namespace `ns` (the `seen` set of its
+ * `natlab_host` table, `natlab_host6` for `ip6`): which probe SYNs got through the NAT.
+ */
+export async function seenSyns(ns: string, family: 'ip' | 'ip6'): Promise<SeenSyn[]> {
+  const table = family === 'ip' ? 'natlab_host' : 'natlab_host6'
+  const { stdout } = await nsRun(ns, tool('nft'), ['-j', 'list', 'set', family, table, 'seen'])
+  const out: SeenSyn[] = []
+  const json = JSON.parse(stdout) as { nftables: { set?: { elem?: unknown[] } }[] }
+  for (const item of json.nftables) {
+    for (const e of item.set?.elem ?? []) {
+      // An element is { elem: { val: { concat: [...] }, … } } or a bare { concat: [...] }.
+      const rec = e as { elem?: { val?: { concat?: unknown[] } }; concat?: unknown[] }
+      const c = rec.elem?.val?.concat ?? rec.concat
+      if (Array.isArray(c)) out.push({ ip: String(c[0]), sport: Number(c[1]), dport: Number(c[2]) })
+    }
+  }
+  return out
 }
