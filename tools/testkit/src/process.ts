@@ -110,3 +110,13 @@ export async function spawnServer(opts: SpawnServerOptions): Promise<ServerProce
       : 'not ready in time'
   throw new Error(`${opts.name} failed to start (${why}):\n${log}`)
 }
+
+/** Whether a process with this PID exists (signal 0 probes without signalling). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}

@@ -3,17 +3,9 @@ import { existsSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Coturn, freePortPair, startCoturn, stunProbe } from '../src/coturn.js'
+import { pidAlive } from '../src/process.js'
 
 const run = promisify(execFile)
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 describe('startCoturn', () => {
   let coturn: Coturn

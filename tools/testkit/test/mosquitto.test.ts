@@ -3,18 +3,9 @@ import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { startMosquitto } from '../src/mosquitto.js'
 import { mqttAnswers } from '../src/mqtt-probe.js'
-import { requireBinary } from '../src/process.js'
+import { pidAlive, requireBinary } from '../src/process.js'
 
 const run = promisify(execFile)
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 describe('startMosquitto', () => {
   it('finds mosquitto (fails, never skips, when it is not installed)', () => {
