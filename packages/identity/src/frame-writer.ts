@@ -110,6 +110,30 @@ export class FrameWriter {
   }
 
   /**
+   * The pipe's shortcut for a lone write (skipping its Writable machinery): seals `chunk` at once
+   * when {@link FrameWriter.write} would, and says whether it did. An error means the pipe failed.
+   */
+  sealAtOnce(chunk: Buffer): boolean | Error {
+    const length = chunk.length
+    if (
+      this.#sealedThisTick ||
+      this.#carryLength > 0 ||
+      this.#held ||
+      length === 0 ||
+      length > MAX_FRAME_PLAINTEXT ||
+      !this.#writable() ||
+      this.#stream.writableLength > 0
+    ) {
+      return false
+    }
+    let error: Error | undefined
+    this.#sealNow([chunk], length, (err) => {
+      error = err ?? undefined
+    })
+    return error ?? true
+  }
+
+  /**
    * The first write of a tick, with the stream idle (nothing carried or queued), that fits one
    * frame: sealed now, straight from the caller's buffer — a lone write leaves at once, with no
    * copy and nothing deferred. Further writes in the same tick take the carry, so a burst costs

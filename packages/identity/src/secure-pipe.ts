@@ -163,6 +163,30 @@ export class SecurePipe extends Duplex implements Pipe {
     }
   }
 
+  override write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
+    if (
+      encoding === undefined &&
+      callback === undefined &&
+      chunk instanceof Uint8Array &&
+      this.writableLength === 0 &&
+      this.writableCorked === 0 &&
+      !this.writableEnded &&
+      !this.destroyed
+    ) {
+      const buffer = Buffer.isBuffer(chunk)
+        ? chunk
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+      const done = this.#writer.sealAtOnce(buffer)
+      if (done === true) return true
+      if (done instanceof Error) {
+        this.destroy(done)
+        return false
+      }
+    }
+    // biome-ignore lint/suspicious/noExplicitAny: Writable.write's overloads
+    return super.write(chunk as any, encoding as any, callback as any)
+  }
+
   override _write(
     chunk: Buffer,
     _encoding: BufferEncoding,

@@ -84,6 +84,43 @@ describe('secure pipe: write coalescing', () => {
     expect(got.bytes().equals(Buffer.concat(sent))).toBe(true)
   })
 
+  it('a lone write skips the Writable queue; other writes keep their order and semantics', async () => {
+    const { pa, pb, frames } = await observedPipes()
+    const got = received(pb)
+    // A plain Uint8Array (not a Buffer) on an idle pipe: sealed in the call, nothing queued.
+    expect(pa.write(new Uint8Array([1, 2, 3]))).toBe(true)
+    expect(frames).toEqual([3 + 16])
+    expect(pa.writableLength).toBe(0)
+    // The same tick: a string, a write with a callback, a corked pair — all in order after it.
+    pa.write('four')
+    let calledBack = false
+    pa.write(Buffer.from([5]), () => {
+      calledBack = true
+    })
+    pa.cork()
+    pa.write(Buffer.from([6]))
+    pa.write(new Uint8Array([7]))
+    pa.uncork()
+    await nextTurn()
+    expect(calledBack).toBe(true)
+    // Next turn: the idle pipe takes the shortcut again.
+    expect(pa.write(Buffer.from([8]))).toBe(true)
+    await nextTurn()
+    expect([...got.bytes()]).toEqual([1, 2, 3, ...Buffer.from('four'), 5, 6, 7, 8])
+    expect(frames[0]).toBe(3 + 16)
+    expect(frames.at(-1)).toBe(1 + 16)
+    // After end(), a write fails as a Writable's does (and never reaches the wire).
+    pa.on('error', () => {})
+    pb.on('error', () => {})
+    pa.end()
+    const failed = new Promise<Error | null | undefined>((resolve) => {
+      pa.write(Buffer.from([9]), resolve)
+    })
+    expect((await failed)?.message).toMatch(/write after end/)
+    await nextTurn()
+    expect(got.bytes().includes(9)).toBe(false)
+  })
+
   it('sends a lone write within the same turn of the event loop', async () => {
     const { pa, pb, frames } = await observedPipes()
     const got = received(pb)
