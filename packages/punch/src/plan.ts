@@ -205,12 +205,31 @@ export interface DialPair {
   readonly index: number
   /** Attempts this pair may make (each one costs a predicted port on a sequential NAT). */
   readonly maxAttempts: number
+  /** Extra start delay after the pair's stagger offset, ms (see {@link vernierShifts}). */
+  readonly shiftMs?: number
 }
+
+/**
+ * Start shifts of two sequential sides' one-shot pairs, so that pair i meets at a relative
+ * offset `i·s − U` (s = 2U/(n−1)): across the n pairs the offsets sweep the clocks' whole
+ * disagreement ±U. Each side has one SYN per predicted port, so a clock error larger than the
+ * path's one-way delay made every pair miss (lab, 5 ms per uplink: 6/10). The side whose first
+ * mapping sorts lower (`lead`) shifts pair i by i·s, the other waits U; both keep their pairs
+ * in index order, so each SYN still takes that side's i-th predicted port.
+ */
+export function vernierShifts(n: number, uncertaintyMs: number, lead: boolean): number[] {
+  const u = Math.max(0, uncertaintyMs)
+  const step = n > 1 ? (2 * u) / (n - 1) : 0
+  return Array.from({ length: Math.max(0, n) }, (_, i) => Math.round(lead ? i * step : u))
+}
+
+const endpointKey = (e: Endpoint) => `${e.host}|${String(e.port).padStart(5, '0')}`
 
 /**
  * The pairs this side dials.
  * - Both sides sequential-symmetric: pair i goes from our held port to the peer's i-th
- *   predicted port, one attempt each, fired in index order on both sides (the stagger). Each
+ *   predicted port, one attempt each, fired in index order on both sides (the stagger, each
+ *   pair shifted to sweep the clocks' disagreement `uncertaintyMs`: {@link vernierShifts}). Each
  *   pair's SYN is our NAT's next new flow, so it leaves from *our* i-th predicted port — the one
  *   the peer's pair i aims at. A retry would spend a port neither side aims at (after a RST
  *   the NAT maps a new flow) and shift the order of the pairs still to fire, so there is none;
@@ -221,18 +240,30 @@ export interface DialPair {
  *   attempts as we announced predicted ports.
  * - Otherwise: pair i ↔ the peer's mapping i.
  */
-export function dialPairs(self: LocalSide, peer: SideInfo, unlimited: number): DialPair[] {
+export function dialPairs(
+  self: LocalSide,
+  peer: SideInfo,
+  unlimited: number,
+  uncertaintyMs = 0,
+): DialPair[] {
   const first = self.locals[0]
   const peerFirst = peer.mappings[0]
   if (first === undefined || !peerFirst) return []
   if (peer.candidatePorts.length > 0 && self.candidatePorts.length > 0) {
     const n = Math.min(peer.candidatePorts.length, self.candidatePorts.length)
-    return peer.candidatePorts.slice(0, n).map((port, index) => ({
-      localPort: first,
-      remote: { host: peerFirst.host, port },
-      index,
-      maxAttempts: 1,
-    }))
+    const mine = self.mappings[0]
+    const lead = mine !== undefined && endpointKey(mine) < endpointKey(peerFirst)
+    const shifts = vernierShifts(n, uncertaintyMs, lead)
+    return peer.candidatePorts.slice(0, n).map((port, index) => {
+      const shiftMs = shifts[index] ?? 0
+      return {
+        localPort: first,
+        remote: { host: peerFirst.host, port },
+        index,
+        maxAttempts: 1,
+        ...(shiftMs > 0 ? { shiftMs } : {}),
+      }
+    })
   }
   if (peer.candidatePorts.length > 0) {
     return peer.candidatePorts.map((port, index) => ({

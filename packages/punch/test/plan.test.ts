@@ -1,4 +1,5 @@
 import { DeltaType, NatType, type PeerAddress } from '@p2pd/interface'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   chooseAcceptor,
@@ -12,6 +13,7 @@ import {
   punchVerdict,
   sprayRole,
 } from '../src/index.js'
+import { vernierShifts } from '../src/plan.js'
 
 const nat = (type: NatRecord['type'], delta: NatRecord['delta']['type'] = 2, value = 0) => ({
   type,
@@ -183,5 +185,38 @@ describe('plan', () => {
       ),
     ).toMatch(/STUN/)
     expect(punch().canTry(address({}), address({}))).toBe(true) // same machine: no STUN needed
+  })
+
+  it('two sequential sides sweep the clocks’ disagreement: pair i meets at i·s − U, in order', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 32 }), fc.integer({ min: 0, max: 1_000 }), (n, u) => {
+        const lead = vernierShifts(n, u, true)
+        const other = vernierShifts(n, u, false)
+        const step = (2 * u) / (n - 1)
+        // Each side fires its pairs in index order (stagger ≥ 0 added on top).
+        for (let i = 1; i < n; i++) expect(lead[i]).toBeGreaterThanOrEqual(lead[i - 1] as number)
+        expect(new Set(other)).toEqual(new Set([u]))
+        const rel = lead.map((x, i) => x - (other[i] as number))
+        expect(rel[0] === -u).toBe(true)
+        expect(Math.abs((rel[n - 1] as number) - u)).toBeLessThanOrEqual(1)
+        // Whatever the clock error e in ±U, some pair meets within half a step (+ rounding).
+        for (const e of [-u, -u / 3, 0, u / 2, u]) {
+          const best = Math.min(...rel.map((r) => Math.abs(r + e)))
+          expect(best).toBeLessThanOrEqual(step / 2 + 1)
+        }
+      }),
+    )
+  })
+
+  it('exactly one of two sequential sides leads the sweep; none without disagreement', () => {
+    const a = { nat: seq1, locals: [42000], mappings: [{ host: '198.18.0.31', port: 50007 }] }
+    const b = { nat: seq1, locals: [43000], mappings: [{ host: '198.18.0.32', port: 50100 }] }
+    const pa = { ...a, candidatePorts: [50008, 50009, 50010, 50011, 50012] }
+    const pb = { ...b, candidatePorts: [50101, 50102, 50103, 50104, 50105] }
+    const fromA = dialPairs(pa, pb, Number.POSITIVE_INFINITY, 40).map((p) => p.shiftMs ?? 0)
+    const fromB = dialPairs(pb, pa, Number.POSITIVE_INFINITY, 40).map((p) => p.shiftMs ?? 0)
+    expect(fromA).toEqual([0, 20, 40, 60, 80])
+    expect(fromB).toEqual([40, 40, 40, 40, 40])
+    expect(dialPairs(pa, pb, 9).every((p) => p.shiftMs === undefined)).toBe(true)
   })
 })

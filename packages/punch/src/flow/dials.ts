@@ -126,9 +126,14 @@ export function sprayDial(
 }
 
 /** The pairs this side dials when it does not spray, given who (if anyone) listens. */
-export function plainDials(me: LocalSide, peer: SideInfo, listen: ListenSide): DialPair[] {
+export function plainDials(
+  me: LocalSide,
+  peer: SideInfo,
+  listen: ListenSide,
+  uncertaintyMs = 0,
+): DialPair[] {
   if (listen === 'me') return []
-  if (listen === 'none') return dialPairs(me, peer, Number.POSITIVE_INFINITY)
+  if (listen === 'none') return dialPairs(me, peer, Number.POSITIVE_INFINITY, uncertaintyMs)
   // The peer listens on every held port: dial them all; retries are free.
   return samePairs(me, peer, Number.POSITIVE_INFINITY)
 }
@@ -148,7 +153,7 @@ export function dials(
       ? slotDials(me, peer, listen, timing.oneWayMs, timing.uncertaintyMs, spray)
       : undefined
     if (slots) return { pairs: slots.pairs, slots }
-    return { pairs: plainDials(me, peer, listen) }
+    return { pairs: plainDials(me, peer, listen, timing.uncertaintyMs) }
   }
   const { pairs, ...sprayed } = sprayDial(s, part, me, spray, peer, timing)
   return { pairs, sprayed }

@@ -11,7 +11,7 @@ export interface ConnectLoopOptions {
   /** The meeting instant on `clock` (epoch ms). */
   readonly startAt: number
   readonly clock: Clock
-  /** Start offset of each pair after `startAt`, by pair index (stagger). */
+  /** Start offset of each pair after `startAt`, by pair index (stagger); its `shiftMs` adds to it. */
   readonly offsets: readonly number[]
   /** Stop starting attempts this long after `startAt`. */
   readonly windowMs: number
@@ -172,7 +172,7 @@ export function connectLoop(opts: ConnectLoopOptions): ConnectLoop {
 
   if (running === 0) resolveDone()
   for (const pair of opts.pairs) {
-    const offset = opts.offsets[pair.index] ?? 0
+    const offset = (opts.offsets[pair.index] ?? 0) + (pair.shiftMs ?? 0)
     const pairEnd =
       opts.activeMs === undefined ? endAt : Math.min(endAt, opts.startAt + offset + opts.activeMs)
     later(opts.startAt + offset - opts.clock.now(), () =>
