@@ -27,7 +27,7 @@ import {
   punchWindow,
   relativeUncertainty,
 } from '../schedule.js'
-import { KeepWatcher } from '../sockets/nomination.js'
+import { KeepWatcher, sendKeep } from '../sockets/nomination.js'
 import { hold, listenAsAcceptor, predictsOwnMapping, startLoop } from './arm.js'
 import { dials, listenSide, localSide, sprayPart, sprayWindow } from './dials.js'
 import { claimProposed } from './early.js'
@@ -108,9 +108,21 @@ export async function answer(
     })
     const watcher = new KeepWatcher()
     res.watcher = watcher
+    // Dial first: our SYN crosses into the offerer's waiting socket, so we connect a trip
+    // before it does; we keep (KEEP on our first socket) and open the secure handshake, which
+    // saves the offerer's KEEP trip and a round of the handshake (early.ts).
+    let ownFirst: (s: Socket) => void = () => {}
+    const first = new Promise<Socket>((resolve) => {
+      ownFirst = resolve
+    })
+    let got = false
     const onSocket = (sock: Socket) => {
       res.sockets.add(sock)
-      watcher.add(sock)
+      if (!claimed) return watcher.add(sock)
+      if (got) return void sock.destroy()
+      got = true
+      sendKeep(sock)
+      ownFirst(sock)
     }
     let plan: PunchPlan
     if (go) {
@@ -212,21 +224,30 @@ export async function answer(
         sprayed,
         slots,
       )
+    // Go: the answer leaves after our first SYNs (their timers were set first; sealing it
+    // takes CPU), and its PUBACK (a round trip to the broker) is not waited for: a socket may
+    // be ours first. Its failure fails the punch.
+    let answerFailed: Promise<never> | undefined
     if (go) {
-      // After our first SYNs (their timers were set first): sealing the answer takes CPU,
-      // and its PUBACK a round trip to the broker.
-      await new Promise((r) => setTimeout(r, 0))
-      await publish(ctx, MessageType.answer, answer({ plan }), signal)
-      ctx.log('punch: answer published')
+      const answered = new Promise((r) => setTimeout(r, 0)).then(() =>
+        publish(ctx, MessageType.answer, answer({ plan }), signal),
+      )
+      answered.then(
+        () => ctx.log('punch: answer published'),
+        () => {},
+      )
+      answerFailed = answered.then(() => new Promise<never>(() => {}))
     }
-    // The offerer decides which socket both keep: wait for its byte, even after our loop
-    // has stopped (its socket may connect last).
-    winner = await firstSocket({
-      sockets: watcher.kept,
+    // The offerer decides which socket both keep (unless we took its ports: then we did):
+    // wait for its byte, even after our loop has stopped (its socket may connect last).
+    const socket = firstSocket({
+      sockets: claimed ? first : watcher.kept,
       signal: overall,
       peerAbort,
       listening: true,
     })
+    socket.catch(() => {})
+    winner = await (answerFailed ? Promise.race([socket, answerFailed]) : socket)
     s.emit({
       type: 'connected',
       role: 'answerer',

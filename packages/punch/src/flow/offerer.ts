@@ -24,7 +24,7 @@ import {
   signalingRtt,
 } from '../schedule.js'
 import type { ConnectLoop } from '../sockets/connect-loop.js'
-import { sendKeep } from '../sockets/nomination.js'
+import { KeepWatcher, sendKeep } from '../sockets/nomination.js'
 import { hold, listenAsAcceptor, predictsOwnMapping, startLoop } from './arm.js'
 import { dials, listenSide, localSide, plainDials, sprayPart, sprayWindow } from './dials.js'
 import { dialsFirst, proposePorts, samePairSet } from './early.js'
@@ -66,8 +66,14 @@ export async function offer(
       deliver = resolve
     })
     let got = false
+    // Dial first, answerer took our ports: it connects first and keeps (KEEP from its side).
+    // Only our early pairs can connect before the answer, and only when it took the ports.
+    let peerKeeps = false
+    const watcher = new KeepWatcher()
+    res.watcher = watcher
     const onSocket = (sock: Socket) => {
       res.sockets.add(sock)
+      if (peerKeeps) return watcher.add(sock)
       if (got) return void sock.destroy()
       got = true
       deliver(sock)
@@ -89,6 +95,7 @@ export async function offer(
       const calm = { ...s, fastRetry: undefined }
       const loop = startLoop(calm, myNat, res, ctx, pairs, ctx.clock.now(), windowMs, 50, onSocket)
       early = { ports, pairs, loop }
+      peerKeeps = true
       ctx.log(`punch: offerer dials first (${pairs.length} pairs)`)
     }
     const now = Math.round(ctx.clock.now())
@@ -109,9 +116,10 @@ export async function offer(
     const sentPerf = performance.now()
     await publish(ctx, MessageType.offer, offer, signal)
     ctx.log('punch: offer published')
-    const keep = (sock: Socket, n: number): RawConnection => {
+    /** The kept socket; ours to mark with KEEP unless the answerer keeps (dial first). */
+    const kept = (sock: Socket, n: number): RawConnection => {
       attempts = n
-      sendKeep(sock)
+      if (!peerKeeps) sendKeep(sock)
       s.emit({
         type: 'connected',
         role: 'offerer',
@@ -120,7 +128,8 @@ export async function offer(
         local: `${sock.localAddress}:${sock.localPort}`,
         remote: `${sock.remoteAddress}:${sock.remotePort}`,
       })
-      return rawConnection(sock)
+      // The answerer keeping also opens the secure handshake (it is connected a trip first).
+      return rawConnection(sock, !peerKeeps)
     }
     const answered = res.inbox.next(['answer', 'abort'], signal)
     answered.catch(() => {})
@@ -128,12 +137,12 @@ export async function offer(
     // through the broker) arrives. Only the peer dials from those ports, and the node's
     // secure channel checks who it is: keep the socket at once.
     const reply = early
-      ? await Promise.race([answered, first.then(() => undefined)])
+      ? await Promise.race([answered, watcher.kept.then(() => undefined)])
       : await answered
     if (!reply) {
       ctx.log('punch: connected before the answer')
-      winner = await first
-      return keep(winner, early?.loop.attempts() ?? 0)
+      winner = await watcher.kept
+      return kept(winner, early?.loop.attempts() ?? 0)
     }
     if (reply.type === 'abort') {
       throw new PunchError('PUNCH_PEER_ABORTED', `peer aborted: ${reply.body.reason}`)
@@ -191,7 +200,10 @@ export async function offer(
 
     // The answerer took the ports we proposed: our early dials are the plan's own.
     const earlyHit = early !== undefined && !sprayed && !slots && samePairSet(early.pairs, pairs)
-    if (early && !earlyHit) early.loop.stop()
+    if (early && !earlyHit) {
+      early.loop.stop()
+      peerKeeps = false
+    }
     if (early) ctx.log(`punch: early dials ${earlyHit ? 'kept' : 'stopped'}`)
     if (acceptor === 'offerer') {
       res.acceptor = await listenAsAcceptor(myNat, answer, held, onSocket)
@@ -246,13 +258,13 @@ export async function offer(
           )
         : undefined
     winner = await firstSocket({
-      sockets: first,
+      sockets: peerKeeps ? watcher.kept : first,
       signal: overall,
       peerAbort,
       loopDone: loop?.done,
-      listening: acceptor === 'offerer',
+      listening: acceptor === 'offerer' || peerKeeps,
     })
-    return keep(winner, loop?.attempts() ?? 0)
+    return kept(winner, loop?.attempts() ?? 0)
   } catch (err) {
     s.emit({
       type: 'failed',

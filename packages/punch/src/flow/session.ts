@@ -37,16 +37,18 @@ export class Resources {
   }
 }
 
-/** The punched socket as the node takes it. */
-export function rawConnection(socket: Socket): RawConnection {
+/**
+ * The punched socket as the node takes it. Both sides "dialled": the secure channel's hello
+ * breaks the tie, unless one side (`initiator: false`) lets the other open the handshake.
+ */
+export function rawConnection(socket: Socket, initiator = true): RawConnection {
   socket.setNoDelay(true)
   return {
     stream: socket,
     local: { host: socket.localAddress ?? '', port: socket.localPort ?? 0 },
     remote: { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
     relayed: false,
-    // Both sides "dialled": the secure channel's hello breaks the tie (simultaneous open).
-    initiator: true,
+    initiator,
   }
 }
 
