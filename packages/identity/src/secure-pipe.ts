@@ -163,6 +163,16 @@ export class SecurePipe extends Duplex implements Pipe {
     }
   }
 
+  /**
+   * As `Writable.write`. A lone write on an idle pipe (a `Uint8Array`, no encoding or callback,
+   * nothing queued or corked) is sealed and sent within the call, skipping the Writable queue.
+   */
+  override write(chunk: unknown, callback?: (error: Error | null | undefined) => void): boolean
+  override write(
+    chunk: unknown,
+    encoding: BufferEncoding,
+    callback?: (error: Error | null | undefined) => void,
+  ): boolean
   override write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
     if (
       encoding === undefined &&
