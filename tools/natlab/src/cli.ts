@@ -270,7 +270,7 @@ async function cmdNatCheck(a: Args): Promise<number> {
   else for (const r of report.rows) console.log(rowLine(r))
   const bad = report.rows.filter((r) => !r.ok).length
   console.log(
-    `nat-check ${bad ? `FAILED: ${bad} of ${report.rows.length}` : `passed: ${report.rows.length}`} profile(s) read right by p2pd nat (${report.cli}), ${report.ms} ms`,
+    `nat-check ${bad ? `FAILED: p2pd nat (${report.cli}) read ${bad} of ${report.rows.length} profile(s) wrong` : `passed: p2pd nat (${report.cli}) read all ${report.rows.length} profile(s) right`}, ${report.ms} ms`,
   )
   return bad ? 1 : 0
 }
