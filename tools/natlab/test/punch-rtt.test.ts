@@ -17,16 +17,18 @@ import { labSuite, useLab } from './lab-gate.js'
  *   them: the peer's RST comes back before its own SYN leaves, so only a fast retry crosses;
  * - the same NATs on an asymmetric path (5 ms on one uplink, 80 ms ± 5 ms jitter on the other);
  * - two sequential-symmetric NATs (+1) with RST, 25 ms per uplink: each side predicts its own
- *   next mappings and announces them, the other aims there.
+ *   next mappings and announces them, the other aims there;
+ * - a port-restricted cone against a sequential-symmetric NAT, RST on both, 5 ms per uplink:
+ *   the cone fast-retries to every predicted port, the sequential side spends one per attempt.
  *
- * One shared lab, the three cells in parallel on disjoint peers. `P2PD_LAB_TRIALS` sets trials
+ * One shared lab, the cells in parallel on disjoint peers. `P2PD_LAB_TRIALS` sets trials
  * per cell (default 5; the floor stays 80 %); `P2PD_LAB_PARALLEL=1` runs the cells one after
- * the other (a machine so loaded that six node processes take over 40 s to start).
+ * the other (a machine so loaded that eight node processes take over 40 s to start).
  */
 const labDescribe = labSuite('punch lab tests')
 
 const trials = Number(process.env.P2PD_LAB_TRIALS ?? 5)
-const parallel = Math.max(1, Number(process.env.P2PD_LAB_PARALLEL ?? 3))
+const parallel = Math.max(1, Number(process.env.P2PD_LAB_PARALLEL ?? 4))
 
 // Peers by index; each cell uses its own two.
 const PEERS = [
@@ -36,12 +38,15 @@ const PEERS = [
   { profile: 'port-restricted-rst', shape: { upMs: 80, downMs: 80, jitterMs: 5 } }, // 3
   { profile: 'sym-seq1-rst', shape: { upMs: 25, downMs: 25 } }, // 4
   { profile: 'sym-seq1-rst', shape: { upMs: 25, downMs: 25 } }, // 5
+  { profile: 'port-restricted-rst', shape: { upMs: 5, downMs: 5 } }, // 6
+  { profile: 'sym-seq1-rst', shape: { upMs: 5, downMs: 5 } }, // 7
 ] as const
 
 const CELLS = [
   { name: 'port-restricted-rst × port-restricted-rst, ~0 ms', a: 0, b: 1 },
   { name: 'port-restricted-rst × port-restricted-rst, 5 ms × 80±5 ms', a: 2, b: 3 },
   { name: 'sym-seq1-rst × sym-seq1-rst, 25 ms', a: 4, b: 5 },
+  { name: 'port-restricted-rst × sym-seq1-rst, 5 ms', a: 6, b: 7 },
 ] as const
 
 labDescribe('punch at every distance', () => {
@@ -63,7 +68,7 @@ labDescribe('punch at every distance', () => {
       ? `punched in ${r.timeToConnectMs} ms`
       : `${r.ok ? `${r.winningStrategy} ${r.path}` : r.failureReason} ${punchEvents(r, 'a')} ${punchEvents(r, 'b')} ${r.a.protocolError ?? ''} ${r.a.stderr?.slice(-300) ?? ''}`
 
-  it('punches RST×RST at ~0 ms, on an asymmetric jittered path, and sequential×sequential', async () => {
+  it('punches RST×RST at ~0 ms, on an asymmetric jittered path, sequential×sequential and cone×sequential', async () => {
     const cell = async (c: (typeof CELLS)[number]) => {
       const runs: TrialResult[] = []
       for (let t = 0; t < trials; t++)
