@@ -210,17 +210,32 @@ export interface DialPair {
 }
 
 /**
+ * Extra spacing between two sequential sides' pairs, on both sides alike (ms). A side that
+ * reads the plan late fires its overdue pairs at once, and those miss; the wider the pairs are
+ * spread, the fewer fall behind (lab, 5 ms per uplink: both failures of 10 were an offerer that
+ * planned 75 ms after the instant, with the 8 pairs spread over ~100 ms).
+ */
+export const SWEEP_SPACING_MS = 30
+
+/**
  * Start shifts of two sequential sides' one-shot pairs, so that pair i meets at a relative
  * offset `i·s − U` (s = 2U/(n−1)): across the n pairs the offsets sweep the clocks' whole
  * disagreement ±U. Each side has one SYN per predicted port, so a clock error larger than the
  * path's one-way delay made every pair miss (lab, 5 ms per uplink: 6/10). The side whose first
- * mapping sorts lower (`lead`) shifts pair i by i·s, the other waits U; both keep their pairs
- * in index order, so each SYN still takes that side's i-th predicted port.
+ * mapping sorts lower (`lead`) shifts pair i by i·s, the other waits U; both add
+ * i·{@link SWEEP_SPACING_MS} and keep their pairs in index order, so each SYN still takes that
+ * side's i-th predicted port.
  */
-export function vernierShifts(n: number, uncertaintyMs: number, lead: boolean): number[] {
+export function vernierShifts(
+  n: number,
+  uncertaintyMs: number,
+  lead: boolean,
+  spacingMs: number = SWEEP_SPACING_MS,
+): number[] {
   const u = Math.max(0, uncertaintyMs)
   const step = n > 1 ? (2 * u) / (n - 1) : 0
-  return Array.from({ length: Math.max(0, n) }, (_, i) => Math.round(lead ? i * step : u))
+  const q = Math.max(0, spacingMs)
+  return Array.from({ length: Math.max(0, n) }, (_, i) => Math.round((lead ? i * step : u) + i * q))
 }
 
 const endpointKey = (e: Endpoint) => `${e.host}|${String(e.port).padStart(5, '0')}`

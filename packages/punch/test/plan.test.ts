@@ -13,7 +13,7 @@ import {
   punchVerdict,
   sprayRole,
 } from '../src/index.js'
-import { vernierShifts } from '../src/plan.js'
+import { SWEEP_SPACING_MS, vernierShifts } from '../src/plan.js'
 
 const nat = (type: NatRecord['type'], delta: NatRecord['delta']['type'] = 2, value = 0) => ({
   type,
@@ -149,6 +149,7 @@ describe('plan', () => {
         remote: { host: '198.18.0.31', port },
         index,
         maxAttempts: 1,
+        ...(index > 0 ? { shiftMs: index * SWEEP_SPACING_MS } : {}),
       })),
     )
     expect(dialPairs(sym2, sym, 9).map((p) => [p.localPort, p.remote.port])).toEqual([
@@ -190,8 +191,8 @@ describe('plan', () => {
   it('two sequential sides sweep the clocks’ disagreement: pair i meets at i·s − U, in order', () => {
     fc.assert(
       fc.property(fc.integer({ min: 2, max: 32 }), fc.integer({ min: 0, max: 1_000 }), (n, u) => {
-        const lead = vernierShifts(n, u, true)
-        const other = vernierShifts(n, u, false)
+        const lead = vernierShifts(n, u, true, 0)
+        const other = vernierShifts(n, u, false, 0)
         const step = (2 * u) / (n - 1)
         // Each side fires its pairs in index order (stagger ≥ 0 added on top).
         for (let i = 1; i < n; i++) expect(lead[i]).toBeGreaterThanOrEqual(lead[i - 1] as number)
@@ -215,8 +216,33 @@ describe('plan', () => {
     const pb = { ...b, candidatePorts: [50101, 50102, 50103, 50104, 50105] }
     const fromA = dialPairs(pa, pb, Number.POSITIVE_INFINITY, 40).map((p) => p.shiftMs ?? 0)
     const fromB = dialPairs(pb, pa, Number.POSITIVE_INFINITY, 40).map((p) => p.shiftMs ?? 0)
-    expect(fromA).toEqual([0, 20, 40, 60, 80])
-    expect(fromB).toEqual([40, 40, 40, 40, 40])
-    expect(dialPairs(pa, pb, 9).every((p) => p.shiftMs === undefined)).toBe(true)
+    const q = SWEEP_SPACING_MS
+    expect(fromA).toEqual([0, 20 + q, 40 + 2 * q, 60 + 3 * q, 80 + 4 * q])
+    expect(fromB).toEqual([40, 40 + q, 40 + 2 * q, 40 + 3 * q, 40 + 4 * q])
+    // Without disagreement the sides only spread their pairs, alike.
+    const plain = (x: typeof pa, y: typeof pa) => dialPairs(x, y, 9).map((p) => p.shiftMs ?? 0)
+    expect(plain(pa, pb)).toEqual([0, q, 2 * q, 3 * q, 4 * q])
+    expect(plain(pb, pa)).toEqual(plain(pa, pb))
+  })
+
+  it('the spacing keeps the sweep: both sides add the same i·q', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 32 }),
+        fc.integer({ min: 0, max: 1_000 }),
+        fc.integer({ min: 0, max: 100 }),
+        (n, u, q) => {
+          const rel = (spacing: number) => {
+            const a = vernierShifts(n, u, true, spacing)
+            const b = vernierShifts(n, u, false, spacing)
+            return a.map((x, i) => x - (b[i] as number))
+          }
+          const spaced = rel(q)
+          rel(0).forEach((r, i) => {
+            expect(Math.abs((spaced[i] as number) - r)).toBeLessThanOrEqual(1)
+          })
+        },
+      ),
+    )
   })
 })
