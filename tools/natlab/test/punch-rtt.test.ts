@@ -19,16 +19,18 @@ import { labSuite, useLab } from './lab-gate.js'
  * - two sequential-symmetric NATs (+1) with RST, 25 ms per uplink: each side predicts its own
  *   next mappings and announces them, the other aims there;
  * - a port-restricted cone against a sequential-symmetric NAT, RST on both, 5 ms per uplink:
- *   the cone fast-retries to every predicted port, the sequential side spends one per attempt.
+ *   the cone fast-retries to every predicted port, the sequential side spends one per attempt;
+ * - two sequential-symmetric NATs with RST at 5 ms per uplink: one SYN per predicted port
+ *   each, so the pairs must sweep the clocks' disagreement (a 10 ms window, not 50).
  *
  * One shared lab, the cells in parallel on disjoint peers. `P2PD_LAB_TRIALS` sets trials
  * per cell (default 5; the floor stays 80 %); `P2PD_LAB_PARALLEL=1` runs the cells one after
- * the other (a machine so loaded that eight node processes take over 40 s to start).
+ * the other (a machine so loaded that ten node processes take over 40 s to start).
  */
 const labDescribe = labSuite('punch lab tests')
 
 const trials = Number(process.env.P2PD_LAB_TRIALS ?? 5)
-const parallel = Math.max(1, Number(process.env.P2PD_LAB_PARALLEL ?? 4))
+const parallel = Math.max(1, Number(process.env.P2PD_LAB_PARALLEL ?? 5))
 
 // Peers by index; each cell uses its own two.
 const PEERS = [
@@ -40,6 +42,8 @@ const PEERS = [
   { profile: 'sym-seq1-rst', shape: { upMs: 25, downMs: 25 } }, // 5
   { profile: 'port-restricted-rst', shape: { upMs: 5, downMs: 5 } }, // 6
   { profile: 'sym-seq1-rst', shape: { upMs: 5, downMs: 5 } }, // 7
+  { profile: 'sym-seq1-rst', shape: { upMs: 5, downMs: 5 } }, // 8
+  { profile: 'sym-seq1-rst', shape: { upMs: 5, downMs: 5 } }, // 9
 ] as const
 
 const CELLS = [
@@ -47,6 +51,7 @@ const CELLS = [
   { name: 'port-restricted-rst × port-restricted-rst, 5 ms × 80±5 ms', a: 2, b: 3 },
   { name: 'sym-seq1-rst × sym-seq1-rst, 25 ms', a: 4, b: 5 },
   { name: 'port-restricted-rst × sym-seq1-rst, 5 ms', a: 6, b: 7 },
+  { name: 'sym-seq1-rst × sym-seq1-rst, 5 ms', a: 8, b: 9 },
 ] as const
 
 labDescribe('punch at every distance', () => {
