@@ -205,7 +205,7 @@ export interface DialPair {
   readonly index: number
   /** Attempts this pair may make (each one costs a predicted port on a sequential NAT). */
   readonly maxAttempts: number
-  /** Extra start delay after the pair's stagger offset, ms (see {@link vernierShifts}). */
+  /** Extra start delay after the pair's stagger offset, ms (see `vernierShifts`). */
   readonly shiftMs?: number
 }
 
@@ -223,7 +223,7 @@ export const SWEEP_SPACING_MS = 30
  * disagreement ±U. Each side has one SYN per predicted port, so a clock error larger than the
  * path's one-way delay made every pair miss (lab, 5 ms per uplink: 6/10). The side whose first
  * mapping sorts lower (`lead`) shifts pair i by i·s, the other waits U; both add
- * i·{@link SWEEP_SPACING_MS} and keep their pairs in index order, so each SYN still takes that
+ * i·`SWEEP_SPACING_MS` and keep their pairs in index order, so each SYN still takes that
  * side's i-th predicted port.
  */
 export function vernierShifts(
@@ -244,7 +244,7 @@ const endpointKey = (e: Endpoint) => `${e.host}|${String(e.port).padStart(5, '0'
  * The pairs this side dials.
  * - Both sides sequential-symmetric: pair i goes from our held port to the peer's i-th
  *   predicted port, one attempt each, fired in index order on both sides (the stagger, each
- *   pair shifted to sweep the clocks' disagreement `uncertaintyMs`: {@link vernierShifts}). Each
+ *   pair shifted to sweep the clocks' disagreement `uncertaintyMs`: `vernierShifts`). Each
  *   pair's SYN is our NAT's next new flow, so it leaves from *our* i-th predicted port — the one
  *   the peer's pair i aims at. A retry would spend a port neither side aims at (after a RST
  *   the NAT maps a new flow) and shift the order of the pairs still to fire, so there is none;
