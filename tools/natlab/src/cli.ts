@@ -248,10 +248,6 @@ async function cmdSelfcheck(a: Args): Promise<number> {
 }
 
 async function cmdNatCheck(a: Args): Promise<number> {
-  if (a.flags.has('help')) {
-    console.log(USAGE)
-    return 0
-  }
   requireRoot()
   const report = await natCheck({
     profiles: [str(a, 'profiles') ?? 'all'],
@@ -445,6 +441,11 @@ async function cmdBenchP2pd(a: Args): Promise<number> {
 async function main(): Promise<number> {
   const [cmd, ...rest] = process.argv.slice(2)
   const a = parseArgs(rest)
+  // `pnpm lab <command> --help` prints the usage and does nothing else (a matrix is hours).
+  if (a.flags.has('help') || a.flags.has('h')) {
+    console.log(USAGE)
+    return 0
+  }
   switch (cmd) {
     case 'up':
       await cmdUp(a)
