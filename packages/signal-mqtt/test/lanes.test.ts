@@ -1,37 +1,11 @@
 import { generateIdentity } from '@p2pd/identity'
 import { describe, expect, it } from 'vitest'
-import { InboundPipeline } from '../src/inbound.js'
 import { InboundQueue } from '../src/inbound-queue.js'
-import {
-  type EnvelopePayload,
-  emptyMetrics,
-  newMessageId,
-  SIGNALING_DEFAULTS,
-  sealEnvelope,
-} from '../src/index.js'
+import { type EnvelopePayload, newMessageId, sealEnvelope } from '../src/index.js'
 import { PairKeys } from '../src/pair-keys.js'
+import { bob, bobPipeline } from './bob.js'
 
 const alice = generateIdentity()
-const bob = generateIdentity()
-
-/** Bob's receive path with a frozen clock for the buckets. */
-function bobPipeline(global = { rate: 1, burst: 1 }) {
-  const metrics = emptyMetrics()
-  const p = new InboundPipeline({
-    identity: bob,
-    clock: { now: () => Date.now(), offset: 0, uncertainty: 0 },
-    metrics,
-    log: () => {},
-    windowMs: SIGNALING_DEFAULTS.windowMs,
-    maxEnvelopeBytes: SIGNALING_DEFAULTS.maxEnvelopeBytes,
-    maxAppBodyBytes: SIGNALING_DEFAULTS.maxAppBodyBytes,
-    replayCacheSize: SIGNALING_DEFAULTS.replayCacheSize,
-    perSender: SIGNALING_DEFAULTS.perSenderRate,
-    global,
-    monotonic: () => 0,
-  })
-  return { p, metrics }
-}
 
 /** Alice's side: her pair keys, and envelopes to Bob with `ak` and the authenticator. */
 function aliceSide() {

@@ -1,16 +1,7 @@
-import { createHash } from 'node:crypto'
-import { generateIdentity } from '@p2pd/identity'
 import { type Mosquitto, startMosquitto } from '@p2pd/testkit/mosquitto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { InboundPipeline } from '../src/inbound.js'
 import { InboundQueue } from '../src/inbound-queue.js'
-import {
-  emptyMetrics,
-  mintStampSync,
-  newMessageId,
-  SIGNALING_DEFAULTS,
-  sealEnvelope,
-} from '../src/index.js'
+import { bobPipeline, drained, firstContact } from './bob.js'
 import { collect, node, settle, until } from './helpers.js'
 
 // A first envelope to a peer leaves at once; its stamped copy follows once minted.
@@ -66,43 +57,8 @@ describe('first contact: published at once, the stamped copy follows', () => {
 })
 
 describe('InboundQueue: a stamped copy of a waiting unstamped envelope', () => {
-  const bob = generateIdentity()
-  const BITS = 8
   const pipeline = (stampedBurst: number) =>
-    new InboundPipeline({
-      identity: bob,
-      clock: { now: () => Date.now(), offset: 0, uncertainty: 0 },
-      metrics: emptyMetrics(),
-      log: () => {},
-      windowMs: SIGNALING_DEFAULTS.windowMs,
-      maxEnvelopeBytes: SIGNALING_DEFAULTS.maxEnvelopeBytes,
-      maxAppBodyBytes: SIGNALING_DEFAULTS.maxAppBodyBytes,
-      replayCacheSize: SIGNALING_DEFAULTS.replayCacheSize,
-      perSender: SIGNALING_DEFAULTS.perSenderRate,
-      global: { rate: 1, burst: 100 },
-      stamped: { rate: 1, burst: stampedBurst },
-      powBits: BITS,
-      monotonic: () => 0,
-    })
-  const firstContact = (body: string) => {
-    const sender = generateIdentity()
-    const raw = sealEnvelope(sender, bob.nodeId, {
-      v: 1,
-      id: newMessageId(),
-      ts: Date.now(),
-      from: sender.nodeId,
-      sid: '0123456789abcdef',
-      seq: 0,
-      type: 'app/x',
-      body,
-    })
-    return { raw, pow: mintStampSync(createHash('sha256').update(raw).digest(), BITS) }
-  }
-  const drained = (q: InboundQueue) =>
-    new Promise<void>((resolve) => {
-      const poll = () => (q.pending === 0 ? resolve() : setImmediate(poll))
-      poll()
-    })
+    bobPipeline({ rate: 1, burst: 100 }, { rate: 1, burst: stampedBurst }).p
 
   it('moves it ahead of the strangers, opened once; a bad stamp moves nothing', async () => {
     const p = pipeline(5)

@@ -1,64 +1,8 @@
-import { createHash } from 'node:crypto'
 import { generateIdentity } from '@p2pd/identity'
 import { describe, expect, it } from 'vitest'
-import { InboundPipeline } from '../src/inbound.js'
 import { InboundQueue } from '../src/inbound-queue.js'
-import {
-  emptyMetrics,
-  mintStampSync,
-  newMessageId,
-  type RateLimit,
-  SIGNALING_DEFAULTS,
-  sealEnvelope,
-} from '../src/index.js'
 import { PairKeys } from '../src/pair-keys.js'
-
-const bob = generateIdentity()
-const BITS = 8
-
-/** Bob's receive path, frozen clock for the buckets: nothing refills. */
-function bobPipeline(global: RateLimit, stamped: RateLimit) {
-  const metrics = emptyMetrics()
-  const p = new InboundPipeline({
-    identity: bob,
-    clock: { now: () => Date.now(), offset: 0, uncertainty: 0 },
-    metrics,
-    log: () => {},
-    windowMs: SIGNALING_DEFAULTS.windowMs,
-    maxEnvelopeBytes: SIGNALING_DEFAULTS.maxEnvelopeBytes,
-    maxAppBodyBytes: SIGNALING_DEFAULTS.maxAppBodyBytes,
-    replayCacheSize: SIGNALING_DEFAULTS.replayCacheSize,
-    perSender: SIGNALING_DEFAULTS.perSenderRate,
-    global,
-    stamped,
-    powBits: BITS,
-    monotonic: () => 0,
-  })
-  return { p, metrics }
-}
-
-/** A stranger's first envelope to Bob, with a stamp when asked. */
-function firstContact(body: string, stamp = true) {
-  const sender = generateIdentity()
-  const raw = sealEnvelope(sender, bob.nodeId, {
-    v: 1,
-    id: newMessageId(),
-    ts: Date.now(),
-    from: sender.nodeId,
-    sid: '0123456789abcdef',
-    seq: 0,
-    type: 'app/x',
-    body,
-  })
-  const digest = createHash('sha256').update(raw).digest()
-  return { raw, pow: stamp ? mintStampSync(digest, BITS) : undefined }
-}
-
-const drained = (q: InboundQueue) =>
-  new Promise<void>((resolve) => {
-    const poll = () => (q.pending === 0 ? resolve() : setImmediate(poll))
-    poll()
-  })
+import { bobPipeline, drained, firstContact } from './bob.js'
 
 describe('stamped strangers', () => {
   it('get through when the unstamped strangers’ budget is spent', () => {
