@@ -85,6 +85,7 @@ export {
   retryInterval,
   signalingRtt,
   staggerOffsets,
+  TripEstimate,
 } from './schedule.js'
 export { type ConnectLoop, type ConnectLoopOptions, connectLoop } from './sockets/connect-loop.js'
 export { KEEP } from './sockets/nomination.js'

@@ -2,6 +2,7 @@ import type { StunServerSpec } from './mappings.js'
 import { punchVerdict } from './plan.js'
 import type { Acceptor as AcceptorRole, NatRecord, PunchMode } from './protocol/messages.js'
 import { type FastRetry, fastRetryDefaults } from './retry.js'
+import { TripEstimate } from './schedule.js'
 import { type SprayBudget, type SprayChoice, sprayChoice } from './spray.js'
 
 export interface PunchInit {
@@ -73,6 +74,8 @@ export type PunchEvent =
       readonly slots?: { readonly role: 'sequential' | 'cone'; readonly slotMs: number }
       /** Our NAT's and the peer's SYN policy, as the plan saw them. */
       readonly syn?: { readonly mine: string; readonly peer: string }
+      /** The offerer planned this long after the meeting instant (ms; absent when in time). */
+      readonly lateMs?: number
     }
   | {
       readonly type: 'connected'
@@ -113,6 +116,11 @@ export interface Settings {
   readonly predictPreserving: boolean
   /** The RST retry policy of endpoint-independent sides (`undefined`: off). */
   readonly fastRetry: FastRetry | undefined
+  /**
+   * How long this strategy's go-answers took from fixing their plan to the broker's
+   * acknowledgement: the answerer's leads cover it (schedule.ts, `answerLead`).
+   */
+  readonly answerTrip: TripEstimate
   /** {@link punchVerdict} with this strategy's spray budget. */
   readonly verdictOf: (a: NatRecord, b: NatRecord) => true | string
 }
@@ -127,6 +135,7 @@ export function settings(init: PunchInit): Settings {
     dialFirst: init.dialFirst !== false,
     predictPreserving: init.predictMappings !== false,
     turns: init.turns === true,
+    answerTrip: new TripEstimate(),
     fastRetry: init.fastRetry === false ? undefined : { ...fastRetryDefaults, ...init.fastRetry },
     // Refuse a spray that cannot reach its floor.
     verdictOf: (a, b) =>

@@ -44,6 +44,8 @@ export const defaults = {
    * disagreement, and the ready/ack round costs one RTT instead.
    */
   maxGoUncertaintyMs: 100,
+  /** Cap on the measured answer trip a lead covers (a stalled publish must not stall punches). */
+  maxAnswerTripMs: 1_000,
 } as const
 
 /** Signaling RTT from monotonic times (`performance.now()`), minus the answerer's hold. */
@@ -132,18 +134,56 @@ export function measuredOneWay(receivedAtMs: number, sentAtMs: number): number {
 
 /**
  * Answer-and-go: the lead between the answer leaving and the meeting instant. The answer must
- * reach the offerer (the measured one-way delay, which may hide up to `U` of disagreement) and
- * the offerer must see it before the instant even with its clock `U` ahead; then arming.
+ * reach the offerer and the offerer must see it before the instant even with its clock `U`
+ * ahead; then arming. The answer's trip is estimated by the offer's (the measured one-way
+ * delay, which may hide up to `U` of disagreement) or, when larger, by what our answers were
+ * measured to cost (`answerTripMs`, see {@link TripEstimate}): an answer's trip is not the
+ * offer's mirror — sealing it, and the offerer opening and planning from it, take CPU that a
+ * loaded machine stretches (lab, 5 ms per uplink: offerers planned up to 254 ms after the
+ * instant, with answers taking 32–431 ms to publish).
  */
 export function answerLead(
   oneWayMs: number,
   uncertaintyMs: number,
   armMs: number = defaults.armMs,
+  answerTripMs = 0,
 ): number {
   return Math.max(
     defaults.minLeadMs,
-    Math.max(0, oneWayMs) + 2 * Math.max(0, uncertaintyMs) + armMs,
+    Math.max(0, oneWayMs, Math.min(defaults.maxAnswerTripMs, answerTripMs)) +
+      2 * Math.max(0, uncertaintyMs) +
+      armMs,
   )
+}
+
+/**
+ * A running estimate of how long our answers take to publish (sealing and the broker's
+ * acknowledgement), like TCP's retransmission timer: the smoothed mean plus twice the smoothed
+ * deviation, so that one slow answer raises the next leads and a run of fast ones lowers them.
+ * `undefined` before the first sample.
+ */
+export class TripEstimate {
+  #mean: number | undefined
+  #dev = 0
+
+  /** Adds one measured publish duration, ms (negative or non-finite samples are ignored). */
+  add(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) return
+    const x = Math.min(ms, defaults.maxAnswerTripMs)
+    if (this.#mean === undefined) {
+      this.#mean = x
+      this.#dev = x / 4
+      return
+    }
+    this.#dev = 0.75 * this.#dev + 0.25 * Math.abs(x - this.#mean)
+    this.#mean = 0.875 * this.#mean + 0.125 * x
+  }
+
+  /** The estimate, ms, capped at {@link defaults.maxAnswerTripMs}; undefined with no sample. */
+  get ms(): number | undefined {
+    if (this.#mean === undefined) return undefined
+    return Math.min(defaults.maxAnswerTripMs, Math.round(this.#mean + 2 * this.#dev))
+  }
 }
 
 /**

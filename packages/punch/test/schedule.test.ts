@@ -14,6 +14,7 @@ import {
   scheduleDefaults,
   signalingRtt,
   staggerOffsets,
+  TripEstimate,
 } from '../src/index.js'
 
 describe('schedule maths', () => {
@@ -122,6 +123,52 @@ describe('schedule maths', () => {
     )
     expect(answerLead(0, 0)).toBe(scheduleDefaults.minLeadMs)
     expect(answerLead(40, 5)).toBe(40 + 10 + scheduleDefaults.armMs)
+  })
+
+  it('answer-and-go: the lead covers the measured answer trip when it outgrows the offer’s', () => {
+    const arm = scheduleDefaults.armMs
+    // No sample, or a trip shorter than the offer's one-way delay: the one-way delay leads.
+    expect(answerLead(100, 20, arm, undefined)).toBe(100 + 40 + arm)
+    expect(answerLead(100, 20, arm, 60)).toBe(100 + 40 + arm)
+    // Answers measured slower than the offer came: their trip leads.
+    expect(answerLead(100, 20, arm, 300)).toBe(300 + 40 + arm)
+    // A stalled publish is capped, so it cannot stall every later punch.
+    expect(answerLead(0, 0, arm, 1e9)).toBe(scheduleDefaults.maxAnswerTripMs + arm)
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 2_000, noNaN: true }),
+        fc.double({ min: 0, max: 200, noNaN: true }),
+        fc.double({ min: 0, max: 5_000, noNaN: true }),
+        (oneWay, u, trip) => {
+          const lead = answerLead(oneWay, u, arm, trip)
+          expect(lead).toBeGreaterThanOrEqual(answerLead(oneWay, u, arm))
+          expect(lead).toBeGreaterThanOrEqual(Math.min(trip, scheduleDefaults.maxAnswerTripMs))
+        },
+      ),
+    )
+  })
+
+  it('estimates the answer trip from measured publishes: mean plus twice the deviation', () => {
+    const t = new TripEstimate()
+    expect(t.ms).toBeUndefined()
+    t.add(-5)
+    t.add(Number.NaN)
+    expect(t.ms).toBeUndefined()
+    t.add(100)
+    expect(t.ms).toBe(150) // first sample: its deviation taken as a quarter of it
+    for (let i = 0; i < 50; i++) t.add(100)
+    // Steady answers: the estimate settles on them.
+    expect(t.ms).toBeGreaterThanOrEqual(100)
+    expect(t.ms).toBeLessThan(105)
+    // One slow answer (a loaded machine) raises the next lead at once, beyond its mean share.
+    t.add(400)
+    expect(t.ms).toBeGreaterThan(250)
+    // A run of fast ones brings it back down.
+    for (let i = 0; i < 50; i++) t.add(50)
+    expect(t.ms).toBeLessThan(60)
+    // Capped.
+    t.add(1e9)
+    expect(t.ms).toBeLessThanOrEqual(scheduleDefaults.maxAnswerTripMs)
   })
 
   it('staggers socket pairs over one one-way delay', () => {

@@ -125,6 +125,8 @@ export async function answer(
       ownFirst(sock)
     }
     let plan: PunchPlan
+    let planAt = 0
+    let goLead = 0
     if (go) {
       // Answer-and-go: we fix the plan from the offer's measured one-way delay, arm, and
       // start at the instant; the answer carries the plan and no ready/ack round follows.
@@ -146,15 +148,19 @@ export async function answer(
       // Symmetric sides spend a mapping per attempt and need both to start together. After
       // dial first (we took the offerer's proposed ports), its SYNs are out already: now.
       const aligned = myNat.type === NatType.Symmetric || offer.nat.type === NatType.Symmetric
-      const lead = claimed ? 0 : answerLead(aligned ? oneWayMs : 0, uncertaintyMs)
-      plan = {
-        meetAt: Math.round(ctx.clock.now() + lead),
-        acceptor,
-        windowMs: Math.round(windowMs),
-        oneWayMs,
-      }
+      // Aligned sides: the lead also covers what our answers measurably took to publish.
+      const trip = s.answerTrip.ms
+      const lead = claimed
+        ? 0
+        : aligned
+          ? answerLead(oneWayMs, uncertaintyMs, defaults.armMs, trip)
+          : answerLead(0, uncertaintyMs)
+      goLead = lead
+      // The instant is fixed once the dials are laid out (below), just before they are armed
+      // and the answer leaves: that work is then not taken out of the lead.
+      plan = { meetAt: 0, acceptor, windowMs: Math.round(windowMs), oneWayMs }
       ctx.log(
-        `punch: go plan, lead ${Math.round(plan.meetAt - ctx.clock.now())} ms (one-way ${Math.round(oneWayMs)} ms, clocks ±${Math.round(uncertaintyMs)} ms)`,
+        `punch: go plan, lead ${Math.round(lead)} ms (one-way ${Math.round(oneWayMs)} ms, answers ${trip ?? '?'} ms, clocks ±${Math.round(uncertaintyMs)} ms)`,
       )
     } else {
       await publish(ctx, MessageType.answer, answer({}), signal)
@@ -181,6 +187,10 @@ export async function answer(
       oneWayMs: plan.oneWayMs,
       uncertaintyMs,
     })
+    if (go) {
+      planAt = performance.now()
+      plan = { ...plan, meetAt: Math.round(ctx.clock.now() + goLead) }
+    }
     s.emit({
       type: 'planned',
       role: 'answerer',
@@ -233,7 +243,12 @@ export async function answer(
         publish(ctx, MessageType.answer, answer({ plan }), signal),
       )
       answered.then(
-        () => ctx.log('punch: answer published'),
+        () => {
+          // From fixing the plan to the broker's acknowledgement: what the next lead covers.
+          const ms = performance.now() - planAt
+          s.answerTrip.add(ms)
+          ctx.log(`punch: answer published (${Math.round(ms)} ms after the plan)`)
+        },
         () => {},
       )
       answerFailed = answered.then(() => new Promise<never>(() => {}))

@@ -184,6 +184,11 @@ export async function offer(
       oneWayMs,
       uncertaintyMs,
     })
+    // Planned after the instant (the answer's trip outran its lead): the loop fires the
+    // overdue pairs at once, in index order — a sequential NAT still gives each its predicted
+    // port, so the pairs still due keep meeting theirs — and the rest on time.
+    const lateMs = Math.round(ctx.clock.now() - meetAt)
+    if (lateMs > 0) ctx.log(`punch: offerer planned ${lateMs} ms after the instant`)
     s.emit({
       type: 'planned',
       role: 'offerer',
@@ -196,6 +201,7 @@ export async function offer(
       ...(part ? { spray: { ...part.choice, role: part.role } } : {}),
       ...(slots ? { slots: { role: slots.role, slotMs: slots.slotMs } } : {}),
       syn: { mine: myNat.tcp?.synPolicy ?? '?', peer: answer.nat.tcp?.synPolicy ?? '?' },
+      ...(lateMs > 0 ? { lateMs } : {}),
     })
 
     // The answerer took the ports we proposed: our early dials are the plan's own.
