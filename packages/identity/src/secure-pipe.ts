@@ -5,6 +5,11 @@ import { FrameOpener } from './frame-opener.js'
 import { FrameWriter } from './frame-writer.js'
 import type { CipherState, NoiseCipher } from './noise/cipher-state.js'
 
+/** The one Readable internal {@link SecurePipe} reads: `pipe()` destinations awaiting 'drain'. */
+interface ReadableInternals {
+  readonly _readableState: { readonly awaitDrainWriters: unknown }
+}
+
 /** What {@link SecurePipe} needs from a finished handshake. */
 export interface SecurePipeInit {
   readonly stream: Duplex
@@ -134,10 +139,35 @@ export class SecurePipe extends Duplex implements Pipe {
       this.push(null)
       return
     }
+    if (this.#canEmit()) {
+      this.emit('data', plaintext)
+      return
+    }
     if (!this.push(plaintext) && !this.#paused) {
       this.#paused = true
       this.#stream.pause()
     }
+  }
+
+  /**
+   * Whether a frame can go straight to the 'data' listeners, as `push()` would hand it on at
+   * once: flowing, nothing buffered, bytes (no encoding), and not held back for a `pipe()`
+   * destination's 'drain'. This skips `push()`'s bookkeeping and the `read(0)` it schedules on
+   * the next tick for every chunk. The first frame always takes `push()` (`readableDidRead`).
+   */
+  #canEmit(): boolean {
+    if (
+      this.readableFlowing !== true ||
+      this.readableLength !== 0 ||
+      !this.readableDidRead ||
+      this.readableEncoding !== null ||
+      this.destroyed ||
+      this.listenerCount('data') === 0
+    ) {
+      return false
+    }
+    const waiting = (this as unknown as ReadableInternals)._readableState.awaitDrainWriters
+    return waiting === null || (waiting instanceof Set && waiting.size === 0)
   }
 
   #streamEnded(): void {
