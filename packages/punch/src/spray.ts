@@ -7,6 +7,13 @@ import { sprayPlan } from '@p2pd/nat'
  * cone's held mapping at the meeting instant; the cone ("easy") side, from its held port, sends
  * `probes` SYNs to distinct random ports of the random NAT's allocation range. A probe that
  * lands on a live mapping is a simultaneous open. P = 1 − (1 − n/R)^k.
+ *
+ * Against a cone that answers unsolicited SYNs with a RST, n is not the socket count: the RST
+ * closes the random NAT's entry one round trip after the SYN left, so each mapping lives one
+ * round trip and a socket's re-dial is a new mapping. The live count is then the random side's
+ * SYN rate × that round trip (lab, 5 ms per uplink, re-dials at ~1,100/s: ~22 live, not 512 —
+ * 5/10 punched). The random side re-dials at once within its rate cap, and the probes are sized
+ * for `min(sockets, socketsPerSecond × rstRoundTripMs)` live mappings.
  */
 export interface SprayBudget {
   /** Fresh sockets (mappings) the random side opens (default 512). */
@@ -17,8 +24,16 @@ export interface SprayBudget {
   readonly maxProbes?: number
   /** Probe rate of the easy side, SYN/s (default 400). */
   readonly probesPerSecond?: number
-  /** SYN rate of the random side while it opens its sockets, SYN/s (default 4,000). */
+  /**
+   * SYN rate of the random side, SYN/s (default 4,000): it opens its sockets at this rate,
+   * and its re-dials (after a RST cone's refusal) never exceed it.
+   */
   readonly socketsPerSecond?: number
+  /**
+   * The shortest round trip between the NATs the budget plans for, ms (default 20: 5 ms per
+   * uplink). Against an RST cone a random mapping lives about this long.
+   */
+  readonly rstRoundTripMs?: number
   /** Below this model probability the pair is refused as not punchable (default 0.9). */
   readonly minProbability?: number
 }
@@ -26,6 +41,10 @@ export interface SprayBudget {
 /** The resolved budget of one punch (both sides compute the same from the same defaults). */
 export interface SprayChoice {
   readonly sockets: number
+  /** Mappings live at once on the random side against an RST cone (the model's n). */
+  readonly live: number
+  /** Most SYNs per second the random side sends (first dials and re-dials together). */
+  readonly socketsPerSecond: number
   readonly probes: number
   /** The random NAT's allocation range the probes target. */
   readonly range: readonly [number, number]
@@ -47,14 +66,20 @@ export const DEFAULT_RANDOM_RANGE: readonly [number, number] = [1024, 65535]
 export const sprayDefaults = {
   sockets: 512,
   target: 0.99,
-  maxProbes: 1_024,
-  probesPerSecond: 400,
+  maxProbes: 4_096,
+  probesPerSecond: 2_000,
   socketsPerSecond: 4_000,
+  rstRoundTripMs: 20,
   minProbability: 0.9,
 } as const
 
-/** Hard limits whatever the configuration: sockets and probes a punch may ever spend. */
-export const SPRAY_LIMITS = { sockets: 1_024, probes: 2_048, probesPerSecond: 2_000 } as const
+/** Hard limits whatever the configuration: sockets, probes and SYN rates a punch may ever spend. */
+export const SPRAY_LIMITS = {
+  sockets: 1_024,
+  probes: 4_096,
+  probesPerSecond: 2_000,
+  socketsPerSecond: 8_000,
+} as const
 
 /** The budget for a random NAT with `range` (the peer's record, else {@link DEFAULT_RANDOM_RANGE}). */
 export function sprayChoice(
@@ -69,17 +94,26 @@ export function sprayChoice(
     1,
     SPRAY_LIMITS.probesPerSecond,
   )
+  const socketsPerSecond = clamp(
+    budget.socketsPerSecond ?? sprayDefaults.socketsPerSecond,
+    1,
+    SPRAY_LIMITS.socketsPerSecond,
+  )
+  const rtt = Math.max(0, budget.rstRoundTripMs ?? sprayDefaults.rstRoundTripMs)
+  // Both sides plan for an RST cone: a drop cone keeps every mapping (more live, not fewer).
+  const live = clamp((socketsPerSecond * rtt) / 1000, 1, sockets)
   const plan = sprayPlan('easy', r, {
-    sockets,
+    sockets: live,
     target: budget.target ?? sprayDefaults.target,
     maxProbes,
     probesPerSecond: rate,
   })
   // Distinct probes: never more than the range holds.
   const probes = Math.min(plan.probes, r[1] - r[0] + 1)
-  const socketsPerSecond = Math.max(1, budget.socketsPerSecond ?? sprayDefaults.socketsPerSecond)
   return {
     sockets,
+    live,
+    socketsPerSecond,
     probes,
     range: r,
     probability: plan.probability,

@@ -90,6 +90,40 @@ describe('retry after a RST', () => {
     expect(fast.refused).toBe(fast.attempts)
   })
 
+  it('a rate cap bounds the attempts of all pairs together (the random side of a spray)', async () => {
+    const closed = await refusingPort()
+    const locals = new Set<number>()
+    while (locals.size < 8) locals.add(await freePort('127.0.0.1'))
+    const run = async (maxPerSecond: number | undefined) => {
+      const started = performance.now()
+      const loop = connectLoop({
+        pairs: [...locals].map((localPort, index) => ({
+          localPort,
+          remote: { host: '127.0.0.1', port: closed },
+          index,
+          maxAttempts: Number.POSITIVE_INFINITY,
+        })),
+        localAddress: '127.0.0.1',
+        startAt: Date.now(),
+        clock: { now: () => Date.now(), offset: 0, uncertainty: 0 },
+        offsets: [],
+        windowMs: 500,
+        retryMs: 50,
+        fastRetry: { maxMs: 0.5, attempts: Number.POSITIVE_INFINITY, budgetMs: 10_000 },
+        ...(maxPerSecond !== undefined ? { maxPerSecond } : {}),
+        onSocket: (s) => s.destroy(),
+      })
+      await loop.done
+      return { attempts: loop.attempts(), seconds: (performance.now() - started) / 1000 }
+    }
+    const capped = await run(200)
+    // A burst of 2 tokens (10 ms at 200/s), then at most 200/s for as long as the loop ran.
+    expect(capped.attempts).toBeLessThanOrEqual(2 + Math.ceil(200 * capped.seconds) + 1)
+    expect(capped.attempts).toBeGreaterThanOrEqual(20)
+    const free = await run(undefined)
+    expect(free.attempts).toBeGreaterThan(capped.attempts)
+  })
+
   it('a pair with activeMs stops at its own turn’s end, long before the window', async () => {
     const closed = await refusingPort()
     const started = performance.now()

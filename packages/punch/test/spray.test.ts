@@ -13,22 +13,40 @@ import {
 } from '../src/index.js'
 
 describe('spray budget', () => {
-  it('defaults: 512 sockets, ≥ 99 % over Linux fully-random (1024–65535) in ≤ 1.5 s', () => {
+  it('defaults: sized for the mappings live against an RST cone, ≥ 99 % over 1024–65535 in < 2 s', () => {
     const c = sprayChoice(undefined)
     expect(c.range).toEqual(DEFAULT_RANDOM_RANGE)
     expect(c.sockets).toBe(sprayDefaults.sockets)
+    // 4,000 SYN/s × a 20 ms round trip: 80 mappings live at once, not 512.
+    expect(c.live).toBe(80)
+    expect(c.socketsPerSecond).toBe(4_000)
     expect(c.probability).toBeGreaterThanOrEqual(0.99)
-    expect(c.probability).toBeCloseTo(birthdaySuccess(c.sockets, c.probes, 64512), 9)
+    expect(c.probability).toBeCloseTo(birthdaySuccess(c.live, c.probes, 64512), 9)
     expect(c.probes).toBeLessThanOrEqual(sprayDefaults.maxProbes)
-    expect(c.probes).toBeGreaterThan(550) // ~578
-    expect(c.probeMs).toBeLessThanOrEqual(1_500) // 400 probes/s
+    expect(c.probes).toBeGreaterThan(3_600) // ~3,712
+    expect(c.probeMs).toBeLessThanOrEqual(1_900) // 2,000 probes/s
     expect(c.openMs).toBeLessThanOrEqual(130) // 4,000 SYN/s on the random side
     expect(c.feasible).toBe(true)
   })
 
+  it('counts live mappings as the SYN rate × the round trip, at most the sockets', () => {
+    // The old model (every socket live) is the long-path limit.
+    expect(sprayChoice(undefined, { rstRoundTripMs: 1_000 }).live).toBe(512)
+    expect(sprayChoice(undefined, { rstRoundTripMs: 100 }).live).toBe(400)
+    // A slower random side needs more probes for the same target.
+    const slow = sprayChoice(undefined, { socketsPerSecond: 1_100 })
+    expect(slow.live).toBe(22)
+    expect(slow.probes).toBeGreaterThan(sprayChoice(undefined).probes)
+    expect(slow.feasible).toBe(false) // 4,096 probes over 22 live: ~75 %
+    // The random side's rate is capped whatever the configuration.
+    expect(sprayChoice(undefined, { socketsPerSecond: 1e9 }).socketsPerSecond).toBe(
+      SPRAY_LIMITS.socketsPerSecond,
+    )
+  })
+
   it('needs fewer probes on a narrower range (the NAT record says so)', () => {
     const linuxEphemeral = sprayChoice([32768, 60999])
-    expect(linuxEphemeral.probes).toBeLessThan(300)
+    expect(linuxEphemeral.probes).toBeLessThan(1_700)
     expect(linuxEphemeral.probability).toBeGreaterThanOrEqual(0.99)
     // A range smaller than the socket count: every probe hits.
     const tiny = sprayChoice([40000, 40009])
@@ -49,7 +67,7 @@ describe('spray budget', () => {
     const small = sprayChoice(undefined, { sockets: 16, maxProbes: 64 })
     expect(small.probability).toBeLessThan(0.1)
     expect(small.feasible).toBe(false)
-    expect(sprayChoice(undefined, { sockets: 256, maxProbes: 256 }).feasible).toBe(false) // 64 %
+    expect(sprayChoice(undefined, { sockets: 256, maxProbes: 1_024 }).feasible).toBe(false) // 72 %
   })
 
   it('draws distinct ports inside the range', () => {

@@ -6,11 +6,13 @@ import {
   chooseAcceptor,
   type DialPair,
   type InterfacePair,
+  isRandomSymmetric,
   opensFilterFor,
   sprayRole,
 } from '../plan.js'
 import { isSequentialSymmetric } from '../predict.js'
 import type { NatRecord, PunchMode } from '../protocol/messages.js'
+import { fastRetryDefaults } from '../retry.js'
 import { retryInterval, staggerOffsets } from '../schedule.js'
 import { Acceptor } from '../sockets/acceptor.js'
 import { type ConnectLoop, connectLoop } from '../sockets/connect-loop.js'
@@ -144,9 +146,23 @@ export async function listenAsAcceptor(
 }
 
 /**
+ * The random side of a spray re-dials at once after a RST (a new random mapping each time),
+ * for the whole window, but never faster than its SYN rate cap: against an RST cone each
+ * mapping lives one round trip, so only a re-dial at once keeps the live count at the cap ×
+ * that round trip (see `spray.ts`).
+ */
+const sprayRedial = (maxMs: number, windowMs: number) => ({
+  maxMs,
+  attempts: Number.POSITIVE_INFINITY,
+  budgetMs: windowMs,
+})
+
+/**
  * Starts the connect loop of `pairs` at `startAt` (held by `res`, stopped on release). Retries
  * after a RST go at once (`Settings.fastRetry`) only when our NAT reuses one mapping for every
- * attempt: a symmetric NAT spends a new port on each, and a spray paces its own SYNs.
+ * attempt: a sequential symmetric NAT spends a predicted port on each, and the easy side of a
+ * spray sends one probe per port. The random side of a spray re-dials at once within its SYN
+ * rate cap ({@link sprayRedial}).
  */
 export function startLoop(
   s: Settings,
@@ -161,6 +177,12 @@ export function startLoop(
   sprayed?: Sprayed,
   slots?: Slots,
 ): ConnectLoop {
+  const hard = sprayed !== undefined && isRandomSymmetric(myNat)
+  const fastRetry = hard
+    ? sprayRedial(s.fastRetry?.maxMs ?? fastRetryDefaults.maxMs, windowMs)
+    : sprayed || myNat.type === NatType.Symmetric
+      ? undefined
+      : s.fastRetry
   const loop = connectLoop({
     pairs,
     localAddress: res.held?.localAddress,
@@ -176,7 +198,8 @@ export function startLoop(
       ),
     windowMs,
     retryMs: retryInterval(oneWayMs),
-    fastRetry: sprayed || myNat.type === NatType.Symmetric ? undefined : s.fastRetry,
+    fastRetry,
+    ...(hard ? { maxPerSecond: sprayChoice(myNat.range, s.init.spray).socketsPerSecond } : {}),
     attemptTimeoutMs: sprayed?.attemptTimeoutMs ?? s.init.attemptTimeoutMs,
     onSocket,
   })

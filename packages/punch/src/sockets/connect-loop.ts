@@ -28,6 +28,12 @@ export interface ConnectLoopOptions {
    */
   readonly fastRetry?: FastRetry
   readonly attemptTimeoutMs?: number
+  /**
+   * Most attempts per second over all pairs (a token bucket holding 10 ms of burst): an
+   * attempt due while the bucket is empty waits for its token. Default: unlimited (the
+   * offsets and retry pauses pace the loop).
+   */
+  readonly maxPerSecond?: number
   /** Every connected socket, in order; the caller owns it from then on. */
   readonly onSocket: (socket: Socket, pair: DialPair) => void
   /** Attempt log (debugging, benchmarks). */
@@ -98,6 +104,46 @@ export function connectLoop(opts: ConnectLoopOptions): ConnectLoop {
     )
     timers.add(t)
   }
+  // Token bucket for `maxPerSecond` (a burst of 10 ms worth, at least one token); attempts
+  // that find it empty queue in order behind one drain timer, not a timer each.
+  const rate = opts.maxPerSecond
+  const burst = rate === undefined ? 0 : Math.max(1, rate / 100)
+  let tokens = burst
+  let filledAt = performance.now()
+  const queue: (() => void)[] = []
+  let draining = false
+  const refill = () => {
+    const now = performance.now()
+    tokens = Math.min(burst, tokens + ((now - filledAt) * (rate ?? 0)) / 1000)
+    filledAt = now
+  }
+  const drain = () => {
+    draining = false
+    if (stopped) return
+    refill()
+    while (tokens >= 1 && queue.length > 0) {
+      tokens -= 1
+      queue.shift()?.()
+    }
+    if (queue.length > 0 && rate !== undefined) {
+      draining = true
+      later(Math.max(1, ((1 - tokens) * 1000) / rate), drain)
+    }
+  }
+  /** Runs `fn` now if a token is free (or there is no cap), else when its turn comes. */
+  const gated = (fn: () => void) => {
+    if (rate === undefined) return fn()
+    refill()
+    if (queue.length === 0 && tokens >= 1) {
+      tokens -= 1
+      return fn()
+    }
+    queue.push(fn)
+    if (!draining) {
+      draining = true
+      later(Math.max(1, ((1 - tokens) * 1000) / rate), drain)
+    }
+  }
   const pairDone = () => {
     running--
     if (running <= 0) resolveDone()
@@ -129,7 +175,7 @@ export function connectLoop(opts: ConnectLoopOptions): ConnectLoop {
       if (outcome !== 'connected') socket.destroy()
       if (retryIn === undefined) return pairDone()
       st.made = made + 1
-      later(retryIn, () => attempt(pair, st))
+      later(retryIn, () => gated(() => attempt(pair, st)))
     }
     const cap = setTimeout(() => settle('timeout', 0), Math.min(attemptTimeoutMs, left))
     timers.add(cap)
@@ -176,7 +222,7 @@ export function connectLoop(opts: ConnectLoopOptions): ConnectLoop {
     const pairEnd =
       opts.activeMs === undefined ? endAt : Math.min(endAt, opts.startAt + offset + opts.activeMs)
     later(opts.startAt + offset - opts.clock.now(), () =>
-      attempt(pair, { made: 0, fastUsed: 0, endAt: pairEnd }),
+      gated(() => attempt(pair, { made: 0, fastUsed: 0, endAt: pairEnd })),
     )
   }
 
@@ -193,6 +239,7 @@ export function connectLoop(opts: ConnectLoopOptions): ConnectLoop {
       immediates.clear()
       for (const s of pending) s.destroy()
       pending.clear()
+      queue.length = 0
       resolveDone()
     },
   }
