@@ -66,3 +66,19 @@ export function directCandidates(local: PeerAddress, remote: PeerAddress): Endpo
 export function isReachable(address: PeerAddress): boolean {
   return [...address.ip4, ...address.ip6].some((i) => isOpenNat(i.nat))
 }
+
+/**
+ * True when two remote peers can reach each other only through firewalls: neither has an
+ * interface measured open (no NAT, inbound unfiltered) in a family the other has, though one
+ * without NAT may be behind a stateful firewall (IPv6 hosts usually are). A direct dial or a
+ * dial-back then waits on a firewall that most likely drops or refuses it, and the punch — the
+ * way through such firewalls — should not wait out their head starts.
+ */
+export function firewalledOnly(local: PeerAddress, remote: PeerAddress): boolean {
+  if (vicinity(local, remote) !== 'remote') return false
+  const opensTo = (from: PeerAddress, to: PeerAddress) =>
+    (['ip4', 'ip6'] as const).some(
+      (f) => from[f].length > 0 && to[f].some((i) => i.nat.type === NatType.OpenInternet),
+    )
+  return !opensTo(local, remote) && !opensTo(remote, local)
+}
