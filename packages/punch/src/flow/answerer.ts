@@ -247,7 +247,12 @@ export async function answer(
           // From fixing the plan to the broker's acknowledgement: what the next lead covers.
           const ms = performance.now() - planAt
           s.answerTrip.add(ms)
-          ctx.log(`punch: answer published (${Math.round(ms)} ms after the plan)`)
+          // Acknowledged after the instant: the offerer will plan late, and fire the pairs
+          // then overdue at once (offerer.ts); the next lead covers this trip.
+          const late = Math.round(ctx.clock.now() - plan.meetAt)
+          ctx.log(
+            `punch: answer published (${Math.round(ms)} ms after the plan${late > 0 ? `, ${late} ms after the instant` : ''})`,
+          )
         },
         () => {},
       )
