@@ -17,7 +17,7 @@ describe('spray budget', () => {
     const c = sprayChoice(undefined)
     expect(c.range).toEqual(DEFAULT_RANDOM_RANGE)
     expect(c.sockets).toBe(sprayDefaults.sockets)
-    // 4,000 SYN/s × a 20 ms round trip: 80 mappings live at once, not 512.
+    // 4,000 SYN/s × a 20 ms round trip: 80 mappings live at once, not 256.
     expect(c.live).toBe(80)
     expect(c.socketsPerSecond).toBe(4_000)
     expect(c.probability).toBeGreaterThanOrEqual(0.99)
@@ -31,8 +31,9 @@ describe('spray budget', () => {
 
   it('counts live mappings as the SYN rate × the round trip, at most the sockets', () => {
     // The old model (every socket live) is the long-path limit.
-    expect(sprayChoice(undefined, { rstRoundTripMs: 1_000 }).live).toBe(512)
-    expect(sprayChoice(undefined, { rstRoundTripMs: 100 }).live).toBe(400)
+    expect(sprayChoice(undefined, { rstRoundTripMs: 1_000 }).live).toBe(256)
+    expect(sprayChoice(undefined, { sockets: 512, rstRoundTripMs: 100 }).live).toBe(400)
+    expect(sprayChoice(undefined, { rstRoundTripMs: 100 }).live).toBe(256)
     // A slower random side needs more probes for the same target.
     const slow = sprayChoice(undefined, { socketsPerSecond: 1_100 })
     expect(slow.live).toBe(22)
