@@ -21,7 +21,7 @@ export const FULL: Sizes = {
   echoMessages: 100_000,
   echoWindow: 256,
   messageBytes: 64,
-  pingpongs: 2_000,
+  pingpongs: 10_000,
   dials: 50,
   idleConnections: 1_000,
 }
@@ -127,8 +127,10 @@ async function echo(dialer: Dialer, sizes: Sizes): Promise<number> {
 
 /**
  * µs per round trip of one message, one at a time, in steady state: as many warm-up round trips
- * as measured ones first. With a short warm-up (50) the figure was mostly JIT compilation of
- * whichever stack had more code to compile, not the latency of the path.
+ * as measured ones first, the same for every implementation. With a short warm-up (50) the figure
+ * was mostly JIT compilation of whichever stack had more code to compile, not the latency of the
+ * path; at 2,000 V8 was still optimising per-frame functions of the larger stacks (seen with
+ * `--trace-opt` between round trips 1,000 and 4,000), so the full run warms up with 10,000.
  */
 async function pingpong(dialer: Dialer, sizes: Sizes): Promise<number> {
   const stream = await dialer.dial()
