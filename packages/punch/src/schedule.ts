@@ -179,7 +179,7 @@ export class TripEstimate {
     this.#mean = 0.875 * this.#mean + 0.125 * x
   }
 
-  /** The estimate, ms, capped at {@link defaults.maxAnswerTripMs}; undefined with no sample. */
+  /** The estimate, ms, capped at `scheduleDefaults.maxAnswerTripMs`; undefined with no sample. */
   get ms(): number | undefined {
     if (this.#mean === undefined) return undefined
     return Math.min(defaults.maxAnswerTripMs, Math.round(this.#mean + 2 * this.#dev))
