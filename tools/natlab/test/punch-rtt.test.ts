@@ -21,7 +21,10 @@ import { labSuite, useLab } from './lab-gate.js'
  * - a port-restricted cone against a sequential-symmetric NAT, RST on both, 5 ms per uplink:
  *   the cone fast-retries to every predicted port, the sequential side spends one per attempt;
  * - two sequential-symmetric NATs with RST at 5 ms per uplink: one SYN per predicted port
- *   each, so the pairs must sweep the clocks' disagreement (a 10 ms window, not 50).
+ *   each, so the pairs must sweep the clocks' disagreement (a 10 ms window, not 50);
+ * - a random-symmetric NAT against a port-restricted cone, RST on both, 5 ms per uplink: a
+ *   birthday spray where each random mapping lives one 20 ms round trip (the cone's RST
+ *   closes it), so the random side re-dials at once and the cone sends ~3,700 probes.
  *
  * One shared lab, the cells in parallel on disjoint peers. `P2PD_LAB_TRIALS` sets trials
  * per cell (default 5; the floor stays 80 %); `P2PD_LAB_PARALLEL=1` runs the cells one after
@@ -30,7 +33,7 @@ import { labSuite, useLab } from './lab-gate.js'
 const labDescribe = labSuite('punch lab tests')
 
 const trials = Number(process.env.P2PD_LAB_TRIALS ?? 5)
-const parallel = Math.max(1, Number(process.env.P2PD_LAB_PARALLEL ?? 5))
+const parallel = Math.max(1, Number(process.env.P2PD_LAB_PARALLEL ?? 6))
 
 // Peers by index; each cell uses its own two.
 const PEERS = [
@@ -44,6 +47,8 @@ const PEERS = [
   { profile: 'sym-seq1-rst', shape: { upMs: 5, downMs: 5 } }, // 7
   { profile: 'sym-seq1-rst', shape: { upMs: 5, downMs: 5 } }, // 8
   { profile: 'sym-seq1-rst', shape: { upMs: 5, downMs: 5 } }, // 9
+  { profile: 'sym-random-rst', shape: { upMs: 5, downMs: 5 } }, // 10
+  { profile: 'port-restricted-rst', shape: { upMs: 5, downMs: 5 } }, // 11
 ] as const
 
 const CELLS = [
@@ -52,6 +57,7 @@ const CELLS = [
   { name: 'sym-seq1-rst × sym-seq1-rst, 25 ms', a: 4, b: 5 },
   { name: 'port-restricted-rst × sym-seq1-rst, 5 ms', a: 6, b: 7 },
   { name: 'sym-seq1-rst × sym-seq1-rst, 5 ms', a: 8, b: 9 },
+  { name: 'sym-random-rst × port-restricted-rst, 5 ms (spray)', a: 10, b: 11 },
 ] as const
 
 labDescribe('punch at every distance', () => {
@@ -73,7 +79,7 @@ labDescribe('punch at every distance', () => {
       ? `punched in ${r.timeToConnectMs} ms`
       : `${r.ok ? `${r.winningStrategy} ${r.path}` : r.failureReason} ${punchEvents(r, 'a')} ${punchEvents(r, 'b')} ${r.a.protocolError ?? ''} ${r.a.stderr?.slice(-300) ?? ''}`
 
-  it('punches RST×RST at ~0 ms, on an asymmetric jittered path, sequential×sequential and cone×sequential', async () => {
+  it('punches RST×RST at ~0 ms, on an asymmetric jittered path, sequential×sequential, cone×sequential and random×cone', async () => {
     const cell = async (c: (typeof CELLS)[number]) => {
       const runs: TrialResult[] = []
       for (let t = 0; t < trials; t++)
