@@ -163,7 +163,7 @@ const sprayRedial = (windowMs: number) => ({
  * after a RST go at once (`Settings.fastRetry`) only when our NAT reuses one mapping for every
  * attempt: a sequential symmetric NAT spends a predicted port on each, and the easy side of a
  * spray sends one probe per port. The random side of a spray re-dials at once within its SYN
- * rate cap ({@link sprayRedial}).
+ * rate cap (`sprayRedial`).
  */
 export function startLoop(
   s: Settings,
