@@ -143,7 +143,7 @@ export function settings(init: PunchInit): Settings {
         const c = sprayChoice(random.range, init.spray)
         if (c.feasible) return true
         const size = c.range[1] - c.range[0] + 1
-        return `not punchable: a spray of ${c.sockets} sockets × ${c.probes} probes over ${size} ports reaches only ${Math.round(c.probability * 100)} %`
+        return `not punchable: ${c.probes} probes against ${c.live} live mappings (of ${c.sockets} sockets) over ${size} ports reach only ${Math.round(c.probability * 100)} %`
       }),
   }
 }

@@ -26,8 +26,8 @@ const cells: [string, string][] = [
   ['eim-range-drop', 'port-restricted-rst'],
   ['sym-seq2-rst', 'eim-range-rst'],
   ['restricted-drop', 'sym-seq2-drop'],
-  // Birthday spray (512 sockets × ~578 probes over 1024–65535) and the restricted cone's
-  // filter opener.
+  // Birthday spray (256 sockets, probes sized for the ~80 mappings live against an RST cone)
+  // and the restricted cone's filter opener.
   ['sym-random-drop', 'port-restricted-drop'],
   ['sym-random-rst', 'restricted-rst'],
   ['sym-random-drop', 'sym-random-rst'],
