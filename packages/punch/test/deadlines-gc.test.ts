@@ -4,13 +4,12 @@ import {
   MemorySignalingHub,
   NatType,
   type PeerAddress,
-  type Signaling,
-  type StrategyContext,
   TimeoutError,
 } from '@p2pd/interface'
 import { underGc } from '@p2pd/testkit/gc'
 import { describe, expect, it } from 'vitest'
 import { punch } from '../src/index.js'
+import { contextOf } from './loopback-context.js'
 
 const clock: Clock = { now: () => Date.now(), offset: 0, uncertainty: 2 }
 const open = { type: NatType.OpenInternet, delta: { type: 1, value: 0 } } as const
@@ -27,15 +26,7 @@ function address(nodeId: string): PeerAddress {
   }
 }
 
-const ctxOf = (local: PeerAddress, remote: PeerAddress, signaling: Signaling): StrategyContext => ({
-  local,
-  localText: `addr-of-${local.nodeId}`,
-  remote,
-  signaling,
-  clock,
-  expectConnection: () => Promise.reject(new Error('unused')),
-  log: () => {},
-})
+const ctxOf = contextOf(clock)
 
 /** Two peers on a memory hub; nobody answers on B unless the test subscribes. */
 async function pair() {

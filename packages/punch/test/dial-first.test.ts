@@ -1,19 +1,12 @@
 import { createServer, type Server, type Socket } from 'node:net'
-import {
-  type Clock,
-  DeltaType,
-  MemorySignalingHub,
-  NatType,
-  type PeerAddress,
-  type Signaling,
-  type StrategyContext,
-} from '@p2pd/interface'
+import { type Clock, DeltaType, MemorySignalingHub, NatType } from '@p2pd/interface'
 import { describe, expect, it } from 'vitest'
 import { claimProposed, dialsFirst, samePairSet } from '../src/flow/early.js'
 import { punch } from '../src/index.js'
 import { settings } from '../src/options.js'
 import type { PunchAnswer, PunchOffer } from '../src/protocol/messages.js'
 import { freePorts } from '../src/sockets/free-port.js'
+import { contextOf, loopbackAddress } from './loopback-context.js'
 
 // Dial first (flow/early.ts): against a port-preserving cone that drops refused SYNs, the
 // offerer dials the answerer's proposed ports before any answer, and an answerer that takes
@@ -24,27 +17,9 @@ const tcp = (synPolicy: 'drop' | 'rst') => ({ filtering: 'APDF', synPolicy }) as
 const prc = { type: NatType.PortRestrictedCone, delta: { type: DeltaType.Equal, value: 0 } }
 const ids = ['02'.padEnd(66, '1'), '03'.padEnd(66, '2')] as const
 
-/** A remote-mode peer address on loopback (ext = 127.0.0.1: the NAT's mapping is the port). */
-function address(nodeId: string, machineId: string, nat: PeerAddress['ip4'][number]['nat']) {
-  return {
-    signal: [0],
-    ip4: [{ netifaceIndex: 0, ifIndex: 0, ext: '127.0.0.1', nic: '127.0.0.1', port: 9, nat }],
-    ip6: [],
-    nodeId,
-    legacy: false,
-    machineId,
-  } satisfies PeerAddress
-}
+const address = loopbackAddress
 
-const ctxOf = (local: PeerAddress, remote: PeerAddress, signaling: Signaling): StrategyContext => ({
-  local,
-  localText: `addr-of-${local.nodeId}`,
-  remote,
-  signaling,
-  clock,
-  expectConnection: () => Promise.reject(new Error('unused')),
-  log: () => {},
-})
+const ctxOf = contextOf(clock)
 
 async function hub() {
   const h = new MemorySignalingHub({ latencyMs: 2 })

@@ -4,14 +4,12 @@ import {
   isP2pdError,
   MemorySignalingHub,
   NatType,
-  type PeerAddress,
   type RawConnection,
-  type Signaling,
-  type StrategyContext,
 } from '@p2pd/interface'
 import { StunServer } from '@p2pd/stun'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type PunchEvent, type PunchInit, punch } from '../src/index.js'
+import { contextOf, loopbackAddress } from './loopback-context.js'
 
 const clock: Clock = { now: () => Date.now(), offset: 0, uncertainty: 2 }
 const open = { type: NatType.OpenInternet, delta: { type: 1, value: 0 } } as const
@@ -26,26 +24,9 @@ afterAll(async () => {
   await stun.close()
 })
 
-function address(nodeId: string, machineId: string, nat: PeerAddress['ip4'][number]['nat']) {
-  return {
-    signal: [0],
-    ip4: [{ netifaceIndex: 0, ifIndex: 0, ext: '127.0.0.1', nic: '127.0.0.1', port: 9, nat }],
-    ip6: [],
-    nodeId,
-    legacy: false,
-    machineId,
-  } satisfies PeerAddress
-}
+const address = loopbackAddress
 
-const ctxOf = (local: PeerAddress, remote: PeerAddress, signaling: Signaling): StrategyContext => ({
-  local,
-  localText: `addr-of-${local.nodeId}`,
-  remote,
-  signaling,
-  clock,
-  expectConnection: () => Promise.reject(new Error('unused')),
-  log: () => {},
-})
+const ctxOf = contextOf(clock)
 
 /** Two peers on a memory hub; B answers offers like a node would. */
 async function peers(opts: {
