@@ -178,7 +178,9 @@ describe('plan', () => {
       s.canTry(a, address({ machineId: 'b'.repeat(64), ext: '198.18.0.40', nat: restricted })),
     ).toBe(true)
     const tiny = punch({ stunServers: ['127.0.0.1:3478'], spray: { sockets: 16, maxProbes: 64 } })
-    expect(tiny.canTry(a, cone)).toMatch(/not punchable: 64 probes against 16 live mappings \(of 16 sockets\)/)
+    expect(tiny.canTry(a, cone)).toMatch(
+      /not punchable: 64 probes against 16 live mappings \(of 16 sockets\)/,
+    )
     expect(
       punch().canTry(
         address({ machineId: 'a'.repeat(64) }),
