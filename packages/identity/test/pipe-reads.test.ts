@@ -1,28 +1,10 @@
 import { once } from 'node:events'
 import { type Duplex, Writable } from 'node:stream'
-import { afterEach, describe, expect, it, vi } from 'vitest'
-import { generateIdentity, type SecurePipe, secureChannel } from '../src/index.js'
+import { describe, expect, it, vi } from 'vitest'
+import { useSecurePipes } from './helpers/pipes.js'
 import { framewise, middlebox } from './helpers/streams.js'
 
-const alice = generateIdentity()
-const bob = generateIdentity()
-
-const cleanups: (() => void)[] = []
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c()
-})
-
-async function pipes(a: Duplex, b: Duplex): Promise<[SecurePipe, SecurePipe]> {
-  const [pa, pb] = await Promise.all([
-    secureChannel(a, { identity: alice, expectedPeer: bob.nodeId, initiator: true }),
-    secureChannel(b, { identity: bob, expectedPeer: alice.nodeId, initiator: false }),
-  ])
-  cleanups.push(
-    () => pa.destroy(),
-    () => pb.destroy(),
-  )
-  return [pa, pb]
-}
+const { pipes } = useSecurePipes()
 
 /**
  * Pipes whose a → b frames (after the handshake's) reach b `batch` at a time, in one chunk: the

@@ -2,30 +2,12 @@ import { once } from 'node:events'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import fc from 'fast-check'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { FrameDecoder, MAX_FRAME_LENGTH, MAX_FRAME_PLAINTEXT } from '../src/framing.js'
-import { generateIdentity, type SecurePipe, secureChannel } from '../src/index.js'
+import { useSecurePipes } from './helpers/pipes.js'
 import { framewise, middlebox, tcpPair } from './helpers/streams.js'
 
-const alice = generateIdentity()
-const bob = generateIdentity()
-
-const cleanups: (() => void)[] = []
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c()
-})
-
-async function pipes(a: Duplex, b: Duplex): Promise<[SecurePipe, SecurePipe]> {
-  const [pa, pb] = await Promise.all([
-    secureChannel(a, { identity: alice, expectedPeer: bob.nodeId, initiator: true }),
-    secureChannel(b, { identity: bob, expectedPeer: alice.nodeId, initiator: false }),
-  ])
-  cleanups.push(
-    () => pa.destroy(),
-    () => pb.destroy(),
-  )
-  return [pa, pb]
-}
+const { pipes, cleanups } = useSecurePipes()
 
 /** Pipes over an in-memory middlebox that records the body length of every frame a → b. */
 async function observedPipes() {
