@@ -1,10 +1,4 @@
-import {
-  type AddressInterface,
-  MemorySignalingHub,
-  type NatInfo,
-  NatType,
-  type PeerAddress,
-} from '@p2pd/interface'
+import { MemorySignalingHub, type NatInfo, NatType } from '@p2pd/interface'
 import { listInterfaces } from '@p2pd/nat'
 import { StunServer } from '@p2pd/stun'
 import { echoRoundTrip, firstOf } from '@p2pd/testkit/pipes'
@@ -18,28 +12,7 @@ import {
   stunInterfaces,
 } from '../src/index.js'
 import { candidateAddresses, wildcardHost } from '../src/ipv6.js'
-
-const open: NatInfo = { type: NatType.OpenInternet, delta: { type: 1, value: 0 } }
-const firewall: NatInfo = { type: NatType.SymmetricUdpFirewall, delta: { type: 1, value: 0 } }
-const cone: NatInfo = { type: NatType.PortRestrictedCone, delta: { type: 2, value: 0 } }
-
-const iface = (ext: string, nat: NatInfo, nic = ext): AddressInterface => ({
-  netifaceIndex: 0,
-  ifIndex: 0,
-  ext,
-  nic,
-  port: 4000,
-  nat,
-})
-const peer = (machine: string, ip4: AddressInterface[], ip6: AddressInterface[]): PeerAddress =>
-  ({
-    signal: [0],
-    ip4,
-    ip6,
-    nodeId: `02${'11'.repeat(32)}`,
-    legacy: false,
-    machineId: machine.repeat(64).slice(0, 64),
-  }) as PeerAddress
+import { cone, firewall, iface, open, peer } from './peer-fixtures.js'
 
 describe('direct candidates (happy eyeballs order)', () => {
   const me = peer('a', [iface('198.18.0.30', cone, '10.0.0.2')], [iface('2001:db8:1::2', firewall)])
