@@ -22,6 +22,11 @@ export interface CoturnOptions {
   realm?: string
   /** Relay IP for TURN allocations (default `host`). */
   relayHost?: string
+  /**
+   * Relay IPs, one per family (e.g. `['::1', '127.0.0.1']`: clients pick one with
+   * REQUESTED-ADDRESS-FAMILY). Wins over `relayHost`.
+   */
+  relayHosts?: readonly string[]
   /** Relay port range (default: coturn's own). */
   minPort?: number
   maxPort?: number
@@ -95,8 +100,7 @@ export async function startCoturn(opts: CoturnOptions = {}): Promise<Coturn> {
       String(port),
       '--alt-listening-port',
       String(port + 1),
-      '-E',
-      opts.relayHost ?? host,
+      ...(opts.relayHosts ?? [opts.relayHost ?? host]).flatMap((ip) => ['-E', ip]),
       ...(opts.minPort ? [`--min-port=${opts.minPort}`] : []),
       ...(opts.maxPort ? [`--max-port=${opts.maxPort}`] : []),
       '-a',

@@ -18,6 +18,7 @@ import {
   TransportProtocol,
 } from '@p2pd/stun'
 import { TurnError } from '../errors.js'
+import { checkRelayedFamily, requestedFamily } from './address-family.js'
 import { LongTermAuth } from './auth.js'
 import { dialServer, type StreamTarget, unboundDataConnection } from './data-connection.js'
 import { AllocationLifecycle } from './lifecycle.js'
@@ -202,6 +203,7 @@ export class TurnTcpClient extends EventEmitter<TurnTcpClientEvents> {
       () => [
         attr.requestedTransport(TransportProtocol.Tcp),
         attr.uint32(AttrType.Lifetime, this.#opts.lifetimeSec ?? 600),
+        ...requestedFamily(this.#opts.addressFamily),
       ],
       signal,
     )
@@ -217,6 +219,7 @@ export class TurnTcpClient extends EventEmitter<TurnTcpClientEvents> {
         cause: err,
       })
     }
+    checkRelayedFamily(this.#relayed, this.#opts.addressFamily)
     this.#upkeep.setLifetime(res)
   }
 

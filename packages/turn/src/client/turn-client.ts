@@ -18,6 +18,7 @@ import {
 import { type StreamError, TurnError } from '../errors.js'
 import { peerDataIndication } from '../peer-data.js'
 import type { DatagramLink } from '../stream/link.js'
+import { checkRelayedFamily, requestedFamily } from './address-family.js'
 import { LongTermAuth } from './auth.js'
 import { AllocationLifecycle } from './lifecycle.js'
 import { authenticatedRequest } from './request.js'
@@ -60,6 +61,13 @@ export interface TurnClientOptions {
   readonly channelRefreshMs?: number
   /** Local IP to bind the socket to. */
   readonly localAddress?: string
+  /**
+   * The family of the relayed address to ask for (REQUESTED-ADDRESS-FAMILY). Default: not
+   * asked, the server relays over IPv4. A server without relays of that family refuses with
+   * `TURN_ADDRESS_FAMILY` (440); a relay reaches only peers of its own family (others:
+   * `TURN_PEER_ADDRESS_FAMILY`, 443). Independent of how the server itself is reached.
+   */
+  readonly addressFamily?: 4 | 6
   /** UDP initial retransmission timeout (default 500 ms). */
   readonly rtoMs?: number
   /** SOFTWARE attribute to send (default none). */
@@ -263,6 +271,7 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
       () => [
         attr.uint32(AttrType.RequestedTransport, 17 << 24),
         attr.uint32(AttrType.Lifetime, this.#opts.lifetimeSec ?? 600),
+        ...requestedFamily(this.#opts.addressFamily),
       ],
       signal,
     )
@@ -278,6 +287,7 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
         cause: err,
       })
     }
+    checkRelayedFamily(this.#relayed, this.#opts.addressFamily)
     this.#upkeep.setLifetime(res)
   }
 

@@ -4,12 +4,19 @@ import type { TcpRelayStats, TurnTcpOptions } from './tcp-relay.js'
 
 /** Options of {@link TurnServer}. Defaults: loopback only, nothing relayed to loopback peers. */
 export interface TurnServerOptions extends PeerPolicy {
-  /** Listen IP (default `127.0.0.1`). */
+  /** Listen IP, IPv4 or IPv6 (default `127.0.0.1`). */
   readonly host?: string
   /** Listen port (default 0: any free port). */
   readonly port?: number
-  /** IP of the relayed addresses (default `host`). */
+  /** IP of the relayed addresses (default `host`); ignored when `relayHosts` is given. */
   readonly relayHost?: string
+  /**
+   * Relay IPs, at most one IPv4 and one IPv6 (default `[relayHost ?? host]`). A client picks
+   * the family with REQUESTED-ADDRESS-FAMILY; without it the relay is IPv4. A family with no
+   * relay IP here is refused with 440 (Address Family not Supported), and a relay only reaches
+   * peers of its own family (others: 443, Peer Address Family Mismatch).
+   */
+  readonly relayHosts?: readonly string[]
   /** Relay ports are taken from this range (default: any free port). */
   readonly relayPortRange?: readonly [number, number]
   readonly realm?: string

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto'
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net'
 import type { Endpoint } from '@p2pd/interface'
+import { ipFamily } from '@p2pd/stun'
 import { TurnError } from '../errors.js'
 
 /** One peer connection waiting for its ConnectionBind (RFC 6062 §5.2, §5.3). */
@@ -40,6 +41,8 @@ export class TcpAllocation {
   readonly username: string
   readonly control: Socket
   readonly relayed: Endpoint
+  /** The relayed family: only peers of it are permitted or connected to. */
+  readonly family: 4 | 6
   readonly #listener: Server
   readonly #host: TcpAllocationHost
   expiresAt: number
@@ -63,6 +66,7 @@ export class TcpAllocation {
     this.control = control
     this.#listener = listener
     this.relayed = relayed
+    this.family = ipFamily(relayed.host) === 6 ? 6 : 4
     this.#host = host
     this.expiresAt = Date.now() + lifetimeSec * 1000
     listener.on('connection', (s) => this.#onPeerConnection(s))

@@ -1,4 +1,5 @@
 import type { DecodedStunMessage } from '@p2pd/stun'
+import type { RelayHosts } from './address-family.js'
 import type { CredentialChecker } from './credentials.js'
 import type { StrangerGuard } from './stranger-guard.js'
 
@@ -34,7 +35,8 @@ export interface AllocationQuota {
 /** What the TCP side shares with the UDP server. */
 export interface TcpRelayContext {
   readonly host: string
-  readonly relayHost: string
+  /** The relay IP of each family the server allocates in. */
+  readonly relayHosts: RelayHosts
   readonly relayPortRange: readonly [number, number] | undefined
   readonly credentials: CredentialChecker
   readonly guard: StrangerGuard

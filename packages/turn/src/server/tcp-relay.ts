@@ -21,6 +21,7 @@ import {
   StunMethod,
   TransportProtocol,
 } from '@p2pd/stun'
+import { allocationFamily, sameFamily, sourceKey } from './address-family.js'
 import { type Authenticated, signed } from './credentials.js'
 import { listenOn, listenRelay, type PendingConnection, TcpAllocation } from './tcp-allocation.js'
 import type { TcpRelayContext, TurnTcpOptions } from './tcp-options.js'
@@ -54,6 +55,8 @@ const KNOWN_ATTRIBUTES = new Set<number>([
 interface ConnState {
   readonly socket: Socket
   readonly ip: string
+  /** Where its stranger budgets are kept ({@link sourceKey}: the /64 of an IPv6 source). */
+  readonly source: string
   buffered: Buffer
   idle: NodeJS.Timeout | undefined
   allocation: TcpAllocation | undefined
@@ -120,7 +123,8 @@ export class TcpRelay {
 
   #onConnection(socket: Socket): void {
     const ip = normalize(socket.remoteAddress ?? '')
-    const n = this.#perSource.get(ip) ?? 0
+    const source = sourceKey(ip)
+    const n = this.#perSource.get(source) ?? 0
     if (
       n >= (this.#opts.maxConnectionsPerSource ?? 32) ||
       this.#conns.size >= (this.#opts.maxConnections ?? 2000)
@@ -130,10 +134,11 @@ export class TcpRelay {
       return
     }
     this.#ctx.stats.tcpConnections++
-    this.#perSource.set(ip, n + 1)
+    this.#perSource.set(source, n + 1)
     const c: ConnState = {
       socket,
       ip,
+      source,
       buffered: Buffer.alloc(0) as Buffer,
       idle: undefined,
       allocation: undefined,
@@ -154,9 +159,9 @@ export class TcpRelay {
     socket.once('close', () => {
       clearTimeout(c.idle)
       this.#conns.delete(c)
-      const left = (this.#perSource.get(ip) ?? 1) - 1
-      if (left <= 0) this.#perSource.delete(ip)
-      else this.#perSource.set(ip, left)
+      const left = (this.#perSource.get(source) ?? 1) - 1
+      if (left <= 0) this.#perSource.delete(source)
+      else this.#perSource.set(source, left)
       // RFC 6062 §5.1: the allocation lives as long as its control connection.
       if (c.allocation) this.#remove(c.allocation)
     })
@@ -181,7 +186,7 @@ export class TcpRelay {
         if (!(err instanceof StunError)) throw err
         return void c.socket.destroy()
       }
-      this.#ctx.guard.received(c.ip, bytes.length)
+      this.#ctx.guard.received(c.source, bytes.length)
       if (msg.cls === StunClass.Request) this.#onRequest(c, msg)
     }
     if (c.buffered.length > MAX_REQUEST_BYTES) c.socket.destroy()
@@ -190,7 +195,7 @@ export class TcpRelay {
   #onRequest(c: ConnState, req: DecodedStunMessage): void {
     // Unsigned requests spend the source's budget (signed ones that fail spend the failed-auth
     // one); over it: no reply, and the connection is not worth keeping.
-    if (!signed(req) && !c.allocation && !this.#ctx.guard.takeUnauthenticated(c.ip)) {
+    if (!signed(req) && !c.allocation && !this.#ctx.guard.takeUnauthenticated(c.source)) {
       return void c.socket.destroy()
     }
     try {
@@ -218,7 +223,7 @@ export class TcpRelay {
         true,
       )
     }
-    const check = this.#ctx.credentials.check(req, c.ip)
+    const check = this.#ctx.credentials.check(req, c.source)
     if (check.kind === 'challenge')
       return void this.#reply(c, req, undefined, check.attributes, true)
     if (check.kind === 'drop') return
@@ -242,6 +247,9 @@ export class TcpRelay {
         if (peers.length === 0) return void this.#error(c, req, auth, 400, 'Bad Request')
         if (!peers.every((p) => this.#ctx.peerAllowed(p.host))) {
           return void this.#error(c, req, auth, 403, 'Forbidden')
+        }
+        if (!sameFamily(peers, a.family)) {
+          return void this.#error(c, req, auth, 443, 'Peer Address Family Mismatch')
         }
         for (const p of peers) a.permit(p.host)
         return void this.#reply(c, req, auth, [])
@@ -273,12 +281,17 @@ export class TcpRelay {
     if (protocol !== TransportProtocol.Tcp || this.#opts.allocations === false) {
       return void this.#error(c, req, auth, 442, 'Unsupported Transport Protocol')
     }
+    const wanted = allocationFamily(req, this.#ctx.relayHosts)
+    if ('error' in wanted) {
+      const reason = wanted.error === 440 ? 'Address Family not Supported' : 'Bad Request'
+      return void this.#error(c, req, auth, wanted.error, reason)
+    }
     const refused = this.#ctx.quota.take(auth.username)
     if (refused === 486) return void this.#error(c, req, auth, 486, 'Allocation Quota Reached')
     if (refused === 508) return void this.#error(c, req, auth, 508, 'Insufficient Capacity')
     let listener: Server
     try {
-      listener = await listenRelay(this.#ctx.relayHost, this.#ctx.relayPortRange)
+      listener = await listenRelay(wanted.host, this.#ctx.relayPortRange)
     } catch {
       this.#ctx.quota.release(auth.username)
       return void this.#error(c, req, auth, 508, 'Insufficient Capacity')
@@ -290,7 +303,7 @@ export class TcpRelay {
       return
     }
     const lifetime = Math.max(1, this.#ctx.lifetime(req) || this.#ctx.defaultLifetimeSec)
-    const relayed = { host: this.#ctx.relayHost, port }
+    const relayed = { host: wanted.host, port }
     const alloc = new TcpAllocation(auth.username, c.socket, listener, relayed, lifetime, {
       register: (make) => this.#register(make),
       unregister: (p) => {

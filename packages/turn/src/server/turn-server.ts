@@ -19,6 +19,13 @@ import {
 } from '@p2pd/stun'
 import { TurnError } from '../errors.js'
 import { peerDataIndication } from '../peer-data.js'
+import {
+  allocationFamily,
+  type RelayHosts,
+  relayHostsOf,
+  sameFamily,
+  sourceKey,
+} from './address-family.js'
 import { type Authenticated, CredentialChecker, signed } from './credentials.js'
 import type { TurnServerOptions, TurnServerStats } from './options.js'
 import { compilePeerPolicy } from './peer-policy.js'
@@ -32,6 +39,8 @@ interface Allocation {
   readonly username: string
   readonly relay: Socket
   readonly relayed: Endpoint
+  /** The relayed family: peers of the other family are refused (443) or dropped. */
+  readonly family: 4 | 6
   expiresAt: number
   /** peer IP → expiry */
   readonly permissions: Map<string, number>
@@ -68,12 +77,20 @@ const KNOWN_ATTRIBUTES = new Set<number>([
 const endpointKey = (e: Endpoint) => `${e.host}|${e.port}`
 
 /**
- * A small TURN server (RFC 8656 over UDP; TCP allocations, RFC 6062, over TCP): long-term credentials with expiring stateless
- * nonces (438), allocations with lifetime/refresh/deallocation, permissions, channels, Send /
- * Data indications and ChannelData, quotas per user and in total, and a peer policy that
- * refuses loopback and private peers unless allowed. Meant for tests, demos and small
- * deployments — **not a coturn replacement** (no UDP allocations over TCP, no TLS/DTLS
- * listeners, no IPv6 relays, no bandwidth shaping, no database, no ALTERNATE-SERVER).
+ * A small TURN server (RFC 8656 over UDP; TCP allocations, RFC 6062, over TCP): long-term
+ * credentials with expiring stateless nonces (438), allocations with lifetime/refresh/
+ * deallocation, permissions, channels, Send / Data indications and ChannelData, quotas per
+ * user and in total, and a peer policy that refuses loopback and private peers unless allowed.
+ *
+ * IPv4 and IPv6: it listens on one IP of either family (`host: '::1'`), and relays in each
+ * family it has a relay IP for (`relayHosts: ['203.0.113.7', '2001:db8::7']`). A client asks
+ * for IPv6 with REQUESTED-ADDRESS-FAMILY (IPv4 otherwise); a family without a relay IP is
+ * refused with 440, and a relay reaches only peers of its own family (443 for the others).
+ * Stranger budgets of IPv6 sources are kept per /64, the block one host usually holds.
+ *
+ * Meant for tests, demos and small deployments — **not a coturn replacement** (one listen IP
+ * per server, no UDP allocations over TCP, no dual allocations, no TLS/DTLS listeners, no
+ * bandwidth shaping, no database, no ALTERNATE-SERVER).
  */
 export class TurnServer {
   readonly #opts: TurnServerOptions
@@ -85,6 +102,7 @@ export class TurnServer {
   readonly #perIp = new Map<string, number>()
   readonly #guard: StrangerGuard
   readonly #peerAllowed: (host: string) => boolean
+  readonly #relays: RelayHosts
   #sweeper: NodeJS.Timeout | undefined
   #address: Endpoint | undefined
   readonly stats: TurnServerStats = {
@@ -121,6 +139,7 @@ export class TurnServer {
       this.stats,
     )
     this.#peerAllowed = compilePeerPolicy(opts)
+    this.#relays = relayHostsOf(opts)
     const host = opts.host ?? '127.0.0.1'
     this.#tcp =
       opts.tcp?.listen === false
@@ -128,7 +147,7 @@ export class TurnServer {
         : new TcpRelay(
             {
               host,
-              relayHost: opts.relayHost ?? host,
+              relayHosts: this.#relays,
               relayPortRange: opts.relayPortRange,
               credentials: this.#credentials,
               guard: this.#guard,
@@ -245,10 +264,11 @@ export class TurnServer {
     }
     if (req.cls !== StunClass.Request) return
     this.stats.requests++
-    this.#guard.received(from.host, msg.length)
+    const source = sourceKey(from.host)
+    this.#guard.received(source, msg.length)
     // Unsigned requests are the cheap ones to spoof: they spend the source's budget up front.
     if (!signed(req) || req.method === StunMethod.Binding) {
-      if (!this.#guard.takeUnauthenticated(from.host)) {
+      if (!this.#guard.takeUnauthenticated(source)) {
         this.stats.droppedUnauthenticated++
         return
       }
@@ -311,7 +331,7 @@ export class TurnServer {
 
   /** The credential check; answers challenges itself, undefined unless authenticated. */
   #authenticate(req: DecodedStunMessage, from: Endpoint): Authenticated | undefined {
-    const result = this.#credentials.check(req, from.host)
+    const result = this.#credentials.check(req, sourceKey(from.host))
     if (result.kind === 'challenge') this.#reply(req, from, undefined, result.attributes, true)
     return result.kind === 'ok' ? result.auth : undefined
   }
@@ -339,15 +359,16 @@ export class TurnServer {
   }
 
   #mayAnswerStranger(req: DecodedStunMessage, ip: string, bytes: number): boolean {
+    const source = sourceKey(ip)
     // Unsigned requests spent their token on arrival; signed ones that failed spend it now.
     if (signed(req) && req.method !== StunMethod.Binding) {
-      if (!this.#guard.takeUnauthenticated(ip)) {
+      if (!this.#guard.takeUnauthenticated(source)) {
         this.stats.droppedUnauthenticated++
         return false
       }
     }
     if ((this.#perIp.get(ip) ?? 0) > 0) return true
-    if (this.#guard.mayReply(ip, bytes)) return true
+    if (this.#guard.mayReply(source, bytes)) return true
     this.stats.amplificationLimited++
     return false
   }
@@ -387,6 +408,11 @@ export class TurnServer {
         true,
       )
     }
+    const wanted = allocationFamily(req, this.#relays)
+    if ('error' in wanted) {
+      const reason = wanted.error === 440 ? 'Address Family not Supported' : 'Bad Request'
+      return void this.#reply(req, from, auth, [attr.errorCode(wanted.error, reason)], true)
+    }
     const refused = this.#takeSlot(auth.username)
     if (refused !== 0) {
       const reason = refused === 486 ? 'Allocation Quota Reached' : 'Insufficient Capacity'
@@ -396,23 +422,21 @@ export class TurnServer {
     // Reserve the slot before the asynchronous bind, so a retransmission does not double it.
     const placeholder = { allocateTid: tid } as Allocation
     this.#allocations.set(key, placeholder)
-    void this.#bindRelay().then(
+    void this.#bindRelay(wanted.host).then(
       (relay) => {
         if (this.#allocations.get(key) !== placeholder || !this.#socket) {
           relay.close()
           return
         }
         const lifetime = Math.max(1, this.#lifetime(req) || (this.#opts.defaultLifetimeSec ?? 600))
-        const relayed = {
-          host: this.#opts.relayHost ?? this.#opts.host ?? '127.0.0.1',
-          port: relay.address().port,
-        }
+        const relayed = { host: wanted.host, port: relay.address().port }
         const alloc: Allocation = {
           key,
           client: from,
           username: auth.username,
           relay,
           relayed,
+          family: wanted.family,
           expiresAt: Date.now() + lifetime * 1000,
           permissions: new Map(),
           channels: new Map(),
@@ -441,8 +465,7 @@ export class TurnServer {
     )
   }
 
-  async #bindRelay(): Promise<Socket> {
-    const host = this.#opts.relayHost ?? this.#opts.host ?? '127.0.0.1'
+  async #bindRelay(host: string): Promise<Socket> {
     const range = this.#opts.relayPortRange
     if (!range) return bindUdp(host, 0)
     const [min, max] = range
@@ -494,6 +517,10 @@ export class TurnServer {
       this.stats.refusedPeers++
       return void this.#reply(req, from, auth, [attr.errorCode(403, 'Forbidden')], true)
     }
+    if (!sameFamily(peers, alloc.family)) {
+      const mismatch = attr.errorCode(443, 'Peer Address Family Mismatch')
+      return void this.#reply(req, from, auth, [mismatch], true)
+    }
     const expires = Date.now() + (this.#opts.permissionLifetimeMs ?? 300_000)
     for (const p of peers) alloc.permissions.set(p.host, expires)
     this.#reply(req, from, auth, [])
@@ -525,6 +552,10 @@ export class TurnServer {
       this.stats.refusedPeers++
       return void this.#reply(req, from, auth, [attr.errorCode(403, 'Forbidden')], true)
     }
+    if (!sameFamily([peer], alloc.family)) {
+      const mismatch = attr.errorCode(443, 'Peer Address Family Mismatch')
+      return void this.#reply(req, from, auth, [mismatch], true)
+    }
     const now = Date.now()
     alloc.channels.set(number, { peer, expiresAt: now + (this.#opts.channelLifetimeMs ?? 600_000) })
     alloc.channelByPeer.set(endpointKey(peer), number)
@@ -543,6 +574,7 @@ export class TurnServer {
     try {
       const peer = this.#peers(ind)[0]
       const data = findAttribute(ind, AttrType.Data)
+      // A permission is of the relayed family; one of the other family never matches.
       if (!peer || !data || !this.#permitted(alloc, peer.host)) {
         this.stats.dropped++
         return
