@@ -8,8 +8,9 @@ import {
 } from '@p2pd/interface'
 import { ipFamily } from '@p2pd/stun'
 import type { TurnTcpClient } from './client/tcp-client.js'
-import { TurnClient, type TurnClientOptions, type TurnServerConfig } from './client/turn-client.js'
+import type { TurnClient, TurnClientOptions, TurnServerConfig } from './client/turn-client.js'
 import { TurnError } from './errors.js'
+import { allocateUdp, answerFamily, offerFamilies, withFamily } from './family.js'
 import { offerRelay } from './relay-offer.js'
 import { ReliableStream, type ReliableStreamOptions } from './stream/reliable-stream.js'
 import { acceptTcp, allocateTcp, connectTcp } from './tcp-strategy.js'
@@ -77,6 +78,7 @@ function tcpFallsBack(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code
   return (
     code === 'TURN_UNSUPPORTED_TRANSPORT' ||
+    code === 'TURN_ADDRESS_FAMILY' ||
     code === 'TURN_SOCKET' ||
     code === 'TURN_ALLOCATION_LOST' ||
     code === 'TURN_CLOSED' ||
@@ -105,19 +107,6 @@ function parseId(v: unknown): number {
     throw new TurnError('TURN_SIGNALING', 'turn message needs a 32-bit id')
   }
   return v
-}
-
-async function allocateFirst(init: TurnInit, signal: AbortSignal): Promise<TurnClient> {
-  let last: unknown
-  for (const server of init.servers) {
-    try {
-      return await TurnClient.allocate(server, { ...init.client, signal })
-    } catch (err) {
-      if (signal.aborted) throw err
-      last = err
-    }
-  }
-  throw last ?? new TurnError('TURN_BAD_INPUT', 'no TURN server configured')
 }
 
 /**
@@ -159,7 +148,8 @@ function relayStream(
  */
 export function turn(init: TurnInit): Strategy {
   async function connectUdp(ctx: StrategyContext, signal: AbortSignal): Promise<RawConnection> {
-    const client = await allocateFirst(init, signal)
+    // Relayed families (family.ts): both relays must share one.
+    const client = await allocateUdp(init, offerFamilies(ctx.local, ctx.remote), ctx.local, signal)
     try {
       const { id, answer: body } = await offerRelay(ctx, client.relayed, undefined, signal)
       if (body.error !== undefined) {
@@ -193,7 +183,10 @@ export function turn(init: TurnInit): Strategy {
       if (init.tcp !== false) {
         let tcp: TurnTcpClient | undefined
         try {
-          tcp = await allocateTcp(init, signal)
+          tcp = await allocateTcp(
+            withFamily(init, offerFamilies(ctx.local, ctx.remote)[0] ?? 4, ctx.local),
+            signal,
+          )
           return await connectTcp(ctx, init, tcp, signal, parseEndpoint)
         } catch (err) {
           await tcp?.close()
@@ -207,12 +200,13 @@ export function turn(init: TurnInit): Strategy {
       const offer = inbound.message.body as Partial<TurnOffer> | null
       const id = parseId(offer?.id)
       const peer = parseEndpoint(offer?.relayed)
-      if (offer?.transport === 'tcp') return acceptTcp(ctx, init, signal, { id, relayed: peer })
+      const ours = withFamily(init, answerFamily(peer), ctx.local)
+      if (offer?.transport === 'tcp') return acceptTcp(ctx, ours, signal, { id, relayed: peer })
       const to = { nodeId: ctx.remote.nodeId, signal: ctx.remote.signal }
       let client: TurnClient | undefined
       let stream: ReliableStream | undefined
       try {
-        client = await allocateFirst(init, signal)
+        client = await allocateUdp(ours, [answerFamily(peer)], ctx.local, signal)
         await client.bindChannel(peer, { signal })
         // The stream listens before the answer goes out: the offerer may send at once.
         stream = relayStream(client, peer, id, init)
