@@ -10,6 +10,7 @@ import {
   createMessage,
   encodeMessage,
   newTransactionId,
+  StunClass,
   StunMethod,
 } from '@p2pd/stun'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -214,6 +215,7 @@ describe('TurnServer over IPv6', () => {
       const bytes = encodeMessage(
         createMessage({
           method: StunMethod.Allocate,
+          cls: StunClass.Request,
           transactionId: newTransactionId(),
           attributes: [attr.uint32(AttrType.RequestedTransport, 17 << 24)],
         }),
