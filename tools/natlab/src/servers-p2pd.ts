@@ -10,7 +10,7 @@
  * ```
  */
 import { spawnServer } from '@p2pd/testkit'
-import { bridge6Of, PUBLIC_CIDR, SERVER_IPS } from './addressing.js'
+import { bridge6Of, PUBLIC_CIDR, PUBLIC6_CIDR, SERVER_IPS } from './addressing.js'
 import { tool } from './exec.js'
 import { nodeTsArgv, PACKAGE_DIR, srcFile } from './node-in-ns.js'
 import { type LabEndpoint, type LabServer, listening, type RunningLabServer } from './servers.js'
@@ -151,41 +151,54 @@ export interface P2pdTurnOptions {
 }
 
 /**
- * `@p2pd/turn`'s `TurnServer` (UDP) on the reserved TURN address (198.18.0.13:3478), relaying
- * from the same IP. The peer policy is the package default (no loopback, no private, no
- * reserved peers) plus the lab's "internet", 198.18.0.0/15: a benchmarking range, so refused
+ * `@p2pd/turn`'s `TurnServer` (UDP and TCP) on the reserved TURN address (198.18.0.13:3478),
+ * relaying from the same IP. The peer policy is the package default (no loopback, no private,
+ * no reserved peers) plus the lab's "internet", 198.18.0.0/15: a benchmarking range, so refused
  * unless allowed explicitly. Endpoint `turn` with `extra` = `{ user, password, realm }`.
+ *
+ * In a dual-stack lab a second instance listens on the IPv6 twin (2001:db8::13, endpoint
+ * `turn6`) for IPv6-only hosts, and both instances relay in both families (the lab's IPv6
+ * internet, 2001:db8::/32, allowed too): each side of a relayed pair may use either instance,
+ * and both relays must share one family.
  */
 export function p2pdTurnServer(opts: P2pdTurnOptions = {}): LabServer {
   const host = opts.host ?? SERVER_IPS.turn
+  const host6 = bridge6Of(host)
   const port = opts.port ?? 3478
   const user = opts.user ?? 'p2pd'
   const password = opts.password ?? 'secret'
   const realm = opts.realm ?? 'p2pd.test'
+  const extra = { user, password, realm }
+  const instance = (ctx: Parameters<LabServer['start']>[0], listen: string, v6: boolean) =>
+    startOwn(
+      'p2pd-turn',
+      'turn',
+      {
+        host: listen,
+        port,
+        relayHosts: ctx.ipv6 ? [host, host6] : [host],
+        relayPortRange: [49152, 65535],
+        realm,
+        users: { [user]: password },
+        allowPeerRanges: ctx.ipv6 ? [PUBLIC_CIDR, PUBLIC6_CIDR] : [PUBLIC_CIDR],
+        maxAllocations: 20_000,
+        maxAllocationsPerUser: opts.maxAllocationsPerUser ?? 10_000,
+        // Runners killed mid-trial leave allocations behind: let them expire soon.
+        defaultLifetimeSec: 300,
+        maxLifetimeSec: 300,
+      },
+      ctx,
+      () => listening(ctx.ns, 'udp', v6 ? `[${listen}]` : listen, port),
+      { [v6 ? 'turn6' : 'turn']: { host: listen, port, transport: 'udp', extra } },
+    )
   return {
     name: 'p2pd-turn',
     addresses: [host],
-    start: (ctx) =>
-      startOwn(
-        'p2pd-turn',
-        'turn',
-        {
-          host,
-          port,
-          relayHost: host,
-          relayPortRange: [49152, 65535],
-          realm,
-          users: { [user]: password },
-          allowPeerRanges: [PUBLIC_CIDR],
-          maxAllocations: 20_000,
-          maxAllocationsPerUser: opts.maxAllocationsPerUser ?? 10_000,
-          // Runners killed mid-trial leave allocations behind: let them expire soon.
-          defaultLifetimeSec: 300,
-          maxLifetimeSec: 300,
-        },
-        ctx,
-        () => listening(ctx.ns, 'udp', host, port),
-        { turn: { host, port, transport: 'udp', extra: { user, password, realm } } },
+    addresses6: [host6],
+    start: async (ctx) =>
+      both(
+        await instance(ctx, host, false),
+        ctx.ipv6 ? await instance(ctx, host6, true) : undefined,
       ),
   }
 }

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { SERVER_IPS } from './addressing.js'
+import { bridge6Of, SERVER_IPS } from './addressing.js'
 import { nsRun, spawnInNamespace, tool } from './exec.js'
 import { jsonLines, PACKAGE_DIR, stopChild } from './node-in-ns.js'
 import type { StrategyRunner } from './runners/index.js'
@@ -162,7 +162,8 @@ export async function firewallPassed6(
 function pathOf(remote: string | undefined, peer: LabPeer): PathKind {
   const h = hostOf(remote)
   if (h === peer.publicIp || (peer.hostIp6 !== undefined && h === peer.hostIp6)) return 'direct'
-  if (Object.values(SERVER_IPS).includes(h as never)) return 'relayed'
+  // A lab server's IPv4 address or its IPv6 twin (TURN over IPv6).
+  if (Object.values(SERVER_IPS).some((ip) => h === ip || h === bridge6Of(ip))) return 'relayed'
   if (
     /^(10\.|172\.(1[6-9]|2\d|3[01])\.|192\.168\.|100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.)/.test(h)
   )

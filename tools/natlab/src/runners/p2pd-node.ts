@@ -54,8 +54,12 @@ const stun4 =
 const stun6 = family !== 'v4' ? srv['p2pd-stun']?.stun6 : undefined
 const stun = family === 'v6' ? stun6 : stun4
 const stunAll = [stun4, stun6].filter((e) => e !== undefined && (family !== 'v6' || e === stun6))
+// An IPv6-only host reaches our TURN server on its IPv6 twin (`turn6`).
+const turn6 = family === 'v6' ? srv['p2pd-turn']?.turn6 : undefined
 const turnEp =
-  opt.turnServer === 'coturn' ? srv.coturn?.turn : (srv['p2pd-turn']?.turn ?? srv.coturn?.turn)
+  opt.turnServer === 'coturn'
+    ? srv.coturn?.turn
+    : (turn6 ?? srv['p2pd-turn']?.turn ?? srv.coturn?.turn)
 const mqtt = family === 'v6' ? srv.mosquitto?.mqtt6?.extra?.url : srv.mosquitto?.mqtt?.extra?.url
 const sntp = family === 'v6' ? srv['p2pd-sntp']?.sntp6 : srv['p2pd-sntp']?.sntp
 if (!stun || !mqtt) throw new Error('the lab has no STUN server or no mosquitto')
