@@ -11,6 +11,7 @@ import type { TurnTcpClient } from './client/tcp-client.js'
 import type { TurnClient, TurnClientOptions, TurnServerConfig } from './client/turn-client.js'
 import { TurnError } from './errors.js'
 import { allocateUdp, answerFamily, offerFamilies, withFamily } from './family.js'
+import { keepTcp } from './relay-choice.js'
 import { offerRelay } from './relay-offer.js'
 import { ReliableStream, type ReliableStreamOptions } from './stream/reliable-stream.js'
 import { acceptTcp, allocateTcp, connectTcp } from './tcp-strategy.js'
@@ -54,9 +55,12 @@ export interface TurnInit {
    */
   readonly stream?: Omit<ReliableStreamOptions, 'conv'>
   /**
-   * Prefer TCP allocations (RFC 6062; default true): both legs are kernel TCP and the secure
-   * pipe runs on the relayed byte stream itself. When the server refuses them (442), TCP to
-   * it fails, or the peer has none, the UDP relay with the reliable stream is used.
+   * TCP allocations (RFC 6062): both legs are kernel TCP and the secure pipe runs on the
+   * relayed byte stream itself. Default: preferred, unless the server's TCP legs have fixed
+   * buffers that cap them below the UDP relay at the measured round trip (coturn farther than
+   * a few ms; see `relay-choice.ts`). `true`: always preferred; `false`: UDP relays only.
+   * When the server refuses them (442), TCP to it fails, or the peer has none, the UDP relay
+   * with the reliable stream is used.
    */
   readonly tcp?: boolean
 }
@@ -187,7 +191,11 @@ export function turn(init: TurnInit): Strategy {
             withFamily(init, offerFamilies(ctx.local, ctx.remote)[0] ?? 4, ctx.local),
             signal,
           )
-          return await connectTcp(ctx, init, tcp, signal, parseEndpoint)
+          if (keepTcp(ctx, init, tcp)) {
+            return await connectTcp(ctx, init, tcp, signal, parseEndpoint)
+          }
+          await tcp.close()
+          tcp = undefined
         } catch (err) {
           await tcp?.close()
           if (signal.aborted || !tcpFallsBack(err)) throw err

@@ -8,6 +8,7 @@ import {
 } from '@p2pd/interface'
 import { TurnTcpClient } from './client/tcp-client.js'
 import { TurnError } from './errors.js'
+import { keepTcp } from './relay-choice.js'
 import { offerRelay } from './relay-offer.js'
 import type { TurnAnswer, TurnInit } from './strategy.js'
 import { RelayedTcpStream } from './tcp-stream.js'
@@ -100,6 +101,10 @@ export async function acceptTcp(
   try {
     if (init.tcp === false) throw new TurnError('TURN_UNSUPPORTED_TRANSPORT', 'TCP relays are off')
     client = await allocateTcp(init, signal)
+    if (!keepTcp(ctx, init, client)) {
+      await client.close()
+      throw new TurnError('TURN_UNSUPPORTED_TRANSPORT', 'TCP relay capped; UDP relays instead')
+    }
     await client.createPermission(peer, { signal })
   } catch (err) {
     if (signal.aborted) throw err

@@ -156,6 +156,32 @@ describe('Sender timeouts', () => {
     expect(s.retransmits).toBe(1 + seqs.filter((q) => q < 16).length)
   })
 
+  it('sets the threshold once per loss episode, not again on each timeout of it', () => {
+    const s = loaded()
+    s.poll(0)
+    s.poll(250) // first timeout: threshold 0.7 × 16
+    expect(s.ssthresh).toBeCloseTo(11.2)
+    s.poll(700) // the held-back segments time out too (RTO doubled to 400 ms)
+    expect(s.timeouts).toBe(2)
+    expect(s.ssthresh).toBeCloseTo(11.2)
+    expect(s.cwnd).toBe(4)
+  })
+
+  it('a spurious timeout in slow start does not end slow start', () => {
+    const s = new Sender(opts)
+    s.enqueue(Buffer.alloc(100 * 200))
+    s.poll(0)
+    s.poll(250) // timeout
+    s.onAck(ack(16, timestamp(0)), 260) // caused by the originals: spurious, window back
+    expect(s.spuriousTimeouts).toBe(1)
+    expect(s.cwnd).toBe(32) // 16 restored, +16 acked in slow start
+    s.poll(261)
+    s.onAck(ack(32, timestamp(261)), 360)
+    // Still doubling (CUBIC would have added well under one packet per ack here).
+    expect(s.cwnd).toBe(48)
+    expect(s.ssthresh).toBe(Number.POSITIVE_INFINITY)
+  })
+
   it('declares the link dead after maxTransmits of one segment', () => {
     const s = new Sender({ ...opts, maxTransmits: 3, maxRtoMs: 200 })
     s.enqueue(Buffer.alloc(100))
@@ -163,5 +189,33 @@ describe('Sender timeouts', () => {
     expect(s.poll(10_000).dead).toBe(false)
     expect(s.poll(20_000).dead).toBe(false)
     expect(s.poll(30_000).dead).toBe(true)
+  })
+})
+
+describe('Sender pacing', () => {
+  it('spreads an opened window over the round trip instead of one burst', () => {
+    const s = new Sender({ segmentSize: 100, initialCwnd: 200, pacingBurstMs: 20 })
+    s.enqueue(Buffer.alloc(100 * 2000))
+    // Before the first RTT sample nothing is paced.
+    expect(s.poll(0).out).toHaveLength(200)
+    s.onAck(ack(200, timestamp(0)), 100) // RTT 100 ms; slow start: window 400
+    expect(s.cwnd).toBe(400)
+    // Rate 2 × 400 / 100 ms = 8 per ms; the first burst is bounded by max(IW, 20 ms × 8).
+    const first = s.poll(100).out.length
+    expect(first).toBe(200)
+    expect(s.paced).toBe(true)
+    expect(s.poll(110).out.length).toBe(80)
+    let total = first + 80
+    for (let t = 120; t <= 200; t += 10) total += s.poll(t).out.length
+    expect(total).toBe(400)
+    expect(s.paced).toBe(false)
+  })
+
+  it('does not pace sub-millisecond paths (loopback)', () => {
+    const s = new Sender({ segmentSize: 100, initialCwnd: 200 })
+    s.enqueue(Buffer.alloc(100 * 2000))
+    s.poll(0)
+    s.onAck(ack(200, timestamp(0)), 0.5)
+    expect(s.poll(0.5).out).toHaveLength(400)
   })
 })

@@ -41,10 +41,12 @@ describe('turn() over TCP allocations', () => {
       username: coturn.user,
       password: coturn.password,
     }
-    const { pa, pb, rawA, rawB, close } = await pair(
-      turn({ servers: [cfg] }),
-      turn({ servers: [cfg] }),
+    // tcp: true: a loaded machine may measure coturn farther than the auto choice allows.
+    const { pa, pb, rawA, rawB, logA, close } = await pair(
+      turn({ servers: [cfg], tcp: true }),
+      turn({ servers: [cfg], tcp: true }),
     )
+    expect(logA.some((l) => l.includes('tcp: true'))).toBe(true)
     expect(rawA.stream).toBeInstanceOf(RelayedTcpStream)
     expect(rawB.stream).toBeInstanceOf(RelayedTcpStream)
     expect(rawA.relayed && rawB.relayed).toBe(true)
@@ -52,6 +54,38 @@ describe('turn() over TCP allocations', () => {
     expect(rawB.remote).toEqual(rawA.local)
     await exchange(4 * 1024 * 1024, pa, pb)
     await exchange(4 * 1024 * 1024, pb, pa)
+    await Promise.all([pa.close(), pb.close()])
+    await close()
+  })
+
+  it('through coturn by default: the relay choice names coturn and is the one used', async () => {
+    const cfg = {
+      host: coturn.host,
+      port: coturn.port,
+      username: coturn.user,
+      password: coturn.password,
+    }
+    const { pa, pb, rawA, rawB, logA, logB, close } = await pair(
+      turn({ servers: [cfg] }),
+      turn({ servers: [cfg] }),
+    )
+    // Each side logs its choice from the Allocate's SOFTWARE and round trip. On loopback it
+    // is TCP unless the machine is loaded enough to stretch the round trip past ~5 ms.
+    for (const [log, raw] of [
+      [logA, rawA],
+      [logB, rawB],
+    ] as const) {
+      const line = log.find((l) => /TCP relay on|UDP relay instead/.test(l))
+      expect(line, log.join('\n')).toMatch(/coturn/i)
+      expect(line).toMatch(/KiB per [\d.]+ ms round trip/)
+      if (line?.includes('UDP relay instead')) expect(raw.stream).toBeInstanceOf(ReliableStream)
+    }
+    if (!logA.some((l) => l.includes('UDP relay instead'))) {
+      // The offerer kept TCP: the pair is TCP unless the answerer declined it.
+      const declined = logB.some((l) => l.includes('UDP relay instead'))
+      expect(rawA.stream).toBeInstanceOf(declined ? ReliableStream : RelayedTcpStream)
+    }
+    await exchange(1024 * 1024, pa, pb)
     await Promise.all([pa.close(), pb.close()])
     await close()
   })

@@ -182,9 +182,22 @@ export async function benchP2pd(opts: BenchP2pdOptions = {}): Promise<BenchP2pdR
     const throughput = [
       await run('direct (TCP, B open)', 'node-direct', pr, open, tTrials, t),
       await run('relayed (our TURN, same pair)', 'node-turn', pr, open, tTrials, t),
+      // What a node chooses by default: at this round trip, coturn's UDP relay (its TCP legs
+      // have fixed 64 KiB buffers; @p2pd/turn relay-choice.ts).
       await run('relayed (coturn, same pair)', 'node-turn', pr, open, tTrials, {
         ...t,
         turnServer: 'coturn',
+      }),
+      // The two relay transports forced, for comparison: coturn's window-capped TCP relay, and
+      // our server's UDP relay (the same reliable stream as coturn's default row above).
+      await run('relayed (coturn, TCP forced, same pair)', 'node-turn', pr, open, tTrials, {
+        ...t,
+        turnServer: 'coturn',
+        turnTcp: true,
+      }),
+      await run('relayed (our TURN, UDP forced, same pair)', 'node-turn', pr, open, tTrials, {
+        ...t,
+        turnTcp: false,
       }),
       await run('punched (TCP, cone × cone)', 'node-punch', pr, prd, tTrials, t),
       await run('relayed (our TURN, cone × cone)', 'node-turn', pr, prd, tTrials, t),

@@ -42,6 +42,7 @@ export async function authenticatedRequest(
   method: number,
   build: (transactionId: Uint8Array) => StunAttribute[],
   signal: AbortSignal,
+  onRoundTrip?: (ms: number) => void,
 ): Promise<DecodedStunMessage> {
   let unauthorized = 0
   let stale = 0
@@ -61,12 +62,14 @@ export async function authenticatedRequest(
       attributes: [...build(transactionId), ...software, ...credentials],
     })
     const key = auth.key
+    const sentAt = performance.now()
     const res = await conn.transact(message, {
       signal,
       timeoutMs: tuning.requestTimeoutMs ?? 5000,
       encode: auth.encodeOptions(),
       ...(tuning.rtoMs !== undefined ? { rtoMs: tuning.rtoMs } : {}),
     })
+    onRoundTrip?.(performance.now() - sentAt)
     if (res.cls === StunClass.SuccessResponse) {
       if (key && !verifyIntegrity(res, key)) {
         throw new TurnError('TURN_BAD_RESPONSE', 'response integrity check failed')

@@ -77,6 +77,8 @@ export class TurnTcpClient extends EventEmitter<TurnTcpClientEvents> {
   /** Lifetime, refreshes, permissions and request deadlines (shared with TurnClient). */
   readonly #upkeep: AllocationLifecycle
   readonly #sockets = new Set<Socket>()
+  #software: string | undefined
+  #allocateRttMs: number | undefined
   #inboundBinds = 0
   #closed = false
   #closing: Promise<void> | undefined
@@ -197,8 +199,27 @@ export class TurnTcpClient extends EventEmitter<TurnTcpClientEvents> {
     return this.#sockets.size
   }
 
+  /**
+   * The server's SOFTWARE in its (authenticated) Allocate response, when it sent one: which
+   * implementation relays our TCP legs (see `relay-choice.ts`).
+   */
+  get software(): string | undefined {
+    return this.#software
+  }
+
+  /**
+   * Shortest request→response time of the Allocate exchange (ms): the round trip to the
+   * server over the control connection, plus its processing of one request.
+   */
+  get allocateRttMs(): number | undefined {
+    return this.#allocateRttMs
+  }
+
   async #allocate(signal: AbortSignal): Promise<void> {
-    const res = await this.#request(
+    const res = await authenticatedRequest(
+      this.#conn,
+      this.#auth,
+      this.#opts,
       StunMethod.Allocate,
       () => [
         attr.requestedTransport(TransportProtocol.Tcp),
@@ -206,6 +227,9 @@ export class TurnTcpClient extends EventEmitter<TurnTcpClientEvents> {
         ...requestedFamily(this.#opts.addressFamily),
       ],
       signal,
+      (ms) => {
+        this.#allocateRttMs = Math.min(this.#allocateRttMs ?? ms, ms)
+      },
     )
     const relayedAttr = findAttribute(res, AttrType.XorRelayedAddress)
     if (!relayedAttr) {
@@ -213,7 +237,9 @@ export class TurnTcpClient extends EventEmitter<TurnTcpClientEvents> {
     }
     try {
       this.#relayed = decodeXorAddress(relayedAttr.value, res.transactionId)
-      this.#mapped = readAttributes(res).xorMappedAddress
+      const read = readAttributes(res)
+      this.#mapped = read.xorMappedAddress
+      this.#software = read.software
     } catch (err) {
       throw new TurnError('TURN_BAD_RESPONSE', 'malformed address in Allocate response', {
         cause: err,

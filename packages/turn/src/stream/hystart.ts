@@ -75,4 +75,17 @@ export class HyStart {
   end(): void {
     this.#phase = 'done'
   }
+
+  /** The phase before {@link end}, to undo a timeout that proved spurious. */
+  snapshot(): SlowStartPhase {
+    return this.#phase
+  }
+
+  /**
+   * Back to `phase` after a spurious timeout: a stall of either end's event loop is no sign
+   * of a full path, and ending slow start on it left a 100 ms path at a tenth of its rate.
+   */
+  restore(phase: SlowStartPhase): void {
+    this.#phase = phase
+  }
 }

@@ -13,6 +13,7 @@ import {
 import { Receiver } from './receiver.js'
 import type { RttOptions } from './rtt.js'
 import { Sender, timestamp } from './sender.js'
+import { seqDiff } from './seq.js'
 
 /** Options of {@link ReliableStream}. */
 export interface ReliableStreamOptions extends RttOptions {
@@ -20,13 +21,13 @@ export interface ReliableStreamOptions extends RttOptions {
   readonly conv: number
   /** Payload bytes per packet (default 1,200: fits a 1,280-byte path MTU with TURN headers). */
   readonly segmentSize?: number
-  /** Unacknowledged bytes we accept from the writer before applying backpressure (2 MiB). */
+  /** Unacknowledged bytes we accept from the writer before applying backpressure (6 MiB). */
   readonly sendBufferBytes?: number
-  /** Bytes we hold for the reader, unread + out of order; sets the advertised window (4 MiB). */
+  /** Bytes we hold for the reader, unread + out of order; sets the advertised window (6 MiB). */
   readonly receiveBufferBytes?: number
   /** Congestion window at the start (packets, default 16). */
   readonly initialCwnd?: number
-  /** Largest congestion window (packets, default 2,048). */
+  /** Largest congestion window (packets, default 8,192; the peer's window binds first). */
   readonly maxCwnd?: number
   /** Transmissions of one segment before the link is declared dead (default 20). */
   readonly maxTransmits?: number
@@ -103,7 +104,11 @@ export class ReliableStream extends Duplex {
   #tick: NodeJS.Timeout | undefined
   #housekeeping: NodeJS.Timeout
   #ackScheduled = false
+  /** The timestamp our next ACK echoes (see {@link #noteEcho}). */
   #echoTs: number | undefined
+  #echoInOrder = false
+  /** The cumulative ack of the last ACK we sent. */
+  #ackedUpTo = 0
   #lastSent = performance.now()
   #lastHeard = performance.now()
   #heardPeer = false
@@ -123,17 +128,17 @@ export class ReliableStream extends Duplex {
     const segmentSize = opts.segmentSize ?? 1200
     this.conv = opts.conv >>> 0
     this.#link = link
-    this.#sendBufferBytes = opts.sendBufferBytes ?? 2 * 1024 * 1024
+    this.#sendBufferBytes = opts.sendBufferBytes ?? 6 * 1024 * 1024
     this.#keepAliveMs = opts.keepAliveMs ?? 5000
     this.#idleTimeoutMs = opts.idleTimeoutMs ?? 30_000
     this.#openTimeoutMs = opts.openTimeoutMs ?? this.#idleTimeoutMs
     this.#tickMs = opts.tickMs ?? 10
     this.#lingerMs = opts.lingerMs ?? 1000
     this.#closeTimeoutMs = opts.closeTimeoutMs ?? 5000
-    this.#sender = new Sender({ ...opts, segmentSize })
+    this.#sender = new Sender({ pacingBurstMs: 2 * this.#tickMs, ...opts, segmentSize })
     this.#receiver = new Receiver({
       segmentSize,
-      bufferBytes: opts.receiveBufferBytes ?? 4 * 1024 * 1024,
+      bufferBytes: opts.receiveBufferBytes ?? 6 * 1024 * 1024,
     })
     this.#advertised = this.#receiver.window(0)
     this.released = new Promise((resolve) => {
@@ -276,6 +281,7 @@ export class ReliableStream extends Duplex {
     this.#heardPeer = true
     switch (packet.type) {
       case PacketType.Data: {
+        this.#noteEcho(packet.seq, packet.ts)
         // Once the Duplex is gone (closing, lingering) data is acked and dropped.
         const live = this.#state === 'open' && !this.destroyed
         const arrival = this.#receiver.onData(
@@ -284,7 +290,6 @@ export class ReliableStream extends Duplex {
           packet.fin,
           live ? this.readableLength : 0,
         )
-        this.#echoTs = packet.ts
         if (live) {
           for (const d of arrival.deliver) this.push(d)
           if (arrival.fin) this.push(null)
@@ -349,6 +354,23 @@ export class ReliableStream extends Duplex {
     })
   }
 
+  /**
+   * Which DATA timestamp the next ACK echoes: the first one since our last ACK that was at or
+   * below the cumulative point that ACK announced, else the first one at all. An ACK covers a
+   * batch of packets, and echoing the newest of them (a retransmission sent after a timeout,
+   * queued behind originals that a stalled event loop had not read yet) made the sender judge
+   * spurious timeouts genuine and cut its window to 4; echoing a packet that arrived out of
+   * order after a loss would do the opposite. RTT samples then include the batching delay,
+   * which is the delay the sender's timer must tolerate anyway.
+   */
+  #noteEcho(seq: number, ts: number): void {
+    const inOrder = seqDiff(seq, this.#ackedUpTo) <= 0
+    if (this.#echoTs === undefined || (inOrder && !this.#echoInOrder)) {
+      this.#echoTs = ts
+      this.#echoInOrder = inOrder
+    }
+  }
+
   #sendAck(probe: boolean): void {
     const window = this.#receiver.window(this.destroyed ? 0 : this.readableLength)
     this.#advertised = window
@@ -364,6 +386,8 @@ export class ReliableStream extends Duplex {
       }),
     )
     this.#echoTs = undefined
+    this.#echoInOrder = false
+    this.#ackedUpTo = this.#receiver.expected
   }
 
   #flush(): void {
@@ -380,8 +404,9 @@ export class ReliableStream extends Duplex {
       this.#lastProbe = now
       this.#sendAck(true)
     }
-    if (this.#sender.inflightCount > 0 || this.#sender.blockedByPeer) this.#startTick()
-    else this.#stopTick()
+    if (this.#sender.inflightCount > 0 || this.#sender.blockedByPeer || this.#sender.paced) {
+      this.#startTick()
+    } else this.#stopTick()
   }
 
   #startTick(): void {

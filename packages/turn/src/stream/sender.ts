@@ -1,5 +1,5 @@
 import { Cubic, type CubicState } from './cubic.js'
-import { CSS_GROWTH_DIVISOR, HyStart } from './hystart.js'
+import { CSS_GROWTH_DIVISOR, HyStart, type SlowStartPhase } from './hystart.js'
 import type { AckPacket } from './packet.js'
 import { RttEstimator, type RttOptions } from './rtt.js'
 import { seqAdd, seqDiff, seqLess } from './seq.js'
@@ -10,10 +10,15 @@ export interface SenderOptions extends RttOptions {
   readonly segmentSize: number
   /** Congestion window at the start and after an idle period (packets, default 16). */
   readonly initialCwnd?: number
-  /** Upper bound of the congestion window (packets, default 2,048). */
+  /** Upper bound of the congestion window (packets, default 8,192). */
   readonly maxCwnd?: number
   /** A segment transmitted this often without an ack means the link is dead (default 20). */
   readonly maxTransmits?: number
+  /**
+   * Largest burst of new segments, as this many ms at the pacing rate (default 20: two ticks
+   * of the stream's timer, which is when paced segments go out if no ack comes first).
+   */
+  readonly pacingBurstMs?: number
 }
 
 /** One segment in flight. */
@@ -43,12 +48,20 @@ export interface Transmission {
 /** Segments re-sent after this many later segments were selectively acked (TCP's dupthresh). */
 const DUP_THRESHOLD = 3
 const MIN_CWND = 4
+/**
+ * Pacing rate as a multiple of one window per smoothed RTT: twice in slow start (so the
+ * window can still double each round), a quarter above it afterwards (so the pacing never
+ * holds the window below what the path takes) — Linux paces TCP the same way.
+ */
+const PACE_SLOW_START = 2
+const PACE_AVOIDANCE = 1.25
 
 /** The window before a retransmission timeout, kept until we know whether it was spurious. */
 interface TimeoutUndo {
   readonly cwnd: number
   readonly ssthresh: number
   readonly cubic: CubicState
+  readonly slowStart: SlowStartPhase
   /** When the timeout fired (ms), and as our u32 timestamp. */
   readonly at: number
   readonly atTs: number
@@ -100,6 +113,12 @@ export class Sender {
   readonly #cubic = new Cubic()
   readonly #hystart = new HyStart()
   #undo: TimeoutUndo | undefined
+  readonly #pacingBurstMs: number
+  /** New segments that may leave now (a token bucket filled at the pacing rate). */
+  #tokens = 0
+  #tokensAt: number | undefined
+  /** The last poll held new segments back for pacing: the caller must poll again soon. */
+  #paced = false
   /** Statistics. */
   retransmits = 0
   timeouts = 0
@@ -108,8 +127,9 @@ export class Sender {
   constructor(opts: SenderOptions) {
     this.#segmentSize = opts.segmentSize
     this.#initialCwnd = opts.initialCwnd ?? 16
-    this.#maxCwnd = opts.maxCwnd ?? 2048
+    this.#maxCwnd = opts.maxCwnd ?? 8192
     this.#maxTransmits = opts.maxTransmits ?? 20
+    this.#pacingBurstMs = opts.pacingBurstMs ?? 20
     this.#cwnd = this.#initialCwnd
     this.#peerWindow = this.#initialCwnd
     this.rtt = new RttEstimator(opts)
@@ -128,6 +148,11 @@ export class Sender {
     return this.#cwnd
   }
 
+  /** Slow-start threshold (packets; infinite until the first loss or HyStart exit). */
+  get ssthresh(): number {
+    return this.#ssthresh
+  }
+
   get peerWindow(): number {
     return this.#peerWindow
   }
@@ -140,6 +165,11 @@ export class Sender {
   /** True when everything written (FIN included, if queued) is acknowledged. */
   get idle(): boolean {
     return this.#queueBytes === 0 && this.#inflight.size === 0
+  }
+
+  /** True when the last {@link poll} held new segments back to pace them: poll again soon. */
+  get paced(): boolean {
+    return this.#paced
   }
 
   /** True when there is data we could send but the peer's window is closed. */
@@ -253,6 +283,7 @@ export class Sender {
     this.#cwnd = Math.max(this.#cwnd, undo.cwnd)
     this.#ssthresh = undo.ssthresh
     this.#cubic.restore(undo.cubic)
+    this.#hystart.restore(undo.slowStart)
     this.#recoverUntil = undefined
   }
 
@@ -281,11 +312,16 @@ export class Sender {
     }
     if (timedOut) {
       this.timeouts++
+      // The first timeout of a loss episode sets the threshold; the ones after it (the same
+      // segments again, or more of one window) must not shrink it further: each cut it again,
+      // from a window of 4, and after one stall of a loaded relay a 100 ms path crawled.
+      const fresh = this.#recoverUntil === undefined
       if (!this.#undo) {
         this.#undo = {
           cwnd: this.#cwnd,
           ssthresh: this.#ssthresh,
           cubic: this.#cubic.snapshot(),
+          slowStart: this.#hystart.snapshot(),
           at: now,
           atTs: timestamp(now),
           seq: timedOut.seq,
@@ -293,7 +329,7 @@ export class Sender {
       }
       this.rtt.backoff()
       this.#hystart.end()
-      this.#ssthresh = Math.max(MIN_CWND, this.#cubic.onLoss(this.#cwnd))
+      if (fresh) this.#ssthresh = Math.max(MIN_CWND, this.#cubic.onLoss(this.#cwnd))
       this.#cwnd = MIN_CWND
       this.#recoverUntil = this.#nextSeq
       if (!this.#resend(timedOut, now, out)) return { out, dead: true }
@@ -320,8 +356,35 @@ export class Sender {
         if (!this.#resend(s, now, out)) return { out, dead: true }
       }
     }
-    while (this.#pipe() < limit && this.#hasNew()) out.push(this.#cut(now))
+    this.#refill(now)
+    while (this.#pipe() < limit && this.#hasNew() && this.#tokens >= 1) {
+      out.push(this.#cut(now))
+      this.#tokens--
+    }
+    this.#paced = this.#pipe() < limit && this.#hasNew()
     return { out, dead: false }
+  }
+
+  /**
+   * Pacing: spreads a window of new segments over the round trip instead of sending it in one
+   * burst whenever an ack opens it. A burst of a thousand datagrams overflows the socket
+   * buffers of a relay or of a busy receiver (a 100 ms path lost hundreds of segments at a
+   * time and never regained its window); paced, the queues stay short. Not before the first
+   * RTT sample, nor on sub-millisecond paths, where a burst is harmless and timers too coarse.
+   */
+  #refill(now: number): void {
+    const srtt = this.rtt.srtt
+    if (srtt === undefined || srtt < 1) {
+      this.#tokens = Number.POSITIVE_INFINITY
+      this.#tokensAt = undefined
+      return
+    }
+    const factor = this.#cwnd < this.#ssthresh ? PACE_SLOW_START : PACE_AVOIDANCE
+    const perMs = (factor * this.#cwnd) / srtt
+    const burst = Math.max(this.#initialCwnd, perMs * this.#pacingBurstMs)
+    const elapsed = this.#tokensAt === undefined ? Number.POSITIVE_INFINITY : now - this.#tokensAt
+    this.#tokens = Math.min(burst, this.#tokens + perMs * Math.max(0, elapsed))
+    this.#tokensAt = now
   }
 
   /** Segments believed to be in the network (RFC 6675's pipe, without its refinements). */

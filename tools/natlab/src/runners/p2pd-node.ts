@@ -18,7 +18,8 @@
  * Options: `stun` (`p2pd` default | `coturn`), `turnServer` (`p2pd` default | `coturn`),
  * `connectTimeoutMs` (20,000), `inboundTimeoutMs` (connect + 2,000), `ntp` (true),
  * `discoverFirst` (false: all at once, as `createNode({ interfaces: stunInterfaces(…) })` does;
- * true: SNTP, then STUN discovery, then `node.start()`), `turnStream` (reliable-stream tuning passed to `turn({ stream })`), `throughputBytes` (0: off; else A sends that many bytes after the hello and B reports the
+ * true: SNTP, then STUN discovery, then `node.start()`), `turnStream` (reliable-stream tuning passed to `turn({ stream })`), `turnTcp` (`turn({ tcp })`:
+ * true/false force TCP/UDP relays; absent: the strategy's own choice), `throughputBytes` (0: off; else A sends that many bytes after the hello and B reports the
  * receive rate in `detail.throughput` — the benchmark's direct vs relayed figure).
  * The node stays up after its result until the lab stops it (SIGTERM), then stops gracefully
  * (pipes closed, TURN allocation released) — so neither side closes under the other.
@@ -81,6 +82,7 @@ function strategiesFor(name: string): Strategy[] {
     if (!turnEp?.extra) throw new Error('the lab has no TURN server')
     return turn({
       stream: opt.turnStream as Parameters<typeof turn>[0]['stream'],
+      ...(typeof opt.turnTcp === 'boolean' ? { tcp: opt.turnTcp } : {}),
       servers: [
         {
           host: turnEp.host,
