@@ -17,7 +17,9 @@ import { labSuite, useLab } from './lab-gate.js'
  * firewalls (no translation; established/related in, unsolicited inbound dropped or answered
  * with a RST) connect with real p2pd nodes, directly — the firewalls' own per-flow counters
  * must show the pipe's bytes crossing between the two hosts' IPv6 addresses — and the bytes
- * arrive intact (count and SHA-256). An IPv4-only host and a dual-stack one connect over IPv4.
+ * arrive intact (count and SHA-256); two RST firewalls also at ~0 ms (no delay line), where
+ * only the punch's fast retries cross. An IPv4-only host and a dual-stack one connect over
+ * IPv4.
  * Trials per cell: `P2PD_LAB_TRIALS` (default 1).
  */
 const labDescribe = labSuite('IPv6 lab tests')
@@ -33,22 +35,26 @@ const ATTEMPTS = 3
 /** Bytes A sends B over the pipe after the hello. */
 const BULK = 256 * 1024
 
-// Peers, by index; cells use disjoint peers and run in parallel.
+/** The delay line on every uplink but the ~0 ms pair's. */
+const TEN_MS = { upMs: 10, downMs: 10 }
+
+// Peers, by index; cells use disjoint peers.
 const PEERS = [
-  'fw6-drop', // 0  IPv6 only
-  'fw6-drop', // 1
-  'fw6-drop', // 2
-  'fw6-rst', // 3
-  'port-restricted-drop', // 4  IPv4 only
-  'port-restricted-drop+v6', // 5  dual-stack
-  'sym-random-rst+v6', // 6  dual-stack, IPv4 side cannot punch
-  'sym-random-drop+v6', // 7
+  { profile: 'fw6-drop', shape: TEN_MS }, // 0  IPv6 only
+  { profile: 'fw6-drop', shape: TEN_MS }, // 1
+  { profile: 'fw6-drop', shape: TEN_MS }, // 2
+  { profile: 'fw6-rst', shape: TEN_MS }, // 3
+  { profile: 'port-restricted-drop', shape: TEN_MS }, // 4  IPv4 only
+  { profile: 'port-restricted-drop+v6', shape: TEN_MS }, // 5  dual-stack
+  { profile: 'sym-random-rst+v6', shape: TEN_MS }, // 6  dual-stack, IPv4 side cannot punch
+  { profile: 'sym-random-drop+v6', shape: TEN_MS }, // 7
+  { profile: 'fw6-rst' }, // 8  no delay line: ~0 ms to peer 9
+  { profile: 'fw6-rst' }, // 9
 ] as const
 
 labDescribe('IPv6 in the NAT lab', () => {
   const lab = useLab({
-    peers: [...PEERS],
-    shape: { upMs: 10, downMs: 10 },
+    peers: PEERS.map((p) => ({ ...p })),
     servers: [...defaultServers(), ...p2pdServers()],
   })
   const { peer } = lab
@@ -144,13 +150,16 @@ labDescribe('IPv6 in the NAT lab', () => {
         )
       }
     }
-    expect(report.peers.filter((p) => p.ipv6)).toHaveLength(7)
+    expect(report.peers.filter((p) => p.ipv6)).toHaveLength(9)
   }, 300_000)
 
-  it('IPv6-only hosts behind stateful firewalls (drop × drop, drop × RST) connect directly', async () => {
+  it('IPv6-only hosts behind stateful firewalls (drop × drop, drop × RST, RST × RST at ~0 ms) connect directly', async () => {
     const res = await cells([
       [0, 1], // fw6-drop × fw6-drop
       [2, 3], // fw6-drop × fw6-rst
+      // ~0 ms: each side's SYN is refused within microseconds, so only the fast retry after
+      // each RST (retry.ts) crosses; like two port-restricted RST cones (punch-rtt.test.ts).
+      [8, 9], // fw6-rst × fw6-rst
     ])
     for (const c of res) {
       const label = `${c.a.profile.name} × ${c.b.profile.name}`
