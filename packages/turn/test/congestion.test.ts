@@ -182,6 +182,27 @@ describe('Sender timeouts', () => {
     expect(s.ssthresh).toBe(Number.POSITIVE_INFINITY)
   })
 
+  it('a genuine timeout keeps the threshold it set (not the collapsed window)', () => {
+    const s = loaded()
+    s.poll(0)
+    s.poll(250) // timeout: threshold 0.7 × 16, window 4
+    s.onAck(ack(1, timestamp(250)), 300) // caused by the retransmission: genuine
+    expect(s.spuriousTimeouts).toBe(0)
+    expect(s.ssthresh).toBeCloseTo(11.2)
+  })
+
+  it('no timeout while acks keep acknowledging new data (the timer restarts on progress)', () => {
+    const s = loaded()
+    s.poll(0) // 16 segments, each with a 200 ms timer
+    s.onAck(ack(1, timestamp(0)), 150) // progress at 150; RTT 150 → RTO 150 + 4 × 75 = 450
+    expect(s.poll(260).out.every((t) => t.seq >= 16)).toBe(true) // no retransmission yet
+    expect(s.timeouts).toBe(0)
+    expect(s.poll(599).out.filter((t) => t.seq < 16)).toHaveLength(0)
+    // No progress for a whole RTO: now the oldest segment times out.
+    expect(s.poll(601).out.map((t) => t.seq)).toContain(1)
+    expect(s.timeouts).toBe(1)
+  })
+
   it('declares the link dead after maxTransmits of one segment', () => {
     const s = new Sender({ ...opts, maxTransmits: 3, maxRtoMs: 200 })
     s.enqueue(Buffer.alloc(100))

@@ -113,6 +113,14 @@ export class Sender {
   readonly #cubic = new Cubic()
   readonly #hystart = new HyStart()
   #undo: TimeoutUndo | undefined
+  /**
+   * When an ack last acknowledged something new. A segment times out only once its own timer
+   * ran out *and* acks made no progress for an RTO — TCP restarts its one timer on each such
+   * ack. Per-segment timers alone fired on every segment of a window whose RTT grew while a
+   * loaded relay queued it, though acks kept coming; a segment lost while others are acked is
+   * found by the selective acks instead.
+   */
+  #progressAt = Number.NEGATIVE_INFINITY
   readonly #pacingBurstMs: number
   /** New segments that may leave now (a token bucket filled at the pacing rate). */
   #tokens = 0
@@ -199,8 +207,11 @@ export class Sender {
     if (ack.echoTs !== undefined) {
       const rtt = seqDiff(nowTs, ack.echoTs) >>> 0
       this.rtt.sample(rtt)
+      // Only HyStart's own exit sets the threshold here: after a timeout it is already 'done',
+      // and taking that for an exit set the threshold to the collapsed window of 4.
       if (
         this.#cwnd < this.#ssthresh &&
+        this.#hystart.phase !== 'done' &&
         this.#hystart.sample(rtt, this.#una, this.#nextSeq) === 'done'
       ) {
         this.#ssthresh = this.#cwnd
@@ -237,6 +248,7 @@ export class Sender {
         this.#highestSacked = r.end
       }
     }
+    if (ackedSegments > 0) this.#progressAt = now
     this.#peerWindow = ack.window
     if (this.#recoverUntil !== undefined && !seqLess(this.#una, this.#recoverUntil)) {
       this.#recoverUntil = undefined
@@ -306,7 +318,7 @@ export class Sender {
       if (sackLost) {
         lossEvent = true
         if (!this.#resend(s, now, out)) return { out, dead: true }
-      } else if (now >= s.resendAt) {
+      } else if (now >= s.resendAt && now >= this.#progressAt + this.rtt.rto) {
         timedOut ??= s
       }
     }
