@@ -3,8 +3,8 @@ import { sprayPlan } from '@p2pd/nat'
 
 /**
  * Birthday spraying for a symmetric-random NAT against a port-restricted (APDF) cone
- * (the birthday paradox, with Tailscale's numbers): the random ("hard") side opens `sockets` fresh mappings, all dialling the
- * cone's held mapping at the meeting instant; the cone ("easy") side, from its held port, sends
+ * (the birthday paradox): the random ("hard") side opens `sockets` fresh mappings, all dialling
+ * the cone's held mapping at the meeting instant; the cone ("easy") side, from its held port, sends
  * `probes` SYNs to distinct random ports of the random NAT's allocation range. A probe that
  * lands on a live mapping is a simultaneous open. P = 1 − (1 − n/R)^k.
  *
@@ -14,6 +14,12 @@ import { sprayPlan } from '@p2pd/nat'
  * SYN rate × that round trip (lab, 5 ms per uplink, re-dials at ~1,100/s: ~22 live, not 512 —
  * 5/10 punched). The random side re-dials at once within its rate cap, and the probes are sized
  * for `min(sockets, socketsPerSecond × rstRoundTripMs)` live mappings.
+ *
+ * The same count says where no spray works: RST on both sides with the NATs ~0 ms apart. Each
+ * mapping then lives microseconds (the SYN, the cone's RST and the close run in one kernel
+ * pass), so n ≈ 0 whatever the rate (lab, node-auto at ~0 ms: 0/20 direct against an RST
+ * cone, ~13,000 SYNs each, 20/20 against a drop cone; at 100 ms per router and at 5:80 ms,
+ * 40/40 each).
  */
 export interface SprayBudget {
   /**
