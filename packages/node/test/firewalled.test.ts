@@ -1,11 +1,4 @@
-import {
-  type AddressInterface,
-  type NatInfo,
-  NatType,
-  type PeerAddress,
-  type RawConnection,
-  type Strategy,
-} from '@p2pd/interface'
+import type { AddressInterface, PeerAddress, RawConnection, Strategy } from '@p2pd/interface'
 import { describe, expect, it } from 'vitest'
 import { firewalledOnly } from '../src/candidates.js'
 import {
@@ -14,28 +7,7 @@ import {
   headStartsFor,
   runPipeline,
 } from '../src/pipeline.js'
-
-const open: NatInfo = { type: NatType.OpenInternet, delta: { type: 1, value: 0 } }
-const firewall: NatInfo = { type: NatType.SymmetricUdpFirewall, delta: { type: 1, value: 0 } }
-const cone: NatInfo = { type: NatType.PortRestrictedCone, delta: { type: 2, value: 0 } }
-
-const iface = (ext: string, nat: NatInfo): AddressInterface => ({
-  netifaceIndex: 0,
-  ifIndex: 0,
-  ext,
-  nic: ext,
-  port: 4000,
-  nat,
-})
-const peer = (machine: string, ip4: AddressInterface[], ip6: AddressInterface[]): PeerAddress =>
-  ({
-    signal: [0],
-    ip4,
-    ip6,
-    nodeId: `02${machine.repeat(64).slice(0, 64)}`,
-    legacy: false,
-    machineId: machine.repeat(64).slice(0, 64),
-  }) as PeerAddress
+import { cone, firewall, iface, open, peer } from './peer-fixtures.js'
 
 const fw6 = (m: string, ip4: AddressInterface[] = []) =>
   peer(m, ip4, [iface(`2001:db8:${m === 'a' ? 1 : 2}::2`, firewall)])
