@@ -1,12 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  defaultServers,
   isRoot,
   Lab,
   type LabInfo,
   type LabOptions,
   type LabPeer,
   listNamespaces,
+  type P2pdNodeRunnerName,
+  p2pdNodeRunner,
+  p2pdServers,
   prefixOfNamespace,
+  runTrial,
+  type TrialResult,
 } from '../src/index.js'
 
 /**
@@ -98,3 +104,31 @@ export function useLab(opts: LabOptions, hooks: UseLabHooks = {}): LabFixture {
     },
   }
 }
+
+/** Trials per cell of a lab test: `P2PD_LAB_TRIALS` when set, else `fallback`. */
+export const labTrials = (fallback: number): number =>
+  Number(process.env.P2PD_LAB_TRIALS ?? fallback)
+
+/** {@link useLab} with the p2pd servers (STUN, SNTP, TURN) beside the defaults: for node runners. */
+export function useNodeLab(peers: LabOptions['peers'], hooks?: UseLabHooks): LabFixture {
+  return useLab({ peers, servers: [...defaultServers(), ...p2pdServers()] }, hooks)
+}
+
+/** `n` trials of a real p2pd node runner (`node-punch`, …) from a to b, one after the other. */
+export async function nodeTrials(
+  info: LabInfo,
+  runner: P2pdNodeRunnerName,
+  a: LabPeer,
+  b: LabPeer,
+  n: number,
+): Promise<TrialResult[]> {
+  const runs: TrialResult[] = []
+  for (let t = 0; t < n; t++) runs.push(await runTrial(info, p2pdNodeRunner(runner), a, b))
+  return runs
+}
+
+/** What one side's node logged during a trial (the runner's events, oldest first). */
+export const nodeLog = (r: TrialResult, side: 'a' | 'b'): string[] =>
+  ((r[side].result?.detail as { events?: { m?: string }[] } | undefined)?.events ?? []).map(
+    (e) => e.m ?? '',
+  )

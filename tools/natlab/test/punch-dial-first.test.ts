@@ -1,12 +1,6 @@
 import { expect, it } from 'vitest'
-import {
-  defaultServers,
-  p2pdNodeRunner,
-  p2pdServers,
-  runTrial,
-  type TrialResult,
-} from '../src/index.js'
-import { labSuite, useLab } from './lab-gate.js'
+import type { TrialResult } from '../src/index.js'
+import { labSuite, labTrials, nodeLog, nodeTrials, useNodeLab } from './lab-gate.js'
 
 /**
  * Dial first (`@p2pd/punch` flow/early.ts) through real NATs, 25 ms per router uplink: the
@@ -18,21 +12,14 @@ import { labSuite, useLab } from './lab-gate.js'
  * figure). `P2PD_LAB_TRIALS` sets the trials.
  */
 const labDescribe = labSuite('dial-first lab tests')
-const trials = Number(process.env.P2PD_LAB_TRIALS ?? 3)
+const trials = labTrials(3)
 
 labDescribe('punch: dial first at 25 ms', () => {
-  const lab = useLab({
-    peers: [
-      { profile: 'port-restricted-rst', shape: { upMs: 25, downMs: 25 } },
-      { profile: 'port-restricted-drop', shape: { upMs: 25, downMs: 25 } },
-    ],
-    servers: [...defaultServers(), ...p2pdServers()],
-  })
-
-  const logged = (r: TrialResult, side: 'a' | 'b') =>
-    ((r[side].result?.detail as { events?: { m?: string }[] } | undefined)?.events ?? []).map(
-      (e) => e.m ?? '',
-    )
+  const lab = useNodeLab([
+    { profile: 'port-restricted-rst', shape: { upMs: 25, downMs: 25 } },
+    { profile: 'port-restricted-drop', shape: { upMs: 25, downMs: 25 } },
+  ])
+  const logged = nodeLog
   const dialledFirst = (r: TrialResult) =>
     r.ok &&
     r.direct &&
@@ -42,9 +29,7 @@ labDescribe('punch: dial first at 25 ms', () => {
     logged(r, 'b').some((m) => /^punch: go plan, lead 0 ms/.test(m))
 
   it('crosses on the proposed ports without a meeting instant', async () => {
-    const runs: TrialResult[] = []
-    for (let t = 0; t < trials; t++)
-      runs.push(await runTrial(lab.info, p2pdNodeRunner('node-punch'), lab.peer(0), lab.peer(1)))
+    const runs = await nodeTrials(lab.info, 'node-punch', lab.peer(0), lab.peer(1), trials)
     const ok = runs.filter(dialledFirst)
     const story = runs
       .map((r) =>

@@ -1,12 +1,6 @@
 import { expect, it } from 'vitest'
-import {
-  defaultServers,
-  p2pdNodeRunner,
-  p2pdServers,
-  runTrial,
-  type TrialResult,
-} from '../src/index.js'
-import { labSuite, useLab } from './lab-gate.js'
+import type { TrialResult } from '../src/index.js'
+import { labSuite, labTrials, nodeLog, nodeTrials, useNodeLab } from './lab-gate.js'
 
 /**
  * Hole punching at every distance, with a real p2pd node per side (`node-punch`) in the NAT
@@ -33,7 +27,7 @@ import { labSuite, useLab } from './lab-gate.js'
  */
 const labDescribe = labSuite('punch lab tests')
 
-const trials = Number(process.env.P2PD_LAB_TRIALS ?? 5)
+const trials = labTrials(5)
 const parallel = Math.max(1, Number(process.env.P2PD_LAB_PARALLEL ?? 6))
 
 // Peers by index; each cell uses its own two.
@@ -65,17 +59,13 @@ const CELLS = [
 ] as const
 
 labDescribe('punch at every distance', () => {
-  const lab = useLab({
-    peers: PEERS.map((p) => ({ ...p })),
-    servers: [...defaultServers(), ...p2pdServers()],
-  })
+  const lab = useNodeLab(PEERS.map((p) => ({ ...p })))
   const { peer } = lab
 
   const punched = (r: TrialResult) => r.ok && r.direct && r.winningStrategy === 'punch'
   /** The punch's outcome events a side logged (attempts, RSTs), for failure messages. */
   const punchEvents = (r: TrialResult, side: 'a' | 'b') =>
-    ((r[side].result?.detail as { events?: { m?: string }[] } | undefined)?.events ?? [])
-      .map((e) => e.m ?? '')
+    nodeLog(r, side)
       .filter((m) => /^punch \{"type":"(connected|failed)"/.test(m))
       .map((m) => m.slice(6))
   const describeRun = (r: TrialResult) =>
@@ -85,9 +75,7 @@ labDescribe('punch at every distance', () => {
 
   it('punches RST×RST at ~0 ms, on an asymmetric jittered path, sequential×sequential, cone×sequential and random×cone', async () => {
     const cell = async (c: (typeof CELLS)[number]) => {
-      const runs: TrialResult[] = []
-      for (let t = 0; t < trials; t++)
-        runs.push(await runTrial(lab!.info, p2pdNodeRunner('node-punch'), peer(c.a), peer(c.b)))
+      const runs = await nodeTrials(lab.info, 'node-punch', peer(c.a), peer(c.b), trials)
       return { ...c, runs }
     }
     const results: Awaited<ReturnType<typeof cell>>[] = []
