@@ -15,6 +15,12 @@ import type { RttOptions } from './rtt.js'
 import { Sender, timestamp } from './sender.js'
 import { seqDiff } from './seq.js'
 
+/**
+ * While pacing holds segments back, the stream sends again after this long (ms): well inside
+ * the sender's 5 ms burst, so the bucket never overflows between two sends.
+ */
+const PACE_STEP_MS = 2
+
 /** Options of {@link ReliableStream}. */
 export interface ReliableStreamOptions extends RttOptions {
   /** Conversation id both peers agreed on (32 bits); packets of other ids are ignored. */
@@ -102,6 +108,7 @@ export class ReliableStream extends Duplex {
   /** The protocol engine outlives the Duplex while a background close completes. */
   #state: 'open' | 'closing' | 'lingering' | 'released' = 'open'
   #tick: NodeJS.Timeout | undefined
+  #paceTimer: NodeJS.Timeout | undefined
   #housekeeping: NodeJS.Timeout
   #ackScheduled = false
   /** The timestamp our next ACK echoes (see {@link #noteEcho}). */
@@ -135,7 +142,7 @@ export class ReliableStream extends Duplex {
     this.#tickMs = opts.tickMs ?? 10
     this.#lingerMs = opts.lingerMs ?? 1000
     this.#closeTimeoutMs = opts.closeTimeoutMs ?? 5000
-    this.#sender = new Sender({ pacingBurstMs: 2 * this.#tickMs, ...opts, segmentSize })
+    this.#sender = new Sender({ ...opts, segmentSize })
     this.#receiver = new Receiver({
       segmentSize,
       bufferBytes: opts.receiveBufferBytes ?? 6 * 1024 * 1024,
@@ -404,9 +411,20 @@ export class ReliableStream extends Duplex {
       this.#lastProbe = now
       this.#sendAck(true)
     }
+    if (this.#sender.paced) this.#schedulePaced()
     if (this.#sender.inflightCount > 0 || this.#sender.blockedByPeer || this.#sender.paced) {
       this.#startTick()
     } else this.#stopTick()
+  }
+
+  /** Segments held back by pacing go out in {@link PACE_STEP_MS}, not at the next tick. */
+  #schedulePaced(): void {
+    if (this.#paceTimer) return
+    this.#paceTimer = setTimeout(() => {
+      this.#paceTimer = undefined
+      this.#flush()
+    }, PACE_STEP_MS)
+    this.#paceTimer.unref()
   }
 
   #startTick(): void {
@@ -416,6 +434,8 @@ export class ReliableStream extends Duplex {
   }
 
   #stopTick(): void {
+    if (this.#paceTimer) clearTimeout(this.#paceTimer)
+    this.#paceTimer = undefined
     if (!this.#tick) return
     clearInterval(this.#tick)
     this.#tick = undefined

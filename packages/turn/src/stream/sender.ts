@@ -15,8 +15,9 @@ export interface SenderOptions extends RttOptions {
   /** A segment transmitted this often without an ack means the link is dead (default 20). */
   readonly maxTransmits?: number
   /**
-   * Largest burst of new segments, as this many ms at the pacing rate (default 20: two ticks
-   * of the stream's timer, which is when paced segments go out if no ack comes first).
+   * Largest burst of new segments, as this many ms at the pacing rate (default 5). Through
+   * coturn in the lab, 20 ms bursts overflowed its UDP sockets (tens to hundreds of drops per
+   * 16 MiB), 5 ms bursts far less; the stream polls again within 2 ms while paced.
    */
   readonly pacingBurstMs?: number
 }
@@ -137,7 +138,7 @@ export class Sender {
     this.#initialCwnd = opts.initialCwnd ?? 16
     this.#maxCwnd = opts.maxCwnd ?? 8192
     this.#maxTransmits = opts.maxTransmits ?? 20
-    this.#pacingBurstMs = opts.pacingBurstMs ?? 20
+    this.#pacingBurstMs = opts.pacingBurstMs ?? 5
     this.#cwnd = this.#initialCwnd
     this.#peerWindow = this.#initialCwnd
     this.rtt = new RttEstimator(opts)
