@@ -175,6 +175,26 @@ export function turn(init: TurnInit): Strategy {
     }
   }
 
+  /** A TCP allocation in the first of `families` the server grants (the next after a 440). */
+  async function allocateTcpIn(
+    families: readonly (4 | 6)[],
+    ctx: StrategyContext,
+    signal: AbortSignal,
+  ): Promise<TurnTcpClient> {
+    for (const [i, family] of families.entries()) {
+      try {
+        return await allocateTcp(withFamily(init, family, ctx.local), signal)
+      } catch (err) {
+        const refused = (err as { code?: unknown }).code === 'TURN_ADDRESS_FAMILY'
+        if (signal.aborted || !refused || i === families.length - 1) throw err
+        ctx.log(
+          `turn: no IPv${family} TCP relay (${(err as Error).message}); asking IPv${families[i + 1]}`,
+        )
+      }
+    }
+    throw new TurnError('TURN_BAD_INPUT', 'no address family to allocate in')
+  }
+
   return {
     name: 'turn',
     accepts: ['turn/offer'],
@@ -187,10 +207,7 @@ export function turn(init: TurnInit): Strategy {
       if (init.tcp !== false) {
         let tcp: TurnTcpClient | undefined
         try {
-          tcp = await allocateTcp(
-            withFamily(init, offerFamilies(ctx.local, ctx.remote)[0] ?? 4, ctx.local),
-            signal,
-          )
+          tcp = await allocateTcpIn(offerFamilies(ctx.local, ctx.remote), ctx, signal)
           if (keepTcp(ctx, init, tcp)) {
             return await connectTcp(ctx, init, tcp, signal, parseEndpoint)
           }

@@ -93,16 +93,23 @@ describe('turn() between IPv6-only peers, our server on ::1', () => {
     })
   }
 
-  it('an IPv6-only relay still serves peers that did not ask (440, then IPv6)', async () => {
-    const { config } = await server({ relayHosts: ['::1'] })
-    // No IPv6-only hint: the offerer asks IPv4 first, is refused, and asks IPv6.
-    const make = () => turn({ servers: [config] })
-    const { pa, pb, rawA, rawB, logA, close } = await relayedPair(make(), make())
-    expect(rawA.local.host).toBe('::1')
-    expect(rawB.local.host).toBe('::1')
-    expect(logA.join('\n')).toMatch(/no TCP relay/)
-    await exchange(100_000, pa, pb)
-    await Promise.all([pa.close(), pb.close()])
-    await close()
-  })
+  for (const tcp of [undefined, false]) {
+    it(`an IPv6-only relay still serves peers that did not ask (440, then IPv6), ${tcp === false ? 'UDP' : 'TCP'} relays`, async () => {
+      const { s, config } = await server({ relayHosts: ['::1'] })
+      // No IPv6-only hint: the offerer asks IPv4 first, is refused, and asks IPv6.
+      const make = () => turn({ servers: [config], tcp })
+      const { pa, pb, rawA, rawB, logA, close } = await relayedPair(make(), make())
+      expect(rawA.local.host).toBe('::1')
+      expect(rawB.local.host).toBe('::1')
+      if (tcp === false) expect(s.stats.tcpSpliced).toBe(0)
+      else {
+        expect(logA.join('\n')).toMatch(/no IPv4 TCP relay .*; asking IPv6/)
+        expect(logA.join('\n')).toMatch(/relaying over TCP to ::1/)
+      }
+      await exchange(100_000, pa, pb)
+      if (tcp !== false) expect(s.stats.tcpSpliced).toBeGreaterThan(0)
+      await Promise.all([pa.close(), pb.close()])
+      await close()
+    })
+  }
 })
