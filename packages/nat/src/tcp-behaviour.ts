@@ -6,7 +6,7 @@ import { decideMapping, isUnmapped } from './decision.js'
 import { anyAddress } from './local-ips.js'
 import { alternateOf, probeFamily, resolveServers } from './servers.js'
 import { probeTcpFiltering, type TcpFilteringProbe } from './tcp-filtering.js'
-import { remaining } from './timing.js'
+import { DISCOVERY_MS, discoveryBudgetMs, remaining } from './timing.js'
 import type { AlternateSource, BehaviourResult, MappingObservations } from './types.js'
 import { isNoAnswer } from './udp-behaviour.js'
 
@@ -30,18 +30,31 @@ import { isNoAnswer } from './udp-behaviour.js'
  * `inferredFiltering` when given.
  */
 export async function discoverTcpBehaviour(opts: BehaviourOptions): Promise<BehaviourResult> {
-  const bound = new Deadline(opts.timeoutMs ?? 3000, opts.signal, 'TCP behaviour discovery')
+  const started = performance.now()
+  // Test I runs under the caller's deadline or the default; a slow path then gets more time.
+  const what = 'TCP behaviour discovery'
+  const budget = { phase: new Deadline(opts.timeoutMs ?? DISCOVERY_MS, opts.signal, what) }
   try {
-    return await tcpBehaviour(opts, bound.signal)
+    return await tcpBehaviour(opts, started, budget, (rttMs) => {
+      if (opts.timeoutMs !== undefined || budget.phase.aborted) return
+      const ms = discoveryBudgetMs(rttMs)
+      if (ms <= DISCOVERY_MS) return
+      budget.phase.dispose()
+      budget.phase = new Deadline(started + ms - performance.now(), opts.signal, what)
+    })
   } finally {
-    bound.dispose()
+    budget.phase.dispose()
   }
 }
 
-async function tcpBehaviour(opts: BehaviourOptions, signal: AbortSignal): Promise<BehaviourResult> {
-  const started = performance.now()
-  const timeoutMs = opts.timeoutMs ?? 3000
-  const deadline = started + timeoutMs
+async function tcpBehaviour(
+  opts: BehaviourOptions,
+  started: number,
+  budget: { readonly phase: Deadline },
+  onRtt: (rttMs: number) => void,
+): Promise<BehaviourResult> {
+  let signal = budget.phase.signal
+  let deadline = budget.phase.expiresAt
   const family = opts.family ?? probeFamily(opts.localAddress, opts.servers)
   const servers = await resolveServers(opts.servers, family, signal)
   const notes: string[] = []
@@ -90,6 +103,9 @@ async function tcpBehaviour(opts: BehaviourOptions, signal: AbortSignal): Promis
     }
     const server = first.server
     const rttMs = first.rttMs
+    onRtt(rttMs)
+    signal = budget.phase.signal
+    deadline = budget.phase.expiresAt
     const local = c1.local
     const natted = !isUnmapped(first.mapped, local)
     let { endpoint: alternate, source } = alternateOf(first)

@@ -18,6 +18,23 @@ export const DEFAULT_TIMING: Required<ProbeTiming> = {
   rttFactor: 6,
 }
 
+/** Default deadline of a discovery while test I has not measured the RTT yet (ms). */
+export const DISCOVERY_MS = 3000
+
+/** The most a default discovery deadline grows to on a slow path (ms). */
+export const MAX_DISCOVERY_MS = 6000
+
+/**
+ * The default deadline of a whole discovery once test I measured the RTT. After test I come
+ * the filtering window (6 RTTs) and nine serial delta samples (an RTT each; over TCP a connect
+ * each), some 20 RTTs: 3 s covers that up to ~130 ms RTT, a slower path gets 24 RTTs (at most
+ * 6 s). Cut short, the delta is lost and a sequential NAT is announced as random (lab, 200 ms
+ * RTT to the server: every delta was lost, and two sequential NATs never tried a punch).
+ */
+export function discoveryBudgetMs(rttMs: number): number {
+  return Math.min(MAX_DISCOVERY_MS, Math.max(DISCOVERY_MS, Math.round(24 * rttMs)))
+}
+
 /** Retransmission timeout once an RTT is known: 2 × RTT, within [40, 500] ms. */
 export function rtoFor(rttMs: number): number {
   return Math.min(500, Math.max(40, Math.round(2 * rttMs)))
