@@ -20,7 +20,8 @@ const dirs = ['packages', 'tools'].flatMap((top) =>
 const workers = Number(process.env.P2PD_TEST_WORKERS) || 0
 
 /** Contents that make a file serial; `// vitest-serial` opts any file in. */
-const SERIAL = /\b(Lab\.up|useLab|useNodeLab|runMatrix|underGc|gcEvery|forceGc)\(|\/\/ vitest-serial\b/
+const SERIAL =
+  /\b(Lab\.up|useLab|useNodeLab|runMatrix|underGc|gcEvery|forceGc)\(|\/\/ vitest-serial\b/
 /** Serial by path: wall-clock deadline, rate and throughput bars, and the hardening bars. */
 const SERIAL_PATHS =
   /^(interface\/test\/deadline|signal-mqtt\/test\/flood|turn\/test\/(tcp-throughput|server-limits)|hardening\/)/
