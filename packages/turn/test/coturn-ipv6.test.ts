@@ -1,12 +1,11 @@
 // Our clients against coturn listening on ::1 with an IPv6 and an IPv4 relay: the relayed
 // family asked with REQUESTED-ADDRESS-FAMILY, 443 across families, TCP allocations over IPv6.
 // A missing coturn fails these tests (never a skip).
-import { createServer } from 'node:net'
 import { type Coturn, startCoturn } from '@p2pd/testkit/coturn'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { TurnClient, type TurnServerConfig, TurnTcpClient } from '../src/index.js'
+import { TurnClient, type TurnServerConfig } from '../src/index.js'
 import { roundTrip } from './helpers.js'
-import { transfer } from './tcp-helpers.js'
+import { expectIpv6TcpRelay } from './tcp-helpers.js'
 
 describe('our clients against coturn on ::1', () => {
   let coturn: Coturn
@@ -58,23 +57,6 @@ describe('our clients against coturn on ::1', () => {
   })
 
   it('a TCP allocation over IPv6 relays to an IPv6 TCP peer', async () => {
-    const peerServer = createServer((s) => {
-      s.on('error', () => {})
-      s.pipe(s)
-    })
-    await new Promise<void>((r) => peerServer.listen(0, '::1', r))
-    closers.push(() => new Promise<void>((r) => peerServer.close(() => r())))
-    const peer = { host: '::1', port: (peerServer.address() as { port: number }).port }
-    const c = await TurnTcpClient.allocate(
-      { ...config(), transport: 'tcp' },
-      { timeoutMs: 5000, addressFamily: 6 },
-    )
-    closers.push(() => c.close())
-    expect(c.relayed).toMatchObject({ family: 6, host: '::1' })
-    await c.createPermission(peer)
-    const socket = await c.connect(peer)
-    const { sent, received } = await transfer(socket, socket, 256 * 1024)
-    expect(received).toBe(sent)
-    socket.destroy()
+    await expectIpv6TcpRelay({ ...config(), transport: 'tcp' }, (f) => closers.push(f))
   })
 })

@@ -1,10 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type Server, type Socket } from 'node:net'
 import type { Endpoint } from '@p2pd/interface'
+import { expect } from 'vitest'
+import { type TurnServerConfig, TurnTcpClient } from '../src/index.js'
 
-/** A TCP peer on 127.0.0.1 that hands every accepted socket to `onSocket`. */
+/** A TCP peer on `host` (127.0.0.1) that hands every accepted socket to `onSocket`. */
 export async function tcpPeer(
   onSocket: (s: Socket) => void = () => {},
+  host = '127.0.0.1',
 ): Promise<{ server: Server; address: Endpoint; sockets: Socket[]; close(): Promise<void> }> {
   const sockets: Socket[] = []
   const server = createServer((s) => {
@@ -12,12 +15,12 @@ export async function tcpPeer(
     s.on('error', () => {})
     onSocket(s)
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  await new Promise<void>((r) => server.listen(0, host, r))
   const { port } = server.address() as { port: number }
   return {
     server,
     sockets,
-    address: { host: '127.0.0.1', port },
+    address: { host, port },
     close: async () => {
       for (const s of sockets) s.destroy()
       await new Promise<void>((r) => server.close(() => r()))
@@ -70,4 +73,24 @@ export function closedWithin(s: Socket, ms: number): Promise<void> {
       resolve()
     })
   })
+}
+
+/**
+ * A TCP allocation asking for an IPv6 relay on the server of `config`, permitted and connected
+ * to an echo peer on ::1: resolves once 256 KiB came back intact. `defer` takes the cleanups.
+ */
+export async function expectIpv6TcpRelay(
+  config: TurnServerConfig,
+  defer: (cleanup: () => Promise<void>) => void,
+): Promise<void> {
+  const echoPeer = await tcpPeer(echo, '::1')
+  defer(() => echoPeer.close())
+  const c = await TurnTcpClient.allocate(config, { timeoutMs: 5000, addressFamily: 6 })
+  defer(() => c.close())
+  expect(c.relayed).toMatchObject({ family: 6, host: '::1' })
+  await c.createPermission(echoPeer.address)
+  const socket = await c.connect(echoPeer.address)
+  const { sent, received } = await transfer(socket, socket, 256 * 1024)
+  expect(received).toBe(sent)
+  socket.destroy()
 }

@@ -34,13 +34,15 @@ describe('turn() over TCP allocations', () => {
     await coturn?.stop()
   })
 
+  const coturnConfig = () => ({
+    host: coturn.host,
+    port: coturn.port,
+    username: coturn.user,
+    password: coturn.password,
+  })
+
   it('through coturn: both legs TCP, a secure pipe on the relayed byte stream, both ways', async () => {
-    const cfg = {
-      host: coturn.host,
-      port: coturn.port,
-      username: coturn.user,
-      password: coturn.password,
-    }
+    const cfg = coturnConfig()
     // tcp: true: a loaded machine may measure coturn farther than the auto choice allows.
     const { pa, pb, rawA, rawB, logA, close } = await pair(
       turn({ servers: [cfg], tcp: true }),
@@ -59,12 +61,7 @@ describe('turn() over TCP allocations', () => {
   })
 
   it('through coturn by default: the relay choice names coturn and is the one used', async () => {
-    const cfg = {
-      host: coturn.host,
-      port: coturn.port,
-      username: coturn.user,
-      password: coturn.password,
-    }
+    const cfg = coturnConfig()
     const { pa, pb, rawA, rawB, logA, logB, close } = await pair(
       turn({ servers: [cfg] }),
       turn({ servers: [cfg] }),
