@@ -60,18 +60,37 @@ export async function allocateUdp(
 ): Promise<TurnClient> {
   let last: unknown
   for (const server of withFamily(init, 4, local).servers) {
-    for (const family of families) {
-      try {
-        return await TurnClient.allocate(server, {
-          ...withFamily(init, family).client,
-          signal,
-        })
-      } catch (err) {
-        if (signal.aborted) throw err
-        last = err
-        if ((err as { code?: unknown }).code !== 'TURN_ADDRESS_FAMILY') break
-      }
+    try {
+      return await inFamilies(families, signal, (family) =>
+        TurnClient.allocate(server, { ...withFamily(init, family).client, signal }),
+      )
+    } catch (err) {
+      if (signal.aborted) throw err
+      last = err
     }
   }
   throw last ?? new TurnError('TURN_BAD_INPUT', 'no TURN server configured')
+}
+
+/**
+ * `allocate` in the first of `families` the server grants: the next family is asked only after
+ * a 440 (`TURN_ADDRESS_FAMILY`); any other error, or the last family's, is thrown.
+ */
+export async function inFamilies<T>(
+  families: readonly (4 | 6)[],
+  signal: AbortSignal,
+  allocate: (family: 4 | 6) => Promise<T>,
+  onRefused?: (family: 4 | 6, next: 4 | 6, err: Error) => void,
+): Promise<T> {
+  for (const [i, family] of families.entries()) {
+    try {
+      return await allocate(family)
+    } catch (err) {
+      const next = families[i + 1]
+      const refused = (err as { code?: unknown }).code === 'TURN_ADDRESS_FAMILY'
+      if (signal.aborted || !refused || next === undefined) throw err
+      onRefused?.(family, next, err as Error)
+    }
+  }
+  throw new TurnError('TURN_BAD_INPUT', 'no address family to allocate in')
 }

@@ -10,7 +10,7 @@ import { ipFamily } from '@p2pd/stun'
 import type { TurnTcpClient } from './client/tcp-client.js'
 import type { TurnClient, TurnClientOptions, TurnServerConfig } from './client/turn-client.js'
 import { TurnError } from './errors.js'
-import { allocateUdp, answerFamily, offerFamilies, withFamily } from './family.js'
+import { allocateUdp, answerFamily, inFamilies, offerFamilies, withFamily } from './family.js'
 import { keepTcp } from './relay-choice.js'
 import { offerRelay } from './relay-offer.js'
 import { ReliableStream, type ReliableStreamOptions } from './stream/reliable-stream.js'
@@ -175,26 +175,6 @@ export function turn(init: TurnInit): Strategy {
     }
   }
 
-  /** A TCP allocation in the first of `families` the server grants (the next after a 440). */
-  async function allocateTcpIn(
-    families: readonly (4 | 6)[],
-    ctx: StrategyContext,
-    signal: AbortSignal,
-  ): Promise<TurnTcpClient> {
-    for (const [i, family] of families.entries()) {
-      try {
-        return await allocateTcp(withFamily(init, family, ctx.local), signal)
-      } catch (err) {
-        const refused = (err as { code?: unknown }).code === 'TURN_ADDRESS_FAMILY'
-        if (signal.aborted || !refused || i === families.length - 1) throw err
-        ctx.log(
-          `turn: no IPv${family} TCP relay (${(err as Error).message}); asking IPv${families[i + 1]}`,
-        )
-      }
-    }
-    throw new TurnError('TURN_BAD_INPUT', 'no address family to allocate in')
-  }
-
   return {
     name: 'turn',
     accepts: ['turn/offer'],
@@ -207,7 +187,13 @@ export function turn(init: TurnInit): Strategy {
       if (init.tcp !== false) {
         let tcp: TurnTcpClient | undefined
         try {
-          tcp = await allocateTcpIn(offerFamilies(ctx.local, ctx.remote), ctx, signal)
+          tcp = await inFamilies(
+            offerFamilies(ctx.local, ctx.remote),
+            signal,
+            (family) => allocateTcp(withFamily(init, family, ctx.local), signal),
+            (family, next, err) =>
+              ctx.log(`turn: no IPv${family} TCP relay (${err.message}); asking IPv${next}`),
+          )
           if (keepTcp(ctx, init, tcp)) {
             return await connectTcp(ctx, init, tcp, signal, parseEndpoint)
           }

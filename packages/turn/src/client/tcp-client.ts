@@ -216,10 +216,7 @@ export class TurnTcpClient extends EventEmitter<TurnTcpClientEvents> {
   }
 
   async #allocate(signal: AbortSignal): Promise<void> {
-    const res = await authenticatedRequest(
-      this.#conn,
-      this.#auth,
-      this.#opts,
+    const res = await this.#request(
       StunMethod.Allocate,
       () => [
         attr.requestedTransport(TransportProtocol.Tcp),
@@ -399,7 +396,16 @@ export class TurnTcpClient extends EventEmitter<TurnTcpClientEvents> {
     method: number,
     build: (transactionId: Uint8Array) => StunAttribute[],
     signal: AbortSignal,
+    onRoundTrip?: (ms: number) => void,
   ): Promise<DecodedStunMessage> {
-    return authenticatedRequest(this.#conn, this.#auth, this.#opts, method, build, signal)
+    return authenticatedRequest(
+      this.#conn,
+      this.#auth,
+      this.#opts,
+      method,
+      build,
+      signal,
+      onRoundTrip,
+    )
   }
 }
