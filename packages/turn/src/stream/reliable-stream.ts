@@ -70,6 +70,15 @@ export interface ReliableStreamStats {
   readonly srttMs: number | undefined
   readonly rtoMs: number
   readonly cwnd: number
+  /** Slow-start threshold (packets; infinite until the first loss or slow-start exit). */
+  readonly ssthresh: number
+  /** Segments sent and not yet acknowledged. */
+  readonly inflight: number
+  /** Loss events that cut the window (at most one per window of data). */
+  readonly lossEvents: number
+  readonly slowStart: 'standard' | 'conservative' | 'done'
+  /** Recent delivery rate times minimum RTT (packets): the floor of a loss reaction. */
+  readonly bdp: number
 }
 
 const reasonCode: Record<number, string> = {
@@ -169,6 +178,11 @@ export class ReliableStream extends Duplex {
       srttMs: this.#sender.rtt.srtt,
       rtoMs: this.#sender.rtt.rto,
       cwnd: this.#sender.cwnd,
+      ssthresh: this.#sender.ssthresh,
+      inflight: this.#sender.inflightCount,
+      lossEvents: this.#sender.lossEvents,
+      slowStart: this.#sender.slowStart,
+      bdp: this.#sender.bdp,
     }
   }
 

@@ -1,5 +1,8 @@
-import { Cubic, type CubicState } from './cubic.js'
-import { CSS_GROWTH_DIVISOR, HyStart, type SlowStartPhase } from './hystart.js'
+import { ByteQueue } from './byte-queue.js'
+import { CongestionWindow, type WindowSnapshot } from './congestion-window.js'
+import type { DeliveryStamp } from './delivery.js'
+import type { SlowStartPhase } from './hystart.js'
+import { Pacer } from './pacer.js'
 import type { AckPacket } from './packet.js'
 import { RttEstimator, type RttOptions } from './rtt.js'
 import { seqAdd, seqDiff, seqLess } from './seq.js'
@@ -22,13 +25,11 @@ export interface SenderOptions extends RttOptions {
   readonly pacingBurstMs?: number
 }
 
-/** One segment in flight. */
-interface Segment {
+/** One segment in flight (stamped by the delivery-rate estimator at each transmission). */
+interface Segment extends DeliveryStamp {
   readonly seq: number
   readonly data: Buffer
   readonly fin: boolean
-  /** When it was last (re)transmitted (ms). */
-  sentAt: number
   /** When to retransmit it if still unacked (ms). */
   resendAt: number
   transmits: number
@@ -48,21 +49,10 @@ export interface Transmission {
 
 /** Segments re-sent after this many later segments were selectively acked (TCP's dupthresh). */
 const DUP_THRESHOLD = 3
-const MIN_CWND = 4
-/**
- * Pacing rate as a multiple of one window per smoothed RTT: twice in slow start (so the
- * window can still double each round), a quarter above it afterwards (so the pacing never
- * holds the window below what the path takes) — Linux paces TCP the same way.
- */
-const PACE_SLOW_START = 2
-const PACE_AVOIDANCE = 1.25
 
 /** The window before a retransmission timeout, kept until we know whether it was spurious. */
 interface TimeoutUndo {
-  readonly cwnd: number
-  readonly ssthresh: number
-  readonly cubic: CubicState
-  readonly slowStart: SlowStartPhase
+  readonly window: WindowSnapshot
   /** When the timeout fired (ms), and as our u32 timestamp. */
   readonly at: number
   readonly atTs: number
@@ -75,10 +65,9 @@ interface TimeoutUndo {
  * flight, and decides what to (re)transmit.
  *
  * - **Flow control**: never more unacked segments than the peer's advertised window.
- * - **Congestion control**: slow start (left early when the RTT climbs, HyStart++ RFC 9406),
- *   then CUBIC growth (RFC 9438); on a loss event the window is multiplied by 0.7, at most once
- *   per window of data (NewReno-style recovery); on a timeout it falls to the minimum — and is
- *   restored if the timeout proves spurious: an ack that echoes a timestamp older than the
+ * - **Congestion control** ({@link CongestionWindow}): at most one loss event per window of
+ *   data (NewReno-style recovery); after a timeout the window is restored if the timeout
+ *   proves spurious: an ack that echoes a timestamp older than the
  *   timeout and covers the retransmitted segment was caused by the original transmission
  *   (Eifel detection, RFC 3522).
  * - **Loss detection**: SACK-based fast retransmit (3 later segments acked) and a retransmission
@@ -90,11 +79,9 @@ export class Sender {
   readonly rtt: RttEstimator
   readonly #segmentSize: number
   readonly #initialCwnd: number
-  readonly #maxCwnd: number
   readonly #maxTransmits: number
   /** Bytes written but not yet cut into segments. */
-  #queue: Buffer[] = []
-  #queueBytes = 0
+  readonly #queue = new ByteQueue()
   /** In sequence order (Map keeps insertion order). */
   readonly #inflight = new Map<number, Segment>()
   #inflightBytes = 0
@@ -102,8 +89,7 @@ export class Sender {
   #lostCount = 0
   #nextSeq = 0
   #una = 0
-  #cwnd: number
-  #ssthresh = Number.POSITIVE_INFINITY
+  readonly #cc: CongestionWindow
   #peerWindow: number
   /** Loss reactions are suppressed until `una` passes this sequence number. */
   #recoverUntil: number | undefined
@@ -111,8 +97,6 @@ export class Sender {
   #finSeq: number | undefined
   #finAcked = false
   #highestSacked: number | undefined
-  readonly #cubic = new Cubic()
-  readonly #hystart = new HyStart()
   #undo: TimeoutUndo | undefined
   /**
    * When an ack last acknowledged something new. A segment times out only once its own timer
@@ -122,10 +106,7 @@ export class Sender {
    * found by the selective acks instead.
    */
   #progressAt = Number.NEGATIVE_INFINITY
-  readonly #pacingBurstMs: number
-  /** New segments that may leave now (a token bucket filled at the pacing rate). */
-  #tokens = 0
-  #tokensAt: number | undefined
+  readonly #pacer: Pacer
   /** The last poll held new segments back for pacing: the caller must poll again soon. */
   #paced = false
   /** Statistics. */
@@ -136,17 +117,16 @@ export class Sender {
   constructor(opts: SenderOptions) {
     this.#segmentSize = opts.segmentSize
     this.#initialCwnd = opts.initialCwnd ?? 16
-    this.#maxCwnd = opts.maxCwnd ?? 8192
     this.#maxTransmits = opts.maxTransmits ?? 20
-    this.#pacingBurstMs = opts.pacingBurstMs ?? 5
-    this.#cwnd = this.#initialCwnd
+    this.#pacer = new Pacer(opts.pacingBurstMs ?? 5, this.#initialCwnd)
+    this.#cc = new CongestionWindow(this.#initialCwnd, opts.maxCwnd ?? 8192)
     this.#peerWindow = this.#initialCwnd
     this.rtt = new RttEstimator(opts)
   }
 
   /** Bytes written and not yet acknowledged (queued + in flight). */
   get bufferedBytes(): number {
-    return this.#queueBytes + this.#inflightBytes
+    return this.#queue.bytes + this.#inflightBytes
   }
 
   get inflightCount(): number {
@@ -154,12 +134,27 @@ export class Sender {
   }
 
   get cwnd(): number {
-    return this.#cwnd
+    return this.#cc.cwnd
   }
 
   /** Slow-start threshold (packets; infinite until the first loss or HyStart exit). */
   get ssthresh(): number {
-    return this.#ssthresh
+    return this.#cc.ssthresh
+  }
+
+  /** The path's recent delivery rate (segments/ms) times its minimum RTT (ms), in segments. */
+  get bdp(): number {
+    return this.#cc.delivery.bdp
+  }
+
+  /** Loss events that cut the window (at most one per window of data). */
+  get lossEvents(): number {
+    return this.#cc.lossEvents
+  }
+
+  /** Where the initial slow start stands. */
+  get slowStart(): SlowStartPhase {
+    return this.#cc.slowStart
   }
 
   get peerWindow(): number {
@@ -173,7 +168,7 @@ export class Sender {
 
   /** True when everything written (FIN included, if queued) is acknowledged. */
   get idle(): boolean {
-    return this.#queueBytes === 0 && this.#inflight.size === 0
+    return this.#queue.bytes === 0 && this.#inflight.size === 0
   }
 
   /** True when the last {@link poll} held new segments back to pace them: poll again soon. */
@@ -191,7 +186,6 @@ export class Sender {
     if (this.#finQueued) return
     if (chunk.length === 0) return
     this.#queue.push(chunk)
-    this.#queueBytes += chunk.length
   }
 
   /** Queues the FIN after all data. */
@@ -208,15 +202,7 @@ export class Sender {
     if (ack.echoTs !== undefined) {
       const rtt = seqDiff(nowTs, ack.echoTs) >>> 0
       this.rtt.sample(rtt)
-      // Only HyStart's own exit sets the threshold here: after a timeout it is already 'done',
-      // and taking that for an exit set the threshold to the collapsed window of 4.
-      if (
-        this.#cwnd < this.#ssthresh &&
-        this.#hystart.phase !== 'done' &&
-        this.#hystart.sample(rtt, this.#una, this.#nextSeq) === 'done'
-      ) {
-        this.#ssthresh = this.#cwnd
-      }
+      this.#cc.onRtt(rtt, now, this.#una, this.#nextSeq)
     }
     // Acks beyond what we sent are lies or corruption: ignore their cumulative part.
     const cumAck = seqDiff(ack.cumAck, this.#nextSeq) > 0 ? this.#una : ack.cumAck
@@ -226,8 +212,11 @@ export class Sender {
     for (const s of this.#inflight.values()) {
       if (!seqLess(s.seq, cumAck)) break
       this.#remove(s)
+      if (!s.sacked) {
+        this.#cc.delivery.onDelivered(s, now)
+        ackedSegments++
+      }
       ackedBytes += s.data.length
-      ackedSegments++
       if (s.fin) this.#finAcked = true
     }
     if (seqDiff(cumAck, this.#una) > 0) this.#una = cumAck
@@ -238,6 +227,7 @@ export class Sender {
         if (s && !s.sacked) {
           s.sacked = true
           this.#sackedCount++
+          this.#cc.delivery.onDelivered(s, now)
           if (s.lost) {
             s.lost = false
             this.#lostCount--
@@ -256,14 +246,7 @@ export class Sender {
     }
     // Window growth, outside recovery only.
     if (ackedSegments > 0 && this.#recoverUntil === undefined) {
-      if (this.#cwnd < this.#ssthresh) {
-        const conservative = this.#hystart.phase === 'conservative'
-        this.#cwnd += conservative ? ackedSegments / CSS_GROWTH_DIVISOR : ackedSegments
-      } else {
-        const rtt = this.rtt.srtt ?? this.rtt.rto
-        this.#cwnd = this.#cubic.grow(this.#cwnd, ackedSegments, now, rtt)
-      }
-      if (this.#cwnd > this.#maxCwnd) this.#cwnd = this.#maxCwnd
+      this.#cc.grow(ackedSegments, now, this.rtt.srtt ?? this.rtt.rto)
     }
     return ackedBytes
   }
@@ -293,10 +276,7 @@ export class Sender {
     this.#undo = undefined
     this.spuriousTimeouts++
     for (const s of this.#inflight.values()) s.held = false
-    this.#cwnd = Math.max(this.#cwnd, undo.cwnd)
-    this.#ssthresh = undo.ssthresh
-    this.#cubic.restore(undo.cubic)
-    this.#hystart.restore(undo.slowStart)
+    this.#cc.restore(undo.window)
     this.#recoverUntil = undefined
   }
 
@@ -325,25 +305,17 @@ export class Sender {
     }
     if (timedOut) {
       this.timeouts++
-      // The first timeout of a loss episode sets the threshold; the ones after it (the same
-      // segments again, or more of one window) must not shrink it further: each cut it again,
-      // from a window of 4, and after one stall of a loaded relay a 100 ms path crawled.
       const fresh = this.#recoverUntil === undefined
       if (!this.#undo) {
         this.#undo = {
-          cwnd: this.#cwnd,
-          ssthresh: this.#ssthresh,
-          cubic: this.#cubic.snapshot(),
-          slowStart: this.#hystart.snapshot(),
+          window: this.#cc.snapshot(),
           at: now,
           atTs: timestamp(now),
           seq: timedOut.seq,
         }
       }
       this.rtt.backoff()
-      this.#hystart.end()
-      if (fresh) this.#ssthresh = Math.max(MIN_CWND, this.#cubic.onLoss(this.#cwnd))
-      this.#cwnd = MIN_CWND
+      this.#cc.onTimeout(fresh)
       this.#recoverUntil = this.#nextSeq
       if (!this.#resend(timedOut, now, out)) return { out, dead: true }
       // Other overdue segments wait for the verdict of the first ack instead of all firing.
@@ -354,12 +326,10 @@ export class Sender {
         }
       }
     } else if (lossEvent && this.#recoverUntil === undefined) {
-      this.#hystart.end()
-      this.#ssthresh = Math.max(MIN_CWND, this.#cubic.onLoss(this.#cwnd))
-      this.#cwnd = this.#ssthresh
+      this.#cc.onLossEvent()
       this.#recoverUntil = this.#nextSeq
     }
-    const limit = Math.min(Math.floor(this.#cwnd), this.#peerWindow)
+    const limit = Math.min(Math.floor(this.#cc.cwnd), this.#peerWindow)
     if (this.#lostCount > 0) {
       for (const s of this.#inflight.values()) {
         if (this.#pipe() >= Math.max(1, limit)) break
@@ -369,35 +339,13 @@ export class Sender {
         if (!this.#resend(s, now, out)) return { out, dead: true }
       }
     }
-    this.#refill(now)
-    while (this.#pipe() < limit && this.#hasNew() && this.#tokens >= 1) {
+    this.#pacer.refill(now, this.#cc.cwnd, this.rtt.srtt, this.#cc.inSlowStart)
+    while (this.#pipe() < limit && this.#hasNew() && this.#pacer.tokens >= 1) {
       out.push(this.#cut(now))
-      this.#tokens--
+      this.#pacer.take()
     }
     this.#paced = this.#pipe() < limit && this.#hasNew()
     return { out, dead: false }
-  }
-
-  /**
-   * Pacing: spreads a window of new segments over the round trip instead of sending it in one
-   * burst whenever an ack opens it. A burst of a thousand datagrams overflows the socket
-   * buffers of a relay or of a busy receiver (a 100 ms path lost hundreds of segments at a
-   * time and never regained its window); paced, the queues stay short. Not before the first
-   * RTT sample, nor on sub-millisecond paths, where a burst is harmless and timers too coarse.
-   */
-  #refill(now: number): void {
-    const srtt = this.rtt.srtt
-    if (srtt === undefined || srtt < 1) {
-      this.#tokens = Number.POSITIVE_INFINITY
-      this.#tokensAt = undefined
-      return
-    }
-    const factor = this.#cwnd < this.#ssthresh ? PACE_SLOW_START : PACE_AVOIDANCE
-    const perMs = (factor * this.#cwnd) / srtt
-    const burst = Math.max(this.#initialCwnd, perMs * this.#pacingBurstMs)
-    const elapsed = this.#tokensAt === undefined ? Number.POSITIVE_INFINITY : now - this.#tokensAt
-    this.#tokens = Math.min(burst, this.#tokens + perMs * Math.max(0, elapsed))
-    this.#tokensAt = now
   }
 
   /** Segments believed to be in the network (RFC 6675's pipe, without its refinements). */
@@ -409,7 +357,7 @@ export class Sender {
   #resend(s: Segment, now: number, out: Transmission[]): boolean {
     if (s.transmits >= this.#maxTransmits) return false
     s.transmits++
-    s.sentAt = now
+    this.#cc.delivery.stamp(s, now)
     s.resendAt = now + Math.min(this.rtt.rto * 2 ** (s.transmits - 1), 60_000)
     this.retransmits++
     out.push(s)
@@ -417,57 +365,38 @@ export class Sender {
   }
 
   #hasNew(): boolean {
-    return this.#queueBytes > 0 || (this.#finQueued && this.#finSeq === undefined)
+    return this.#queue.bytes > 0 || (this.#finQueued && this.#finSeq === undefined)
   }
 
   #cut(now: number): Segment {
     let data: Buffer
     let fin = false
-    if (this.#queueBytes === 0) {
+    if (this.#queue.bytes === 0) {
       data = Buffer.alloc(0)
       fin = true
       this.#finSeq = this.#nextSeq
     } else {
-      data = this.#take(Math.min(this.#segmentSize, this.#queueBytes))
+      data = this.#queue.take(Math.min(this.#segmentSize, this.#queue.bytes))
     }
     const seg: Segment = {
       seq: this.#nextSeq,
       data,
       fin,
       sentAt: now,
+      delivered: 0,
+      deliveredAt: now,
+      firstSentAt: now,
       resendAt: now + this.rtt.rto,
       transmits: 1,
       sacked: false,
       held: false,
       lost: false,
     }
+    this.#cc.delivery.stamp(seg, now)
     this.#nextSeq = seqAdd(this.#nextSeq, 1)
     this.#inflight.set(seg.seq, seg)
     this.#inflightBytes += data.length
     return seg
-  }
-
-  #take(n: number): Buffer {
-    const first = this.#queue[0] as Buffer
-    let out: Buffer
-    if (first.length >= n) {
-      out = first.subarray(0, n)
-      if (first.length === n) this.#queue.shift()
-      else this.#queue[0] = first.subarray(n)
-    } else {
-      out = Buffer.allocUnsafe(n)
-      let filled = 0
-      while (filled < n) {
-        const c = this.#queue[0] as Buffer
-        const part = Math.min(c.length, n - filled)
-        c.copy(out, filled, 0, part)
-        filled += part
-        if (part === c.length) this.#queue.shift()
-        else this.#queue[0] = c.subarray(part)
-      }
-    }
-    this.#queueBytes -= n
-    return out
   }
 
   #remove(s: Segment): void {
