@@ -10,7 +10,7 @@ import { nodeArgs, start } from './child.js'
 import type { ImplName } from './impl/index.js'
 import { labResults, runLab } from './lab.js'
 import { FULL, METRICS, type Metric, QUICK, type Sizes } from './measure.js'
-import { HELP, type Options, parseOptions } from './options.js'
+import { HELP, type Options, parseOptions, RELAY_PATHS, type RelayPath } from './options.js'
 import { ensurePeers } from './peers.js'
 import { renderSection, spliceReadme } from './report.js'
 import { type BenchResults, type MetricResult, summarize, validate } from './results.js'
@@ -18,7 +18,6 @@ import { type BenchResults, type MetricResult, summarize, validate } from './res
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..', '..', '..')
 const log = (line: string) => process.stderr.write(`${line}\n`)
-const RELAY_PATHS = ['direct', 'turnserver-tcp', 'coturn-tcp', 'turnserver', 'coturn'] as const
 
 function titles(
   sizes: Sizes,
@@ -85,8 +84,10 @@ async function measureOnce(impl: ImplName, metric: Metric, size: string): Promis
 async function relayedOnce(
   size: string,
   round: number,
+  paths: readonly RelayPath[],
 ): Promise<{ rate: Record<string, number>; cpu: Record<string, number> }> {
-  const child = start(process.execPath, nodeArgs(join(here, 'relayed.ts'), [size, String(round)]))
+  const args = [size, String(round), paths.join(',')]
+  const child = start(process.execPath, nodeArgs(join(here, 'relayed.ts'), args))
   try {
     return await child.line(300_000)
   } finally {
@@ -250,7 +251,7 @@ async function main(): Promise<void> {
     }
     if (opts.only.includes('relayed') && opts.impls.includes('p2pd')) {
       try {
-        const { rate, cpu } = await relayedOnce(size, round)
+        const { rate, cpu } = await relayedOnce(size, round, opts.relayPaths)
         for (const path of RELAY_PATHS) if (rate[path]) add('relayed', path, rate[path])
         for (const path of RELAY_PATHS) if (cpu[path]) add('relayedCpu', path, cpu[path])
         log(`  relayed  ${RELAY_PATHS.map((p) => `${p} ${rate[p]?.toFixed(1)}`).join(', ')} MB/s`)

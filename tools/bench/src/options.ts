@@ -5,11 +5,22 @@ import { METRICS } from './measure.js'
 export const EXTRA_METRICS = ['relayed', 'idle'] as const
 export const ALL_METRICS = [...METRICS, ...EXTRA_METRICS] as const
 export type AnyMetric = (typeof ALL_METRICS)[number]
+/** The paths of the relayed metric; `direct` is its baseline. */
+export const RELAY_PATHS = [
+  'direct',
+  'turnserver-tcp',
+  'coturn-tcp',
+  'turnserver',
+  'coturn',
+] as const
+export type RelayPath = (typeof RELAY_PATHS)[number]
 
 export interface Options {
   readonly quick: boolean
   readonly rounds: number
   readonly only: readonly AnyMetric[]
+  /** Paths of the relayed metric (`--relay-paths`; `direct` always runs: the baseline). */
+  readonly relayPaths: readonly RelayPath[]
   readonly impls: readonly ImplName[]
   readonly idlePipes: number
   readonly out: string | undefined
@@ -28,6 +39,8 @@ export const HELP = `pnpm bench [options]   side-by-side benchmark on loopback, 
   --quick              small sizes, 1 round; writes to a temporary file, leaves the README alone
   --rounds N           rounds (default 3; implementations interleaved round-robin)
   --only m1,m2         metrics: ${ALL_METRICS.join(', ')} (default all)
+  --relay-paths a,b    paths of the relayed metric: ${RELAY_PATHS.join(', ')} (default all;
+                       direct always runs, as the baseline)
   --impl a,b           implementations: ${IMPL_NAMES.join(', ')} (default all; raw is always run)
   --idle-pipes N       pipes held by the idle metric (default 10000, --quick 300)
   --out FILE           results file (default bench-results.json at the repo root)
@@ -65,6 +78,7 @@ export function parseOptions(argv: readonly string[]): Options {
     '--quick',
     '--rounds',
     '--only',
+    '--relay-paths',
     '--impl',
     '--idle-pipes',
     '--out',
@@ -80,6 +94,7 @@ export function parseOptions(argv: readonly string[]): Options {
   const withValue = [
     '--rounds',
     '--only',
+    '--relay-paths',
     '--impl',
     '--idle-pipes',
     '--out',
@@ -113,6 +128,12 @@ export function parseOptions(argv: readonly string[]): Options {
     only: value('--only')
       ? list(value('--only') as string, ALL_METRICS, 'metric')
       : [...ALL_METRICS],
+    relayPaths: [
+      'direct',
+      ...list(value('--relay-paths') ?? RELAY_PATHS.join(','), RELAY_PATHS, 'relay path').filter(
+        (p) => p !== 'direct',
+      ),
+    ],
     impls: impls.includes('raw') ? impls : ['raw', ...impls],
     idlePipes,
     out: value('--out'),

@@ -4,7 +4,7 @@
 // ways @p2pd/turn's strategy builds it: a TCP allocation (RFC 6062: Connect + ConnectionBind,
 // kernel TCP on both legs; tried first) and a UDP allocation with a channel and the reliable
 // stream (the fallback).
-//   relayed.ts <quick|full> <round>   prints {"rate": {"direct": MB/s, …}, "cpu": {"direct":
+//   relayed.ts <quick|full> <round> [path,path…]   prints {"rate": {"direct": MB/s, …}, "cpu": {"direct":
 //   CPU ms per MB, …}} — the CPU of both peers plus the relay server's (load-independent).
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
@@ -24,11 +24,11 @@ import {
 import { startCoturn } from '../../testkit/src/coturn.js'
 import { nodeArgs, start } from './child.js'
 import { tcpDial, tcpListen } from './impl/raw.js'
+import { RELAY_PATHS, type RelayPath } from './options.js'
 
-const RELAY_PATHS = ['direct', 'turnserver-tcp', 'coturn-tcp', 'turnserver', 'coturn'] as const
-type RelayPath = (typeof RELAY_PATHS)[number]
-
-const [size, round] = process.argv.slice(2)
+const [size, round, only] = process.argv.slice(2)
+/** The paths measured (default all); `direct` always, as the baseline. */
+const paths = RELAY_PATHS.filter((p) => p === 'direct' || !only || only.split(',').includes(p))
 const measured = (size === 'quick' ? 2 : 32) * 1024 * 1024
 /** Bytes per transfer: `measured`, or less for the warm-up. */
 let total = measured
@@ -185,8 +185,8 @@ try {
   await direct()
   total = measured
   // Rotated per round, like the side-by-side metrics.
-  const shift = Number(round ?? 0) % RELAY_PATHS.length
-  for (const path of [...RELAY_PATHS.slice(shift), ...RELAY_PATHS.slice(0, shift)]) {
+  const shift = Number(round ?? 0) % paths.length
+  for (const path of [...paths.slice(shift), ...paths.slice(0, shift)]) {
     // One path failing (say, a server refusing TCP allocations) leaves the others' figures.
     const [pid, run] = runs[path]
     relayPid = pid

@@ -3,6 +3,7 @@ import { createServer, connect as netConnect, type Server, type Socket } from 'n
 import type { Endpoint } from '@p2pd/interface'
 import { ipFamily } from '@p2pd/stun'
 import { TurnError } from '../errors.js'
+import { fuse, type Hairpins } from './tcp-hairpin.js'
 
 /** One peer connection waiting for its ConnectionBind (RFC 6062 §5.2, §5.3). */
 export interface PendingConnection {
@@ -24,7 +25,14 @@ export interface TcpAllocationHost {
   readonly maxPending: number
   readonly maxConnections: number
   readonly permissionLifetimeMs: number
-  readonly stats: { tcpRefusedPeers: number; tcpUnboundTimeouts: number; tcpSpliced: number }
+  readonly stats: {
+    tcpRefusedPeers: number
+    tcpUnboundTimeouts: number
+    tcpSpliced: number
+    tcpFused: number
+  }
+  /** The server's spliced pairs, to find both ends of a connection it made to itself. */
+  readonly hairpins: Hairpins
 }
 
 /** How long a spliced side may flush after the other closed cleanly. */
@@ -169,6 +177,8 @@ export class TcpAllocation {
   /**
    * ConnectionBind succeeded: splices the data connection and the peer connection, both
    * ways, with the streams' own backpressure (`pipe`); either side closing closes both.
+   * When the peer connection's other end is a spliced pair of this same server (a relayed
+   * address connected to another one here), the two data connections are fused instead.
    */
   splice(pending: PendingConnection, data: Socket, leftover: Buffer): void {
     this.#pending.delete(pending)
@@ -176,6 +186,7 @@ export class TcpAllocation {
     this.#host.unregister(pending)
     const peer = pending.socket
     const k = key(pending.peer)
+    const pair = { peer, data }
     this.#live.add(peer)
     this.#live.add(data)
     this.#host.stats.tcpSpliced++
@@ -191,11 +202,19 @@ export class TcpAllocation {
       this.#live.delete(peer)
       this.#live.delete(data)
       this.#peers.delete(k)
+      this.#host.hairpins.delete(pair)
     }
     peer.once('close', closed(data))
     data.once('close', closed(peer))
     peer.on('error', () => {})
     data.on('error', () => {})
+    const partner = this.#host.hairpins.partner(peer)
+    this.#host.hairpins.add(pair)
+    if (partner) {
+      this.#host.stats.tcpFused++
+      fuse(partner, pair, leftover)
+      return
+    }
     if (leftover.length > 0) peer.write(leftover)
     peer.pipe(data)
     data.pipe(peer)

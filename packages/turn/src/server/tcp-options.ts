@@ -64,4 +64,10 @@ export interface TcpRelayStats {
   tcpUnboundTimeouts: number
   /** Peer connections spliced to a data connection. */
   tcpSpliced: number
+  /**
+   * Spliced pairs fused with the pair at the other end of their peer connection (a relayed
+   * address of this server connected to another one here): bytes go data connection to data
+   * connection, no longer through the server's connection to itself.
+   */
+  tcpFused: number
 }

@@ -24,6 +24,7 @@ import {
 import { allocationFamily, sameFamily, sourceKey } from './address-family.js'
 import { type Authenticated, signed } from './credentials.js'
 import { listenOn, listenRelay, type PendingConnection, TcpAllocation } from './tcp-allocation.js'
+import { Hairpins } from './tcp-hairpin.js'
 import type { TcpRelayContext, TurnTcpOptions } from './tcp-options.js'
 
 /** Largest request accepted on a TCP connection (requests are small; a stranger's blob is not). */
@@ -79,6 +80,7 @@ export class TcpRelay {
   readonly #perSource = new Map<string, number>()
   readonly #pending = new Map<number, PendingConnection>()
   readonly #allocations = new Set<TcpAllocation>()
+  readonly #hairpins = new Hairpins()
 
   constructor(ctx: TcpRelayContext, opts: TurnTcpOptions = {}) {
     this.#ctx = ctx
@@ -315,6 +317,7 @@ export class TcpRelay {
       maxConnections: this.#opts.maxConnectionsPerAllocation ?? 64,
       permissionLifetimeMs: this.#ctx.permissionLifetimeMs,
       stats: this.#ctx.stats,
+      hairpins: this.#hairpins,
     })
     c.allocation = alloc
     clearTimeout(c.idle)

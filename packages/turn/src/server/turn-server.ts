@@ -123,6 +123,7 @@ export class TurnServer {
     tcpRefusedPeers: 0,
     tcpUnboundTimeouts: 0,
     tcpSpliced: 0,
+    tcpFused: 0,
   }
   readonly #tcp: TcpRelay | undefined
 
