@@ -410,7 +410,11 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
    */
   link(peer: Endpoint, options: { closeClient?: boolean } = {}): DatagramLink {
     const key = peerKey(peer)
+    // One 1,500-byte MTU datagram on every leg: IP (20, or 40 when any leg is IPv6), UDP 8,
+    // the ChannelData header 4 (the stream probes whether the path really takes it).
+    const v6 = [this.server.host, this.relayed.host, peer.host].some((h) => h.includes(':'))
     return {
+      maxPacketSize: 1500 - (v6 ? 40 : 20) - 8 - 4,
       send: (packet) => this.send(packet, peer),
       lostError: (cause: StreamError) =>
         new TurnError(

@@ -8,6 +8,12 @@ import type { StreamError } from '../errors.js'
 export interface DatagramLink {
   /** Sends one datagram, best effort (errors are losses, never exceptions). */
   send(packet: Buffer): void
+  /**
+   * The largest stream packet this link carries in one datagram of a 1,500-byte MTU path after
+   * its own headers (e.g. 1,468 for a TURN channel over IPv4). Given, the stream probes for
+   * segments up to it; absent, it keeps its starting size.
+   */
+  readonly maxPacketSize?: number
   /** Installs the receiver of inbound datagrams (one at a time; replaces the previous one). */
   onReceive(handler: (packet: Buffer) => void): void
   /** Releases the path (idempotent). The stream calls it once it is done with the link. */

@@ -12,6 +12,10 @@ export interface MemoryLinkOptions {
   readonly delayMs?: number
   /** Extra delay of reordered datagrams (default 5 ms). */
   readonly reorderDelayMs?: number
+  /** The links' stated `maxPacketSize` (default none: the stream does not probe). */
+  readonly maxPacketSize?: number
+  /** Datagrams longer than this are dropped, as by a hop with a smaller MTU (default none). */
+  readonly mtu?: number
   /** PRNG seed, for reproducible runs (default random). */
   readonly seed?: number
 }
@@ -20,6 +24,8 @@ export interface MemoryLinkOptions {
 export interface MemoryLinkStats {
   sent: number
   dropped: number
+  /** Dropped for their size (see `mtu`). */
+  tooBig: number
   duplicated: number
   reordered: number
 }
@@ -51,7 +57,7 @@ export function createMemoryLinkPair(
   let closed = false
   const timers = new Set<NodeJS.Timeout>()
   const make = (self: 0 | 1) => {
-    const stats: MemoryLinkStats = { sent: 0, dropped: 0, duplicated: 0, reordered: 0 }
+    const stats: MemoryLinkStats = { sent: 0, dropped: 0, tooBig: 0, duplicated: 0, reordered: 0 }
     const deliver = (packet: Buffer, delay: number) => {
       const t = setTimeout(() => {
         timers.delete(t)
@@ -61,9 +67,14 @@ export function createMemoryLinkPair(
     }
     return {
       stats,
+      ...(opts.maxPacketSize !== undefined ? { maxPacketSize: opts.maxPacketSize } : {}),
       send(packet: Buffer) {
         if (closed) return
         stats.sent++
+        if (opts.mtu !== undefined && packet.length > opts.mtu) {
+          stats.tooBig++
+          return
+        }
         if (random() < (opts.loss ?? 0)) {
           stats.dropped++
           return

@@ -17,6 +17,9 @@ import { StreamError } from '../errors.js'
  * every `seq < cumAck` arrived, and the half-open ranges `[start, end)` above it (selective
  * acks). Flag ECHO: `echoTs` is valid; flag PROBE: the sender wants an ACK back right away.
  * RST: `reason (u8)`; the stream is dead.
+ * PROBE: any padding; asks whether a datagram of its size reaches the peer.
+ * PROBE_ACK: `size (u32)`: a PROBE of that many bytes arrived. (A peer that predates the
+ * probes drops them as unknown types, and the sender keeps its segment size.)
  */
 export const STREAM_VERSION = 1
 export const HEADER_BYTES = 10
@@ -25,7 +28,7 @@ export const ACK_FIXED_BYTES = HEADER_BYTES + 13
 /** At most this many SACK ranges per ACK. */
 export const MAX_SACK_RANGES = 32
 
-export const PacketType = { Data: 1, Ack: 2, Rst: 3 } as const
+export const PacketType = { Data: 1, Ack: 2, Rst: 3, Probe: 4, ProbeAck: 5 } as const
 export type PacketType = (typeof PacketType)[keyof typeof PacketType]
 
 export const DataFlag = { Fin: 0x01 } as const
@@ -69,7 +72,23 @@ export interface RstPacket {
   readonly reason: number
 }
 
-export type Packet = DataPacket | AckPacket | RstPacket
+/** A path-MTU probe: `size` is the datagram's length. */
+export interface ProbePacket {
+  readonly type: typeof PacketType.Probe
+  readonly conv: number
+  readonly ts: number
+  readonly size: number
+}
+
+export interface ProbeAckPacket {
+  readonly type: typeof PacketType.ProbeAck
+  readonly conv: number
+  readonly ts: number
+  /** Length of the probe that arrived. */
+  readonly size: number
+}
+
+export type Packet = DataPacket | AckPacket | RstPacket | ProbePacket | ProbeAckPacket
 
 function header(buf: Buffer, type: PacketType, flags: number, conv: number, ts: number): void {
   buf[0] = (STREAM_VERSION << 4) | type
@@ -113,6 +132,20 @@ export function encodeRst(conv: number, ts: number, reason: RstReason): Buffer {
   const buf = Buffer.allocUnsafe(HEADER_BYTES + 1)
   header(buf, PacketType.Rst, 0, conv, ts)
   buf[HEADER_BYTES] = reason
+  return buf
+}
+
+/** A probe datagram of exactly `size` bytes (at least a header; the padding is zeros). */
+export function encodeProbe(conv: number, ts: number, size: number): Buffer {
+  const buf = Buffer.alloc(Math.max(HEADER_BYTES, size))
+  header(buf, PacketType.Probe, 0, conv, ts)
+  return buf
+}
+
+export function encodeProbeAck(conv: number, ts: number, size: number): Buffer {
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + 4)
+  header(buf, PacketType.ProbeAck, 0, conv, ts)
+  buf.writeUInt32BE(size >>> 0, HEADER_BYTES)
   return buf
 }
 
@@ -198,6 +231,14 @@ export function decodePacket(input: Uint8Array): Packet {
         throw new StreamError('STREAM_BAD_PACKET', 'RST has exactly one reason byte')
       }
       return { type: PacketType.Rst, conv, ts, reason: buf[HEADER_BYTES] as number }
+    case PacketType.Probe:
+      if (flags !== 0) throw new StreamError('STREAM_BAD_PACKET', 'unknown PROBE flags')
+      return { type: PacketType.Probe, conv, ts, size: buf.length }
+    case PacketType.ProbeAck:
+      if (flags !== 0 || buf.length !== HEADER_BYTES + 4) {
+        throw new StreamError('STREAM_BAD_PACKET', 'PROBE_ACK carries exactly a size')
+      }
+      return { type: PacketType.ProbeAck, conv, ts, size: buf.readUInt32BE(HEADER_BYTES) }
     default:
       throw new StreamError('STREAM_BAD_TYPE', `unknown packet type ${vt & 0x0f}`)
   }

@@ -26,9 +26,10 @@ export interface Arrival {
  * `bufferBytes` — so a peer that ignores our advertised window cannot grow our memory.
  */
 export class Receiver {
-  readonly #segmentSize: number
+  /** The largest payload seen: the peer's segments may grow (path-MTU probing). */
+  #segmentSize: number
   readonly #bufferBytes: number
-  readonly #capacity: number
+  #capacity: number
   /** Next sequence number to deliver: everything before it arrived (the cumulative ack). */
   #expected = 0
   readonly #ooo = new Map<number, { data: Buffer; fin: boolean }>()
@@ -64,6 +65,10 @@ export class Receiver {
   /** Handles one DATA segment; `unread` = bytes delivered but not read by the application. */
   onData(seq: number, data: Buffer, fin: boolean, unread: number): Arrival {
     const offset = seqDiff(seq, this.#expected)
+    if (data.length > this.#segmentSize) {
+      this.#segmentSize = data.length
+      this.#capacity = Math.max(4, Math.floor(this.#bufferBytes / data.length))
+    }
     if (offset < 0 || this.#finDelivered || this.#ooo.has(seq)) {
       this.duplicates++
       return { deliver: [], fin: false, duplicate: true }

@@ -1,11 +1,15 @@
 import { Duplex } from 'node:stream'
 import { StreamError } from '../errors.js'
 import type { DatagramLink } from './link.js'
+import { MtuProbe } from './mtu-probe.js'
 import {
   type AckPacket,
+  DATA_HEADER_BYTES,
   decodePacket,
   encodeAck,
   encodeData,
+  encodeProbe,
+  encodeProbeAck,
   encodeRst,
   PacketType,
   RstReason,
@@ -25,8 +29,14 @@ const PACE_STEP_MS = 2
 export interface ReliableStreamOptions extends RttOptions {
   /** Conversation id both peers agreed on (32 bits); packets of other ids are ignored. */
   readonly conv: number
-  /** Payload bytes per packet (default 1,200: fits a 1,280-byte path MTU with TURN headers). */
+  /**
+   * Payload bytes per packet at first (default 1,200: fits a 1,280-byte path MTU with TURN
+   * headers). When the link states its `maxPacketSize`, larger sizes up to it are probed once
+   * (one datagram each) and the largest that gets through is used from then on.
+   */
   readonly segmentSize?: number
+  /** Probe for larger segments when the link allows (default true). */
+  readonly probeMtu?: boolean
   /** Unacknowledged bytes we accept from the writer before applying backpressure (6 MiB). */
   readonly sendBufferBytes?: number
   /** Bytes we hold for the reader, unread + out of order; sets the advertised window (6 MiB). */
@@ -70,6 +80,8 @@ export interface ReliableStreamStats {
   readonly srttMs: number | undefined
   readonly rtoMs: number
   readonly cwnd: number
+  /** Payload bytes of the segments cut now (grows when a larger probe got through). */
+  readonly segmentSize: number
   /** Slow-start threshold (packets; infinite until the first loss or slow-start exit). */
   readonly ssthresh: number
   /** Segments sent and not yet acknowledged. */
@@ -135,6 +147,8 @@ export class ReliableStream extends Duplex {
   #resolveReleased!: () => void
   /** Resolves once the datagram link is released (after the linger of a clean close). */
   readonly released: Promise<void>
+  readonly #mtu: MtuProbe
+  #segmentSize: number
   #packetsSent = 0
   #packetsReceived = 0
   #badPackets = 0
@@ -142,6 +156,7 @@ export class ReliableStream extends Duplex {
   constructor(link: DatagramLink, opts: ReliableStreamOptions) {
     super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024 })
     const segmentSize = opts.segmentSize ?? 1200
+    this.#segmentSize = segmentSize
     this.conv = opts.conv >>> 0
     this.#link = link
     this.#sendBufferBytes = opts.sendBufferBytes ?? 6 * 1024 * 1024
@@ -157,6 +172,10 @@ export class ReliableStream extends Duplex {
       bufferBytes: opts.receiveBufferBytes ?? 6 * 1024 * 1024,
     })
     this.#advertised = this.#receiver.window(0)
+    this.#mtu = new MtuProbe(
+      segmentSize + DATA_HEADER_BYTES,
+      opts.probeMtu === false ? undefined : link.maxPacketSize,
+    )
     this.released = new Promise((resolve) => {
       this.#resolveReleased = resolve
     })
@@ -178,6 +197,7 @@ export class ReliableStream extends Duplex {
       srttMs: this.#sender.rtt.srtt,
       rtoMs: this.#sender.rtt.rto,
       cwnd: this.#sender.cwnd,
+      segmentSize: this.#segmentSize,
       ssthresh: this.#sender.ssthresh,
       inflight: this.#sender.inflightCount,
       lossEvents: this.#sender.lossEvents,
@@ -322,6 +342,17 @@ export class ReliableStream extends Duplex {
       case PacketType.Ack:
         if (this.#state !== 'lingering') this.#onAck(packet)
         break
+      case PacketType.Probe:
+        this.#transmit(encodeProbeAck(this.conv, this.#ts(), packet.size))
+        break
+      case PacketType.ProbeAck: {
+        const size = this.#mtu.onAck(packet.size)
+        if (size !== undefined) {
+          this.#segmentSize = size - DATA_HEADER_BYTES
+          this.#sender.segmentSize = this.#segmentSize
+        }
+        break
+      }
       case PacketType.Rst:
         if (this.#state === 'open' && !this.destroyed) {
           this.destroy(
@@ -420,6 +451,10 @@ export class ReliableStream extends Duplex {
     if (dead) {
       this.#linkDead(new StreamError('STREAM_DEAD_LINK', 'no acknowledgement after many retries'))
       return
+    }
+    if (this.#mtu.active && this.#sender.rtt.srtt !== undefined) {
+      const size = this.#mtu.due(now, this.#sender.rtt.rto)
+      if (size !== undefined) this.#transmit(encodeProbe(this.conv, ts, size))
     }
     if (this.#sender.blockedByPeer && now - this.#lastProbe >= this.#sender.rtt.rto) {
       this.#lastProbe = now

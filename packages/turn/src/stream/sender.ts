@@ -77,7 +77,7 @@ interface TimeoutUndo {
  */
 export class Sender {
   readonly rtt: RttEstimator
-  readonly #segmentSize: number
+  #segmentSize: number
   readonly #initialCwnd: number
   readonly #maxTransmits: number
   /** Bytes written but not yet cut into segments. */
@@ -122,6 +122,11 @@ export class Sender {
     this.#cc = new CongestionWindow(this.#initialCwnd, opts.maxCwnd ?? 8192)
     this.#peerWindow = this.#initialCwnd
     this.rtt = new RttEstimator(opts)
+  }
+
+  /** Payload bytes of the segments cut from now on (the path took larger datagrams). */
+  set segmentSize(n: number) {
+    this.#segmentSize = n
   }
 
   /** Bytes written and not yet acknowledged (queued + in flight). */
