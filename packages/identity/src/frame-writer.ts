@@ -126,11 +126,17 @@ export class FrameWriter {
     ) {
       return false
     }
-    let error: Error | undefined
-    this.#sealNow([chunk], length, (err) => {
-      error = err ?? undefined
-    })
-    return error ?? true
+    try {
+      if (length <= ONE_BUFFER_FRAME) {
+        this.#stream.write(sealFrame(this.#send, chunk, this.#rekeyInterval))
+      } else {
+        this.#seal([chunk], length)
+      }
+    } catch (err) {
+      return err as Error
+    }
+    this.#markSealed()
+    return true
   }
 
   /**
@@ -146,12 +152,17 @@ export class FrameWriter {
       callback(err as Error)
       return
     }
+    this.#markSealed()
+    callback()
+  }
+
+  /** Notes that a frame left at once in this tick: until the next, writes take the carry. */
+  #markSealed(): void {
     this.#sealedThisTick = true
     this.#endTick ??= () => {
       this.#sealedThisTick = false
     }
     process.nextTick(this.#endTick)
-    callback()
   }
 
   /** Seals the carry (if any) and the close frame, then ends the stream. */
