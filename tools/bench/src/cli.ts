@@ -8,7 +8,7 @@ import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { nodeArgs, start } from './child.js'
 import type { ImplName } from './impl/index.js'
-import { labResults, runLab } from './lab.js'
+import { keepConnectRows, labResults, runLab } from './lab.js'
 import { FULL, METRICS, type Metric, QUICK, type Sizes } from './measure.js'
 import { HELP, type Options, parseOptions, RELAY_PATHS, type RelayPath } from './options.js'
 import { ensurePeers } from './peers.js'
@@ -305,18 +305,20 @@ async function labMain(opts: Options, out: string): Promise<void> {
   const loadStart = loadavg().map((x) => Math.round(x * 100) / 100)
   const commit = git(['rev-parse', '--short=12', 'HEAD']) || 'unknown'
   log(
-    `lab: ${opts.labTrials} trials per connect case, ${opts.labThroughputTrials} per throughput case, ` +
+    `lab: ${opts.labThroughputOnly ? 'throughput only' : `${opts.labTrials} trials per connect case`}, ${opts.labThroughputTrials} per throughput case, ` +
       `${opts.labDelayMs} ms each way per router uplink (load ${loadStart.join(' ')})`,
   )
   const raw = await runLab({
     trials: opts.labTrials,
     throughputTrials: opts.labThroughputTrials,
     uplinkDelayMs: opts.labDelayMs,
+    throughputOnly: opts.labThroughputOnly,
     log: (line) => log(`  ${line}`),
   })
   const command = `pnpm bench ${process.argv.slice(2).join(' ')}`
-  const lab = labResults(raw, { command, commit, loadStart })
-  const results = { ...(JSON.parse(readFileSync(out, 'utf8')) as BenchResults), lab }
+  const previous = JSON.parse(readFileSync(out, 'utf8')) as BenchResults
+  const lab = keepConnectRows(labResults(raw, { command, commit, loadStart }), previous.lab)
+  const results = { ...previous, lab }
   const problems = validate(results)
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`)
   log(`results: ${relative(process.cwd(), out) || out} (lab part)`)

@@ -44,6 +44,8 @@ export interface LabResults {
   readonly durationMs: number
   /** ms from the later side's start to it holding its authenticated pipe. */
   readonly connect: readonly LabRow[]
+  /** Set when `connect` was kept from an earlier run (`--lab-throughput-only`): its date. */
+  readonly connectDate?: string
   /** Mbit/s through the authenticated pipe, measured by the receiver. */
   readonly throughput: readonly LabRow[]
 }
@@ -52,6 +54,8 @@ export interface LabOptions {
   readonly trials: number
   readonly throughputTrials: number
   readonly uplinkDelayMs: number
+  /** Skip the time-to-connect cases (their rows are then kept from the previous results). */
+  readonly throughputOnly?: boolean
   readonly log: (line: string) => void
 }
 
@@ -108,6 +112,15 @@ export function labResults(
   }
 }
 
+/**
+ * A throughput-only run's figures with the time-to-connect rows of the previous results (if
+ * any), dated: a partial run replaces only what it measured.
+ */
+export function keepConnectRows(fresh: LabResults, previous: LabResults | undefined): LabResults {
+  if (!previous || fresh.connect.length > 0) return fresh
+  return { ...fresh, connect: previous.connect, connectDate: previous.connectDate ?? previous.date }
+}
+
 /** Runs the lab benchmark (root; a fresh lab, torn down after). */
 export async function runLab(opts: LabOptions): Promise<BenchP2pdResults> {
   // Imported here: the natlab tool pulls in its servers and runners, which the loopback bench
@@ -117,6 +130,7 @@ export async function runLab(opts: LabOptions): Promise<BenchP2pdResults> {
     trials: opts.trials,
     throughputTrials: opts.throughputTrials,
     shape: { upMs: opts.uplinkDelayMs, downMs: opts.uplinkDelayMs },
+    throughputOnly: opts.throughputOnly,
     log: opts.log,
   })
 }

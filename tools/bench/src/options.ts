@@ -32,6 +32,8 @@ export interface Options {
   readonly labTrials: number
   readonly labThroughputTrials: number
   readonly labDelayMs: number
+  /** `--lab-throughput-only`: skip the time-to-connect cases. */
+  readonly labThroughputOnly: boolean
 }
 
 export const HELP = `pnpm bench [options]   side-by-side benchmark on loopback, results in bench-results.json
@@ -51,6 +53,7 @@ export const HELP = `pnpm bench [options]   side-by-side benchmark on loopback, 
   --lab-trials N       trials per time-to-connect case (default 5)
   --lab-throughput-trials N   trials per throughput case (default 3)
   --lab-delay MS       one-way delay of every router uplink (default 25: 100 ms peer RTT)
+  --lab-throughput-only   the throughput cases only (direct vs relayed, ~3 min instead of ~7)
   --help               this text
 
 js-libp2p and hyperdht are installed on first use into tools/bench/.deps (pinned in
@@ -90,6 +93,7 @@ export function parseOptions(argv: readonly string[]): Options {
     '--lab-trials',
     '--lab-throughput-trials',
     '--lab-delay',
+    '--lab-throughput-only',
   ])
   const withValue = [
     '--rounds',
@@ -144,5 +148,6 @@ export function parseOptions(argv: readonly string[]): Options {
     labTrials: count('--lab-trials', 5, 1),
     labThroughputTrials: count('--lab-throughput-trials', 3, 1),
     labDelayMs: count('--lab-delay', 25, 0),
+    labThroughputOnly: flag('--lab-throughput-only'),
   }
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { BenchCase, BenchP2pdResults } from '../../natlab/src/bench-p2pd.js'
-import { labResults } from '../src/lab.js'
+import { keepConnectRows, labResults } from '../src/lab.js'
 import { parseOptions } from '../src/options.js'
 import { renderSection } from '../src/report.js'
 import { type BenchResults, validate } from '../src/results.js'
@@ -110,5 +110,21 @@ describe('pnpm bench --lab', () => {
       labDelayMs: 10,
     })
     expect(() => parseOptions(['--lab-trials', '0'])).toThrow(/integer/)
+    expect(parseOptions(['--lab']).labThroughputOnly).toBe(false)
+    expect(parseOptions(['--lab', '--lab-throughput-only']).labThroughputOnly).toBe(true)
+  })
+
+  it('a throughput-only run keeps the earlier time-to-connect rows, dated', () => {
+    const only = labResults(
+      { ...raw, startedAt: '2026-12-08T00:00:00.000Z', connect: [] },
+      { command: 'pnpm bench --lab --lab-throughput-only', commit: 'def', loadStart: [1, 1, 1] },
+    )
+    const merged = keepConnectRows(only, lab)
+    expect(merged.connect).toEqual(lab.connect)
+    expect(merged.connectDate).toBe(lab.date)
+    expect(merged.throughput).toEqual(only.throughput)
+    expect(merged.date).toBe('2026-12-08T00:00:00.000Z')
+    expect(keepConnectRows(lab, merged)).toBe(lab) // a full run replaces everything
+    expect(keepConnectRows(only, undefined).connect).toEqual([])
   })
 })
