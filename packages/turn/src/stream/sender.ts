@@ -3,7 +3,7 @@ import { CongestionWindow, type WindowSnapshot } from './congestion-window.js'
 import type { DeliveryStamp } from './delivery.js'
 import type { SlowStartPhase } from './hystart.js'
 import { Pacer } from './pacer.js'
-import type { AckPacket } from './packet.js'
+import type { AckPacket, SackRange } from './packet.js'
 import { RttEstimator, type RttOptions } from './rtt.js'
 import { seqAdd, seqDiff, seqLess } from './seq.js'
 
@@ -97,6 +97,8 @@ export class Sender {
   #finSeq: number | undefined
   #finAcked = false
   #highestSacked: number | undefined
+  /** The SACK ranges of the last ACK, all applied (sacked stays sacked until cum-acked). */
+  #lastRanges: readonly SackRange[] = []
   #undo: TimeoutUndo | undefined
   /**
    * When an ack last acknowledged something new. A segment times out only once its own timer
@@ -225,9 +227,21 @@ export class Sender {
       if (s.fin) this.#finAcked = true
     }
     if (seqDiff(cumAck, this.#una) > 0) this.#una = cumAck
+    // An ACK repeats the ranges of the one before (a hole keeps them for a round trip or more):
+    // only what lies outside those is new. Walking all of them per ACK was O(window) each.
+    const prev = this.#lastRanges
+    const applied: SackRange[] = []
+    let p = 0
     for (const r of ack.ranges) {
       if (seqDiff(r.end, this.#nextSeq) > 0) continue
+      applied.push(r)
       for (let q = r.start; seqLess(q, r.end); q = seqAdd(q, 1)) {
+        while (p < prev.length && !seqLess(q, (prev[p] as SackRange).end)) p++
+        const old = prev[p]
+        if (old && !seqLess(q, old.start)) {
+          q = seqAdd(old.end, -1)
+          continue
+        }
         const s = this.#inflight.get(q)
         if (s && !s.sacked) {
           s.sacked = true
@@ -244,6 +258,7 @@ export class Sender {
         this.#highestSacked = r.end
       }
     }
+    this.#lastRanges = applied
     if (ackedSegments > 0) this.#progressAt = now
     this.#peerWindow = ack.window
     if (this.#recoverUntil !== undefined && !seqLess(this.#una, this.#recoverUntil)) {
@@ -295,12 +310,15 @@ export class Sender {
     const srtt = this.rtt.srtt ?? this.rtt.rto
     let lossEvent = false
     let timedOut: Segment | undefined
+    // No timer can fire before acks stalled for an RTO: then only segments below the highest
+    // selective ack can be lost, and the scan stops there instead of walking the window.
+    const timerDue = now >= this.#progressAt + this.rtt.rto
     for (const s of this.#inflight.values()) {
+      const belowSacked =
+        this.#highestSacked !== undefined && seqDiff(this.#highestSacked, s.seq) > DUP_THRESHOLD
+      if (!belowSacked && !timerDue) break
       if (s.sacked || s.lost) continue
-      const sackLost =
-        this.#highestSacked !== undefined &&
-        seqDiff(this.#highestSacked, s.seq) > DUP_THRESHOLD &&
-        now - s.sentAt > srtt
+      const sackLost = belowSacked && now - s.sentAt > srtt
       if (sackLost) {
         lossEvent = true
         if (!this.#resend(s, now, out)) return { out, dead: true }
