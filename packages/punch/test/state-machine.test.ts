@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net'
 import {
   type Clock,
+  DeltaType,
   isP2pdError,
   MemorySignalingHub,
   NatType,
@@ -14,6 +15,8 @@ import { contextOf, loopbackAddress } from './loopback-context.js'
 const clock: Clock = { now: () => Date.now(), offset: 0, uncertainty: 2 }
 const open = { type: NatType.OpenInternet, delta: { type: 1, value: 0 } } as const
 const prc = { type: NatType.PortRestrictedCone, delta: { type: 2, value: 0 } } as const
+const seq1 = { type: NatType.Symmetric, delta: { type: DeltaType.Independent, value: 1 } }
+type NatRecordish = typeof open | typeof prc | typeof seq1
 let stun: StunServer
 
 beforeAll(async () => {
@@ -33,7 +36,9 @@ async function peers(opts: {
   init?: PunchInit
   answer?: boolean
   remoteMode?: boolean
-  nat?: typeof open | typeof prc
+  nat?: NatRecordish
+  /** B's NAT when it differs from A's. */
+  natB?: NatRecordish
 }) {
   const hub = new MemorySignalingHub({ latencyMs: 2 })
   const ids = ['02'.padEnd(66, '1'), '03'.padEnd(66, '2')]
@@ -42,7 +47,7 @@ async function peers(opts: {
   const nat = opts.nat ?? open
   const m = opts.remoteMode ? ['machineA', 'machineB'] : ['same', 'same']
   const a = address(ids[0] as string, m[0] as string, nat)
-  const b = address(ids[1] as string, m[1] as string, nat)
+  const b = address(ids[1] as string, m[1] as string, opts.natB ?? nat)
   const events: PunchEvent[] = []
   const strategy = punch({
     stunServers: [stun.primary],
@@ -216,6 +221,22 @@ describe('punch state machine', () => {
       )
       .catch((e) => e)
     expect(isP2pdError(bad, 'PUNCH_BAD_MESSAGE')).toBe(true)
+    await p.close()
+  })
+
+  it('a side whose attempts are spent tells the other, which stops long before its window ends', async () => {
+    // B is sequential symmetric: one attempt per predicted port, then no SYN of A's can reach
+    // it. Over loopback every SYN is refused, so B's loop is spent within a fraction of the
+    // window; A, a cone, would fast-retry until the window's end if nobody told it.
+    const p = await peers({ remoteMode: true, nat: prc, natB: seq1, init: { windowMs: 8_000 } })
+    const t0 = performance.now()
+    const err = await p.strategy.connect(p.ctxA, AbortSignal.timeout(20_000)).catch((e) => e)
+    const ms = performance.now() - t0
+    expect(isP2pdError(err, 'PUNCH_PEER_ABORTED')).toBe(true)
+    expect((err as Error).message).toMatch(/every attempt failed/)
+    expect(ms).toBeLessThan(5_000)
+    const failed = p.events.filter((e) => e.type === 'failed').map((e) => e.role)
+    expect(failed.sort()).toEqual(['answerer', 'offerer'])
     await p.close()
   })
 

@@ -31,7 +31,7 @@ import { KeepWatcher, sendKeep } from '../sockets/nomination.js'
 import { hold, listenAsAcceptor, predictsOwnMapping, startLoop } from './arm.js'
 import { dials, listenSide, localSide, sprayPart, sprayWindow } from './dials.js'
 import { claimProposed } from './early.js'
-import { firstSocket, publish, Resources, rawConnection } from './session.js'
+import { abortPeer, firstSocket, publish, Resources, rawConnection } from './session.js'
 import { SLOT_PREDICTIONS, slotLength } from './slots.js'
 
 /**
@@ -259,12 +259,18 @@ export async function answer(
       answerFailed = answered.then(() => new Promise<never>(() => {}))
     }
     // The offerer decides which socket both keep (unless we took its ports: then we did):
-    // wait for its byte, even after our loop has stopped (its socket may connect last).
+    // wait for its byte, even after our loop has stopped, while a socket of ours connected.
+    // With none and nothing of ours listening, no SYN of the offerer can reach us any more
+    // (a symmetric side's mappings closed with its last attempt, a cone's probes were cut):
+    // we give up and tell it (lab, ~0 ms, port-restricted-rst × sym-seq1-rst: the cone
+    // offerer went on for its whole 3 s window before TURN could start).
     const socket = firstSocket({
       sockets: claimed ? first : watcher.kept,
       signal: overall,
       peerAbort,
-      listening: true,
+      loopDone: res.loop?.done,
+      listening: plan.acceptor === 'answerer',
+      waiting: () => res.sockets.size > 0,
     })
     socket.catch(() => {})
     winner = await (answerFailed ? Promise.race([socket, answerFailed]) : socket)
@@ -278,6 +284,8 @@ export async function answer(
     })
     return rawConnection(winner)
   } catch (err) {
+    if ((err as PunchError).code === 'PUNCH_FAILED')
+      abortPeer(ctx, offer.id, 'every attempt failed', signal)
     s.emit({
       type: 'failed',
       role: 'answerer',

@@ -28,7 +28,14 @@ import { KeepWatcher, sendKeep } from '../sockets/nomination.js'
 import { hold, listenAsAcceptor, predictsOwnMapping, startLoop } from './arm.js'
 import { dials, listenSide, localSide, plainDials, sprayPart, sprayWindow } from './dials.js'
 import { dialsFirst, proposePorts, samePairSet } from './early.js'
-import { firstSocket, publish, Resources, rawConnection, requirePair } from './session.js'
+import {
+  abortPeer,
+  firstSocket,
+  publish,
+  Resources,
+  rawConnection,
+  requirePair,
+} from './session.js'
 
 /**
  * The offering side of a punch: hold fresh mappings, offer them, measure the signaling round
@@ -272,6 +279,8 @@ export async function offer(
     })
     return kept(winner, loop?.attempts() ?? 0)
   } catch (err) {
+    if ((err as PunchError).code === 'PUNCH_FAILED')
+      abortPeer(ctx, id, 'every attempt failed', signal)
     s.emit({
       type: 'failed',
       role: 'offerer',

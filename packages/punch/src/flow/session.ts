@@ -4,7 +4,7 @@ import { PunchError } from '../errors.js'
 import type { HeldMappings } from '../mappings.js'
 import { type InterfacePair, interfacePair } from '../plan.js'
 import type { Inbox } from '../protocol/inbox.js'
-import type { PunchAbort } from '../protocol/messages.js'
+import { MessageType, type PunchAbort } from '../protocol/messages.js'
 import type { Acceptor } from '../sockets/acceptor.js'
 import type { ConnectLoop } from '../sockets/connect-loop.js'
 import type { KeepWatcher } from '../sockets/nomination.js'
@@ -66,6 +66,21 @@ export const publish = (ctx: StrategyContext, type: string, body: object, signal
     { signal },
   )
 
+/**
+ * Tells the peer we gave up (best effort, not awaited): once our loop is spent and nothing
+ * of ours listens, no SYN of theirs can reach us any more, so its retries are wasted and the
+ * next strategy may start now rather than at the end of its window.
+ */
+export function abortPeer(
+  ctx: StrategyContext,
+  id: string,
+  reason: string,
+  signal: AbortSignal,
+): void {
+  const abort: PunchAbort = { v: 1, kind: 'abort', id, reason: reason.slice(0, 200) }
+  publish(ctx, MessageType.ready, abort, signal).catch(() => {})
+}
+
 /** Resolves with the first of: a socket, a peer abort, the loop giving up, the deadline. */
 export function firstSocket(opts: {
   sockets: Promise<Socket>
@@ -73,6 +88,11 @@ export function firstSocket(opts: {
   peerAbort?: Promise<PunchAbort | undefined>
   loopDone?: Promise<void>
   listening: boolean
+  /**
+   * Whether sockets that connected still wait for the peer's KEEP: while any does, a spent
+   * loop is no failure.
+   */
+  waiting?: () => boolean
 }): Promise<Socket> {
   return new Promise((resolve, reject) => {
     let done = false
@@ -97,9 +117,10 @@ export function firstSocket(opts: {
     // connected in the same tick a moment to be delivered.
     if (!opts.listening) {
       opts.loopDone?.then(() =>
-        setImmediate(() =>
-          finish(() => reject(new PunchError('PUNCH_FAILED', 'every punch attempt failed'))),
-        ),
+        setImmediate(() => {
+          if (opts.waiting?.()) return
+          finish(() => reject(new PunchError('PUNCH_FAILED', 'every punch attempt failed')))
+        }),
       )
     }
   })
