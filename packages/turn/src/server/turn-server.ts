@@ -7,7 +7,6 @@ import {
   type DecodedStunMessage,
   decodeMessage,
   decodeUint32,
-  decodeXorAddress,
   type EncodeOptions,
   encodeMessage,
   findAttribute,
@@ -18,42 +17,17 @@ import {
   StunMethod,
 } from '@p2pd/stun'
 import { TurnError } from '../errors.js'
-import { peerDataIndication } from '../peer-data.js'
-import {
-  allocationFamily,
-  type RelayHosts,
-  relayHostsOf,
-  sameFamily,
-  sourceKey,
-} from './address-family.js'
+import { type RelayHosts, relayHostsOf, sourceKey } from './address-family.js'
 import { type Authenticated, CredentialChecker, signed } from './credentials.js'
 import type { TurnServerOptions, TurnServerStats } from './options.js'
 import { compilePeerPolicy } from './peer-policy.js'
 import { StrangerGuard } from './stranger-guard.js'
 import { TcpRelay } from './tcp-relay.js'
 import { bindUdp } from './udp-bind.js'
-
-interface Allocation {
-  readonly key: string
-  readonly client: Endpoint
-  readonly username: string
-  readonly relay: Socket
-  readonly relayed: Endpoint
-  /** The relayed family: peers of the other family are refused (443) or dropped. */
-  readonly family: 4 | 6
-  expiresAt: number
-  /** peer IP → expiry */
-  readonly permissions: Map<string, number>
-  readonly channels: Map<number, { peer: Endpoint; expiresAt: number }>
-  readonly channelByPeer: Map<string, number>
-  /** The Allocate transaction that created it, to answer its retransmissions. */
-  readonly allocateTid: string
-  allocateResponse: Buffer
-}
+import { UdpRelay } from './udp-relay.js'
 
 export type { TurnServerOptions, TurnServerStats } from './options.js'
 
-const UDP = 17
 const KNOWN_ATTRIBUTES = new Set<number>([
   AttrType.Username,
   AttrType.MessageIntegrity,
@@ -73,8 +47,6 @@ const KNOWN_ATTRIBUTES = new Set<number>([
   AttrType.PasswordAlgorithm,
   AttrType.Fingerprint,
 ])
-
-const endpointKey = (e: Endpoint) => `${e.host}|${e.port}`
 
 /**
  * A small TURN server (RFC 8656 over UDP; TCP allocations, RFC 6062, over TCP): long-term
@@ -96,10 +68,7 @@ export class TurnServer {
   readonly #opts: TurnServerOptions
   readonly #credentials: CredentialChecker
   #socket: Socket | undefined
-  readonly #allocations = new Map<string, Allocation>()
   readonly #perUser = new Map<string, number>()
-  /** Live allocations per client IP: such a source has authenticated, its replies are free. */
-  readonly #perIp = new Map<string, number>()
   readonly #guard: StrangerGuard
   readonly #peerAllowed: (host: string) => boolean
   readonly #relays: RelayHosts
@@ -126,6 +95,7 @@ export class TurnServer {
     tcpFused: 0,
   }
   readonly #tcp: TcpRelay | undefined
+  readonly #udp: UdpRelay
 
   constructor(opts: TurnServerOptions) {
     this.#opts = opts
@@ -141,6 +111,21 @@ export class TurnServer {
     )
     this.#peerAllowed = compilePeerPolicy(opts)
     this.#relays = relayHostsOf(opts)
+    const quota = {
+      take: (username: string) => this.#takeSlot(username),
+      release: (username: string) => this.#decUser(username),
+    }
+    this.#udp = new UdpRelay({
+      opts,
+      relayHosts: this.#relays,
+      stats: this.stats,
+      peerAllowed: this.#peerAllowed,
+      quota,
+      lifetime: (req) => this.#lifetime(req),
+      send: (bytes, to) => this.#send(bytes, to),
+      reply: (req, to, auth, attributes, error) => this.#reply(req, to, auth, attributes, error),
+      listening: () => this.#socket !== undefined,
+    })
     const host = opts.host ?? '127.0.0.1'
     this.#tcp =
       opts.tcp?.listen === false
@@ -153,10 +138,7 @@ export class TurnServer {
               credentials: this.#credentials,
               guard: this.#guard,
               peerAllowed: this.#peerAllowed,
-              quota: {
-                take: (username) => this.#takeSlot(username),
-                release: (username) => this.#decUser(username),
-              },
+              quota,
               lifetime: (req) => this.#lifetime(req),
               defaultLifetimeSec: opts.defaultLifetimeSec ?? 600,
               permissionLifetimeMs: opts.permissionLifetimeMs ?? 300_000,
@@ -187,7 +169,7 @@ export class TurnServer {
 
   /** Number of live allocations, UDP and TCP. */
   get allocationCount(): number {
-    return this.#allocations.size + (this.#tcp?.allocationCount ?? 0)
+    return this.#udp.allocationCount + (this.#tcp?.allocationCount ?? 0)
   }
 
   /** TCP peer connections waiting for their ConnectionBind. */
@@ -235,7 +217,7 @@ export class TurnServer {
   async close(): Promise<void> {
     clearInterval(this.#sweeper)
     await this.#tcp?.close()
-    for (const a of [...this.#allocations.values()]) this.#remove(a)
+    this.#udp.close()
     const s = this.#socket
     this.#socket = undefined
     this.#guard.clear()
@@ -248,7 +230,7 @@ export class TurnServer {
 
   #onClientDatagram(msg: Buffer, from: Endpoint): void {
     if (msg.length >= 4 && ((msg[0] as number) & 0xc0) === 0x40) {
-      this.#onChannelData(msg, from)
+      this.#udp.onChannelData(msg, from)
       return
     }
     let req: DecodedStunMessage
@@ -260,7 +242,7 @@ export class TurnServer {
       return
     }
     if (req.cls === StunClass.Indication) {
-      if (req.method === StunMethod.Send) this.#onSend(req, from)
+      if (req.method === StunMethod.Send) this.#udp.onSend(req, from)
       return
     }
     if (req.cls !== StunClass.Request) return
@@ -302,29 +284,12 @@ export class TurnServer {
     }
     const auth = this.#authenticate(req, from)
     if (!auth) return
-    const key = endpointKey(from)
-    const existing = this.#allocations.get(key)
     switch (req.method) {
       case StunMethod.Allocate:
-        this.#allocate(req, from, auth, existing)
-        return
       case StunMethod.Refresh:
       case StunMethod.CreatePermission:
-      case StunMethod.ChannelBind: {
-        if (!existing) {
-          this.#reply(req, from, auth, [attr.errorCode(437, 'Allocation Mismatch')], true)
-          return
-        }
-        if (existing.username !== auth.username) {
-          this.#reply(req, from, auth, [attr.errorCode(441, 'Wrong Credentials')], true)
-          return
-        }
-        if (req.method === StunMethod.Refresh) this.#refresh(req, from, auth, existing)
-        else if (req.method === StunMethod.CreatePermission) {
-          this.#createPermission(req, from, auth, existing)
-        } else this.#channelBind(req, from, auth, existing)
-        return
-      }
+      case StunMethod.ChannelBind:
+        return void this.#udp.onRequest(req, from, auth)
       default:
         this.#reply(req, from, auth, [attr.errorCode(400, 'Bad Request')], true)
     }
@@ -368,7 +333,7 @@ export class TurnServer {
         return false
       }
     }
-    if ((this.#perIp.get(ip) ?? 0) > 0) return true
+    if (this.#udp.holdsAllocation(ip)) return true
     if (this.#guard.mayReply(source, bytes)) return true
     this.stats.amplificationLimited++
     return false
@@ -382,275 +347,11 @@ export class TurnServer {
     return Math.min(this.#opts.maxLifetimeSec ?? 3600, asked ?? def)
   }
 
-  #allocate(
-    req: DecodedStunMessage,
-    from: Endpoint,
-    auth: Authenticated,
-    existing: Allocation | undefined,
-  ): void {
-    const tid = req.transactionId.toString('hex')
-    if (existing) {
-      if (existing.allocateTid === tid) {
-        // A retransmission: repeat the answer (none yet while the relay is being bound).
-        if (existing.allocateResponse) this.#send(existing.allocateResponse, from)
-      } else this.#reply(req, from, auth, [attr.errorCode(437, 'Allocation Mismatch')], true)
-      return
-    }
-    const rt = findAttribute(req, AttrType.RequestedTransport)
-    if (rt?.value.length !== 4) {
-      return void this.#reply(req, from, auth, [attr.errorCode(400, 'Bad Request')], true)
-    }
-    if (rt.value[0] !== UDP) {
-      return void this.#reply(
-        req,
-        from,
-        auth,
-        [attr.errorCode(442, 'Unsupported Transport Protocol')],
-        true,
-      )
-    }
-    const wanted = allocationFamily(req, this.#relays)
-    if ('error' in wanted) {
-      const reason = wanted.error === 440 ? 'Address Family not Supported' : 'Bad Request'
-      return void this.#reply(req, from, auth, [attr.errorCode(wanted.error, reason)], true)
-    }
-    const refused = this.#takeSlot(auth.username)
-    if (refused !== 0) {
-      const reason = refused === 486 ? 'Allocation Quota Reached' : 'Insufficient Capacity'
-      return void this.#reply(req, from, auth, [attr.errorCode(refused, reason)], true)
-    }
-    const key = endpointKey(from)
-    // Reserve the slot before the asynchronous bind, so a retransmission does not double it.
-    const placeholder = { allocateTid: tid } as Allocation
-    this.#allocations.set(key, placeholder)
-    void this.#bindRelay(wanted.host).then(
-      (relay) => {
-        if (this.#allocations.get(key) !== placeholder || !this.#socket) {
-          relay.close()
-          return
-        }
-        const lifetime = Math.max(1, this.#lifetime(req) || (this.#opts.defaultLifetimeSec ?? 600))
-        const relayed = { host: wanted.host, port: relay.address().port }
-        const alloc: Allocation = {
-          key,
-          client: from,
-          username: auth.username,
-          relay,
-          relayed,
-          family: wanted.family,
-          expiresAt: Date.now() + lifetime * 1000,
-          permissions: new Map(),
-          channels: new Map(),
-          channelByPeer: new Map(),
-          allocateTid: tid,
-          allocateResponse: Buffer.alloc(0),
-        }
-        relay.on('message', (msg, rinfo) =>
-          this.#onPeerDatagram(alloc, msg, { host: rinfo.address, port: rinfo.port }),
-        )
-        relay.on('error', () => {})
-        this.#allocations.set(key, alloc)
-        this.#perIp.set(from.host, (this.#perIp.get(from.host) ?? 0) + 1)
-        this.stats.allocations++
-        alloc.allocateResponse = this.#reply(req, from, auth, [
-          attr.xorAddress(AttrType.XorRelayedAddress, relayed, req.transactionId),
-          attr.uint32(AttrType.Lifetime, lifetime),
-          attr.xorMappedAddress(from, req.transactionId),
-        ])
-      },
-      () => {
-        if (this.#allocations.get(key) === placeholder) this.#allocations.delete(key)
-        this.#decUser(auth.username)
-        this.#reply(req, from, auth, [attr.errorCode(508, 'Insufficient Capacity')], true)
-      },
-    )
-  }
-
-  async #bindRelay(host: string): Promise<Socket> {
-    const range = this.#opts.relayPortRange
-    if (!range) return bindUdp(host, 0)
-    const [min, max] = range
-    const span = max - min + 1
-    const start = Math.floor(Math.random() * span)
-    for (let i = 0; i < span; i++) {
-      try {
-        return await bindUdp(host, min + ((start + i) % span))
-      } catch {
-        // taken: try the next port of the range
-      }
-    }
-    throw new TurnError('TURN_CAPACITY', 'relay port range exhausted')
-  }
-
-  #refresh(
-    req: DecodedStunMessage,
-    from: Endpoint,
-    auth: { encode: EncodeOptions },
-    alloc: Allocation,
-  ): void {
-    const lifetime = this.#lifetime(req)
-    if (lifetime === 0) this.#remove(alloc)
-    else alloc.expiresAt = Date.now() + lifetime * 1000
-    this.#reply(req, from, auth, [attr.uint32(AttrType.Lifetime, lifetime)])
-  }
-
-  #peers(req: DecodedStunMessage): Endpoint[] {
-    const out: Endpoint[] = []
-    for (const a of req.attributes) {
-      if (a.type !== AttrType.XorPeerAddress) continue
-      const p = decodeXorAddress(a.value, req.transactionId)
-      out.push({ host: p.host, port: p.port })
-    }
-    return out
-  }
-
-  #createPermission(
-    req: DecodedStunMessage,
-    from: Endpoint,
-    auth: { encode: EncodeOptions },
-    alloc: Allocation,
-  ): void {
-    const peers = this.#peers(req)
-    if (peers.length === 0) {
-      return void this.#reply(req, from, auth, [attr.errorCode(400, 'Bad Request')], true)
-    }
-    if (!peers.every((p) => this.#peerAllowed(p.host))) {
-      this.stats.refusedPeers++
-      return void this.#reply(req, from, auth, [attr.errorCode(403, 'Forbidden')], true)
-    }
-    if (!sameFamily(peers, alloc.family)) {
-      const mismatch = attr.errorCode(443, 'Peer Address Family Mismatch')
-      return void this.#reply(req, from, auth, [mismatch], true)
-    }
-    const expires = Date.now() + (this.#opts.permissionLifetimeMs ?? 300_000)
-    for (const p of peers) alloc.permissions.set(p.host, expires)
-    this.#reply(req, from, auth, [])
-  }
-
-  #channelBind(
-    req: DecodedStunMessage,
-    from: Endpoint,
-    auth: { encode: EncodeOptions },
-    alloc: Allocation,
-  ): void {
-    const ch = findAttribute(req, AttrType.ChannelNumber)
-    const peer = this.#peers(req)[0]
-    const number = ch && ch.value.length === 4 ? ch.value.readUInt16BE(0) : 0
-    // RFC 8656 narrowed channels to 0x4000–0x4FFF; RFC 5766 clients (turnutils_uclient among
-    // them) still pick up to 0x7FFF, so those are accepted too.
-    if (!peer || number < 0x4000 || number > 0x7fff) {
-      return void this.#reply(req, from, auth, [attr.errorCode(400, 'Bad Request')], true)
-    }
-    const bound = alloc.channels.get(number)
-    const byPeer = alloc.channelByPeer.get(endpointKey(peer))
-    if (
-      (bound && endpointKey(bound.peer) !== endpointKey(peer)) ||
-      (byPeer !== undefined && byPeer !== number)
-    ) {
-      return void this.#reply(req, from, auth, [attr.errorCode(400, 'Bad Request')], true)
-    }
-    if (!this.#peerAllowed(peer.host)) {
-      this.stats.refusedPeers++
-      return void this.#reply(req, from, auth, [attr.errorCode(403, 'Forbidden')], true)
-    }
-    if (!sameFamily([peer], alloc.family)) {
-      const mismatch = attr.errorCode(443, 'Peer Address Family Mismatch')
-      return void this.#reply(req, from, auth, [mismatch], true)
-    }
-    const now = Date.now()
-    alloc.channels.set(number, { peer, expiresAt: now + (this.#opts.channelLifetimeMs ?? 600_000) })
-    alloc.channelByPeer.set(endpointKey(peer), number)
-    alloc.permissions.set(peer.host, now + (this.#opts.permissionLifetimeMs ?? 300_000))
-    this.#reply(req, from, auth, [])
-  }
-
-  #permitted(alloc: Allocation, host: string): boolean {
-    const until = alloc.permissions.get(host)
-    return until !== undefined && until > Date.now()
-  }
-
-  #onSend(ind: DecodedStunMessage, from: Endpoint): void {
-    const alloc = this.#allocations.get(endpointKey(from))
-    if (!alloc?.relay) return
-    try {
-      const peer = this.#peers(ind)[0]
-      const data = findAttribute(ind, AttrType.Data)
-      // A permission is of the relayed family; one of the other family never matches.
-      if (!peer || !data || !this.#permitted(alloc, peer.host)) {
-        this.stats.dropped++
-        return
-      }
-      this.stats.relayedToPeers++
-      alloc.relay.send(data.value, peer.port, peer.host, () => {})
-    } catch (err) {
-      if (!(err instanceof StunError)) throw err
-    }
-  }
-
-  #onChannelData(msg: Buffer, from: Endpoint): void {
-    const alloc = this.#allocations.get(endpointKey(from))
-    const channel = alloc?.channels.get(msg.readUInt16BE(0))
-    const length = msg.readUInt16BE(2)
-    if (!alloc?.relay || !channel || length > msg.length - 4 || channel.expiresAt < Date.now()) {
-      this.stats.dropped++
-      return
-    }
-    if (!this.#permitted(alloc, channel.peer.host)) {
-      this.stats.dropped++
-      return
-    }
-    this.stats.relayedToPeers++
-    alloc.relay.send(msg.subarray(4, 4 + length), channel.peer.port, channel.peer.host, () => {})
-  }
-
-  #onPeerDatagram(alloc: Allocation, data: Buffer, peer: Endpoint): void {
-    if (!this.#permitted(alloc, peer.host)) {
-      this.stats.dropped++
-      return
-    }
-    this.stats.relayedToClients++
-    const number = alloc.channelByPeer.get(endpointKey(peer))
-    const channel = number === undefined ? undefined : alloc.channels.get(number)
-    if (number !== undefined && channel && channel.expiresAt > Date.now()) {
-      const frame = Buffer.allocUnsafe(4 + data.length)
-      frame.writeUInt16BE(number, 0)
-      frame.writeUInt16BE(data.length, 2)
-      data.copy(frame, 4)
-      this.#send(frame, alloc.client)
-      return
-    }
-    this.#send(peerDataIndication(StunMethod.Data, peer, data), alloc.client)
-  }
-
   #sweep(): void {
     this.#guard.sweep()
     const now = Date.now()
     this.#tcp?.sweep(now)
-    for (const a of [...this.#allocations.values()]) {
-      if (!a.relay) continue
-      if (a.expiresAt <= now) {
-        this.#remove(a)
-        continue
-      }
-      for (const [ip, until] of a.permissions) if (until <= now) a.permissions.delete(ip)
-      for (const [n, c] of a.channels) {
-        if (c.expiresAt <= now) {
-          a.channels.delete(n)
-          a.channelByPeer.delete(endpointKey(c.peer))
-        }
-      }
-    }
-  }
-
-  #remove(a: Allocation): void {
-    if (this.#allocations.get(a.key) === a) this.#allocations.delete(a.key)
-    if (a.relay) {
-      a.relay.close()
-      this.#decUser(a.username)
-      const n = (this.#perIp.get(a.client.host) ?? 1) - 1
-      if (n <= 0) this.#perIp.delete(a.client.host)
-      else this.#perIp.set(a.client.host, n)
-    }
+    this.#udp.sweep(now)
   }
 
   #decUser(username: string): void {

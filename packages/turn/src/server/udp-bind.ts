@@ -24,3 +24,22 @@ export function bindUdp(host: string, port: number): Promise<Socket> {
     })
   })
 }
+
+/** A relay socket on `host`: any free port, or one of `range`. */
+export async function bindRelayUdp(
+  host: string,
+  range: readonly [number, number] | undefined,
+): Promise<Socket> {
+  if (!range) return bindUdp(host, 0)
+  const [min, max] = range
+  const span = max - min + 1
+  const start = Math.floor(Math.random() * span)
+  for (let i = 0; i < span; i++) {
+    try {
+      return await bindUdp(host, min + ((start + i) % span))
+    } catch {
+      // taken: try the next port of the range
+    }
+  }
+  throw new TurnError('TURN_CAPACITY', 'relay port range exhausted')
+}
