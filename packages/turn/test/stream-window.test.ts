@@ -3,6 +3,8 @@ import { ByteQueue } from '../src/stream/byte-queue.js'
 import { CongestionWindow } from '../src/stream/congestion-window.js'
 import { DeliveryRate, type DeliveryStamp } from '../src/stream/delivery.js'
 import { Pacer } from '../src/stream/pacer.js'
+import { type AckPacket, PacketType } from '../src/stream/packet.js'
+import { Sender } from '../src/stream/sender.js'
 
 function stamp(): DeliveryStamp {
   return { delivered: 0, deliveredAt: 0, firstSentAt: 0, sentAt: 0 }
@@ -112,5 +114,39 @@ describe('Pacer', () => {
     expect(p.tokens).toBe(Number.POSITIVE_INFINITY)
     p.refill(0, 1000, 0.2, false)
     expect(p.tokens).toBe(Number.POSITIVE_INFINITY)
+  })
+})
+
+describe('Sender SACK bookkeeping', () => {
+  const ack = (cumAck: number, ranges: Array<[number, number]>): AckPacket => ({
+    type: PacketType.Ack,
+    conv: 1,
+    ts: 0,
+    cumAck,
+    window: 100,
+    echoTs: undefined,
+    probe: false,
+    ranges: ranges.map(([start, end]) => ({ start, end })),
+  })
+
+  it('ranges repeated and extended by later ACKs count each segment once, and only once', () => {
+    const s = new Sender({ segmentSize: 100 })
+    s.enqueue(Buffer.alloc(10_000))
+    expect(s.poll(0).out).toHaveLength(16) // the initial window
+    s.onAck(ack(0, [[1, 5]]), 10)
+    s.onAck(ack(0, [[1, 9]]), 20) // 1–4 again, 5–8 new
+    s.onAck(ack(0, [[1, 9]]), 30) // nothing new
+    expect(s.cwnd).toBe(24) // 16 + 8 sacked
+    // Past an RTT (the 500 ms initial RTO stands in for it) but before the timer: segment 0 is
+    // resent (8 later ones sacked), the loss cuts the window to 0.7 × 24, which the 8 segments
+    // still in flight leave room in for 8 new ones.
+    const { out } = s.poll(510)
+    expect(out[0]?.seq).toBe(0)
+    expect(s.cwnd).toBeCloseTo(16.8)
+    expect(out).toHaveLength(1 + 8)
+    expect(s.retransmits).toBe(1)
+    // The hole filled: the cumulative ack passes everything, sacked or not.
+    s.onAck(ack(24, []), 600)
+    expect(s.inflightCount).toBe(0)
   })
 })
