@@ -8,7 +8,8 @@ import { once } from 'node:events'
 import { connect, createServer, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TurnServer, TurnTcpClient } from '../src/index.js'
-import { fuse } from '../src/server/tcp-hairpin.js'
+import { fuse, type SplicedPair } from '../src/server/tcp-hairpin.js'
+import { Pump } from '../src/server/tcp-pump.js'
 import { closedWithin } from './tcp-helpers.js'
 
 const MiB = 1024 * 1024
@@ -18,6 +19,7 @@ const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 function readAll(s: Socket): Promise<Buffer> {
   const chunks: Buffer[] = []
   s.on('data', (c: Buffer) => chunks.push(c))
+  s.resume()
   return once(s, 'end').then(() => Buffer.concat(chunks))
 }
 
@@ -43,37 +45,66 @@ describe('hairpin TCP relays on one TurnServer', () => {
     return [a, b]
   }
 
-  it('fuse: bytes inside the inner connection arrive first, then the rest straight; FINs pass', async () => {
-    const [innerX, innerY] = await socketPair()
-    const [clientX, dataX] = await socketPair()
-    const [clientY, dataY] = await socketPair()
-    dataX.resume()
-    // X was spliced first: its client's bytes go into the inner connection, held there.
-    innerX.pipe(dataX)
-    dataX.pipe(innerX)
-    const early = randomBytes(3 * MiB)
-    clientX.write(early)
-    for (let i = 0; i < 200 && innerX.bytesWritten < early.length; i++) {
-      await new Promise((r) => setTimeout(r, 10))
-    }
-    expect(innerX.bytesWritten).toBe(early.length)
-    const toY = readAll(clientY)
-    const toX = readAll(clientX)
-    const leftover = Buffer.from('bytes after the ConnectionBind')
-    fuse({ peer: innerX, data: dataX }, { peer: innerY, data: dataY }, leftover)
-    const late = randomBytes(5 * MiB)
-    const back = randomBytes(2 * MiB)
-    clientX.end(late)
-    clientY.end(back)
-    const [gotY, gotX] = await Promise.all([toY, toX])
-    expect(digest(gotY)).toBe(digest(Buffer.concat([early, late])))
-    expect(digest(gotX)).toBe(digest(Buffer.concat([leftover, back])))
-    // The late bytes and the reply went data to data: only the early ones crossed inside.
-    expect(innerX.bytesWritten).toBe(early.length)
-    expect(innerY.bytesWritten).toBe(0)
+  for (const pumped of [false, true]) {
+    it(`fuse${pumped ? ' (pumped data connections)' : ''}: bytes inside the inner connection arrive first, then the rest straight; FINs pass`, async () => {
+      const [innerX, innerY] = await socketPair()
+      const [clientX, acceptedX] = await socketPair()
+      const [clientY, acceptedY] = await socketPair()
+      /** As TcpAllocation.splice sets a pair up (the pump's end ends its peer connection). */
+      const pair = (peer: Socket, accepted: Socket): SplicedPair => {
+        const pump = pumped ? Pump.adopt(accepted) : undefined
+        if (pumped) expect(pump).toBeDefined()
+        if (!pump) return { peer, data: accepted }
+        cleanup.push(() => pump.socket.destroy())
+        pump.socket.once('end', () => peer.end())
+        return { peer, data: pump.socket, pump }
+      }
+      const x = pair(innerX, acceptedX)
+      const y = pair(innerY, acceptedY)
+      // X was spliced first: its client's bytes go into the inner connection, held there.
+      innerX.pipe(x.data)
+      if (x.pump) x.pump.to(innerX)
+      else x.data.pipe(innerX)
+      const early = randomBytes(3 * MiB)
+      clientX.write(early)
+      for (let i = 0; i < 200 && innerX.bytesWritten < early.length; i++) {
+        await new Promise((r) => setTimeout(r, 10))
+      }
+      expect(innerX.bytesWritten).toBe(early.length)
+      const toY = readAll(clientY)
+      const toX = readAll(clientX)
+      const leftover = Buffer.from('bytes after the ConnectionBind')
+      fuse(x, y, leftover)
+      const late = randomBytes(5 * MiB)
+      const back = randomBytes(2 * MiB)
+      clientX.end(late)
+      clientY.end(back)
+      const [gotY, gotX] = await Promise.all([toY, toX])
+      expect(digest(gotY)).toBe(digest(Buffer.concat([early, late])))
+      expect(digest(gotX)).toBe(digest(Buffer.concat([leftover, back])))
+      // The late bytes and the reply went data to data: only the early ones crossed inside.
+      expect(innerX.bytesWritten).toBe(early.length)
+      expect(innerY.bytesWritten).toBe(0)
+    })
+  }
+
+  it('a pump never reuses its buffer before a write left it: a stalled reader gets every byte', async () => {
+    const [client, accepted] = await socketPair()
+    const [sink, reader] = await socketPair()
+    const pump = Pump.adopt(accepted)
+    if (!pump) throw new Error('not adopted')
+    cleanup.push(() => pump.socket.destroy())
+    pump.socket.once('end', () => sink.end())
+    pump.to(sink)
+    const sent = randomBytes(24 * MiB)
+    client.end(sent)
+    // The reader stalls: the sink's writes back up and complete later, from the pump's buffer.
+    await new Promise((r) => setTimeout(r, 300))
+    expect(sink.writableLength).toBeGreaterThan(0)
+    expect(digest(await readAll(reader))).toBe(digest(sent))
   })
 
-  it('through TurnServer: fused, 16 MiB hashed each way with early bytes, half-close, close', async () => {
+  it('through TurnServer: fused, 16 MiB hashed each way with early bytes, a stalled reader, half-close, close', async () => {
     const server = new TurnServer({ users: { u: 'p' }, allowLoopbackPeers: true })
     const address = await server.start()
     cleanup.push(() => server.close())
@@ -92,6 +123,9 @@ describe('hairpin TCP relays on one TurnServer', () => {
     const early = randomBytes(2 * MiB)
     a.write(early)
     const [b] = await inbound
+    // B reads nothing for a while: the server's writes to it back up.
+    b.pause()
+    await new Promise((r) => setTimeout(r, 200))
     const toB = readAll(b)
     const toA = readAll(a)
     const late = randomBytes(16 * MiB)

@@ -4,6 +4,7 @@ import type { Endpoint } from '@p2pd/interface'
 import { ipFamily } from '@p2pd/stun'
 import { TurnError } from '../errors.js'
 import { fuse, type Hairpins } from './tcp-hairpin.js'
+import type { Pump } from './tcp-pump.js'
 
 /** One peer connection waiting for its ConnectionBind (RFC 6062 §5.2, §5.3). */
 export interface PendingConnection {
@@ -179,14 +180,16 @@ export class TcpAllocation {
    * ways, with the streams' own backpressure (`pipe`); either side closing closes both.
    * When the peer connection's other end is a spliced pair of this same server (a relayed
    * address connected to another one here), the two data connections are fused instead.
+   * With a `pump` (the data connection's reads in a buffer of its own), the data → peer way
+   * goes through it instead of `pipe`.
    */
-  splice(pending: PendingConnection, data: Socket, leftover: Buffer): void {
+  splice(pending: PendingConnection, data: Socket, leftover: Buffer, pump?: Pump): void {
     this.#pending.delete(pending)
     clearTimeout(pending.timer)
     this.#host.unregister(pending)
     const peer = pending.socket
     const k = key(pending.peer)
-    const pair = { peer, data }
+    const pair = { peer, data, ...(pump ? { pump } : {}) }
     this.#live.add(peer)
     this.#live.add(data)
     this.#host.stats.tcpSpliced++
@@ -210,6 +213,8 @@ export class TcpAllocation {
     data.on('error', () => {})
     const partner = this.#host.hairpins.partner(peer)
     this.#host.hairpins.add(pair)
+    // A data connection ending always ends its own peer connection (fused or not).
+    if (pump) data.once('end', () => peer.end())
     if (partner) {
       this.#host.stats.tcpFused++
       fuse(partner, pair, leftover)
@@ -217,7 +222,8 @@ export class TcpAllocation {
     }
     if (leftover.length > 0) peer.write(leftover)
     peer.pipe(data)
-    data.pipe(peer)
+    if (pump) pump.to(peer)
+    else data.pipe(peer)
   }
 
   /** Closes the listener and every pending and spliced connection. */

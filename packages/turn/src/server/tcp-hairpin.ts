@@ -1,9 +1,12 @@
 import type { Socket } from 'node:net'
+import type { Pump } from './tcp-pump.js'
 
 /** A peer connection of a TCP allocation spliced to the client's data connection. */
 export interface SplicedPair {
   readonly peer: Socket
   readonly data: Socket
+  /** Copies the data connection's bytes (else `pipe` does); its end already ends `peer`. */
+  readonly pump?: Pump
 }
 
 /**
@@ -67,7 +70,8 @@ export function fuse(first: SplicedPair, second: SplicedPair, leftover: Buffer):
   bypass(second, first)
   // First's FIN is already on its way through the inner connection: nothing to take over.
   if (first.data.readableEnded) return
-  first.data.unpipe(first.peer)
+  if (first.pump) first.pump.to(undefined)
+  else first.data.unpipe(first.peer)
   const owed = first.peer.bytesWritten
   if (owed === 0) return void bypass(first, second)
   let delivered = 0
@@ -82,6 +86,7 @@ export function fuse(first: SplicedPair, second: SplicedPair, leftover: Buffer):
 
 /** `from`'s data connection straight to `to`'s; its end goes the usual way (a FIN inside). */
 function bypass(from: SplicedPair, to: SplicedPair): void {
+  if (from.pump) return void from.pump.to(to.data)
   from.data.pipe(to.data, { end: false })
   from.data.once('end', () => from.peer.end())
 }

@@ -26,6 +26,7 @@ import { type Authenticated, signed } from './credentials.js'
 import { listenOn, listenRelay, type PendingConnection, TcpAllocation } from './tcp-allocation.js'
 import { Hairpins } from './tcp-hairpin.js'
 import type { TcpRelayContext, TurnTcpOptions } from './tcp-options.js'
+import { Pump } from './tcp-pump.js'
 
 /** Largest request accepted on a TCP connection (requests are small; a stranger's blob is not). */
 const MAX_REQUEST_BYTES = 4096
@@ -54,7 +55,8 @@ const KNOWN_ATTRIBUTES = new Set<number>([
 ])
 
 interface ConnState {
-  readonly socket: Socket
+  /** Replaced once when a bound data connection is taken over by a {@link Pump}. */
+  socket: Socket
   readonly ip: string
   /** Where its stranger budgets are kept ({@link sourceKey}: the /64 of an IPv6 source). */
   readonly source: string
@@ -158,16 +160,18 @@ export class TcpRelay {
     socket.on('end', () => {
       if (!c.data) socket.destroy()
     })
-    socket.once('close', () => {
-      clearTimeout(c.idle)
-      this.#conns.delete(c)
-      const left = (this.#perSource.get(source) ?? 1) - 1
-      if (left <= 0) this.#perSource.delete(source)
-      else this.#perSource.set(source, left)
-      // RFC 6062 §5.1: the allocation lives as long as its control connection.
-      if (c.allocation) this.#remove(c.allocation)
-    })
+    socket.once('close', () => this.#closed(c))
     socket.resume()
+  }
+
+  #closed(c: ConnState): void {
+    clearTimeout(c.idle)
+    this.#conns.delete(c)
+    const left = (this.#perSource.get(c.source) ?? 1) - 1
+    if (left <= 0) this.#perSource.delete(c.source)
+    else this.#perSource.set(c.source, left)
+    // RFC 6062 §5.1: the allocation lives as long as its control connection.
+    if (c.allocation) this.#remove(c.allocation)
   }
 
   #onBytes(c: ConnState, chunk: Buffer): void {
@@ -372,7 +376,14 @@ export class TcpRelay {
     c.socket.pause()
     c.socket.removeAllListeners('data')
     c.socket.removeAllListeners('end')
-    pending.allocation.splice(pending, c.socket, leftover)
+    // Relayed bytes are copied through one buffer of the connection's own (see Pump).
+    const pump = Pump.adopt(c.socket)
+    if (pump) {
+      c.socket = pump.socket
+      pump.socket.on('error', () => {})
+      pump.socket.once('close', () => this.#closed(c))
+    }
+    pending.allocation.splice(pending, c.socket, leftover, pump)
   }
 
   #register(make: (id: number) => PendingConnection): PendingConnection {
