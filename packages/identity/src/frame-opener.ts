@@ -1,20 +1,10 @@
 import { ChannelError } from './errors.js'
 import { LENGTH_PREFIX, MAX_FRAME_LENGTH } from './framing.js'
 import { type CipherState, TAG_LENGTH } from './noise/cipher-state.js'
-import { openFrame, openFramePieces } from './transport-frame.js'
+import { openFrame } from './transport-frame.js'
 
-/**
- * Plaintext of an authenticated frame, in order: the whole frame, or one of its parts with
- * `frameEnd` false on all but the last. An empty plaintext is the close frame.
- */
-export type FrameSink = (plaintext: Buffer, frameEnd: boolean) => void
-
-/**
- * A straddling frame whose pieces average at least this many bytes is decrypted piece by piece
- * (one `update()` each) instead of being copied into one buffer: an `update()` call costs about
- * as much as copying 8 KiB.
- */
-const PIECEWISE_PER_PIECE = 8 * 1024
+/** One authenticated frame's plaintext, in order; empty for the close frame. */
+export type FrameSink = (plaintext: Buffer) => void
 
 /**
  * Where a frame that straddled socket chunks is put back together for its one decrypt. Shared:
@@ -27,9 +17,9 @@ let scratch: Buffer | undefined
  *
  * A frame that lies inside one chunk is opened in one call on a view of it. A socket hands out
  * reads of at most 64 KiB, so a full 65,537-byte frame always straddles two chunks: its pieces
- * are kept (views, no copy) until the last one arrives. Large pieces are then decrypted one
- * `update()` each and handed on as that many parts (a 64 KiB copy per frame saved); many small
- * ones are copied into one shared scratch buffer and opened in one call.
+ * are kept (views, no copy) until the last one arrives, then copied into one shared scratch
+ * buffer and opened in one call — one `createDecipheriv`, one `update()` and one output buffer
+ * per frame, where decrypting piecewise cost an `update()` and an allocation per piece.
  * Plaintext reaches the sink only after the frame's tag has verified — never a byte of a forged
  * frame. It holds at most one frame's ciphertext and the 2-byte prefix.
  */
@@ -96,12 +86,6 @@ export class FrameOpener {
       const length = this.#bodyLength
       this.#pieces = []
       this.#bodyLength = -1
-      if (length >= PIECEWISE_PER_PIECE * pieces.length) {
-        const parts = openFramePieces(this.#receive, pieces, length, this.#rekeyInterval)
-        const last = parts.length - 1
-        for (let i = 0; i <= last; i++) sink(parts[i] as Buffer, i === last)
-        continue
-      }
       scratch ??= Buffer.allocUnsafe(MAX_FRAME_LENGTH)
       let at = 0
       for (const piece of pieces) at += piece.copy(scratch, at)
@@ -110,6 +94,6 @@ export class FrameOpener {
   }
 
   #open(body: Buffer, sink: FrameSink): void {
-    sink(openFrame(this.#receive, body, this.#rekeyInterval), true)
+    sink(openFrame(this.#receive, body, this.#rekeyInterval))
   }
 }

@@ -22,19 +22,3 @@ export function openFrame(receive: CipherState, body: Uint8Array, rekeyInterval:
   if (receive.nonce % rekeyInterval === 0) receive.rekey()
   return plaintext
 }
-
-/**
- * {@link openFrame} for a large frame body that arrived in `pieces` (`length` bytes in all),
- * without joining them: its plaintext in parts, none empty. @throws `ChannelError`
- * `CHANNEL_DECRYPT`.
- */
-export function openFramePieces(
-  receive: CipherState,
-  pieces: readonly Buffer[],
-  length: number,
-  rekeyInterval: number,
-): Buffer[] {
-  const parts = receive.decryptPieces(pieces, length)
-  if (receive.nonce % rekeyInterval === 0) receive.rekey()
-  return parts
-}

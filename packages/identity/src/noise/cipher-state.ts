@@ -198,52 +198,6 @@ export class CipherState {
   }
 
   /**
-   * {@link CipherState.decryptWithAd} (no associated data) of a message that arrived in
-   * `pieces` (ciphertext ‖ tag, `length` bytes in all, above {@link SMALL_AEAD_MAX}): one
-   * `update()` per piece, so the pieces need not be copied into one buffer first. Returns the
-   * plaintext in as many parts (none empty), all only after the tag has verified.
-   */
-  decryptPieces(pieces: readonly Buffer[], length: number): Buffer[] {
-    const key = this.#key
-    if (!key) throw new Error('decryptPieces needs a key')
-    const bodyLength = length - TAG_LENGTH
-    if (bodyLength <= SMALL_AEAD_MAX) throw new RangeError('decryptPieces is for large messages')
-    const parts: Buffer[] = []
-    try {
-      const decipher = this.#decipherFor(key, this.#nextIv())
-      let tag: Buffer | undefined
-      let tagHave = 0
-      let at = 0
-      for (const piece of pieces) {
-        const body = Math.min(piece.length, Math.max(0, bodyLength - at))
-        if (body > 0) {
-          parts.push(decipher.update(body === piece.length ? piece : piece.subarray(0, body)))
-        }
-        if (body < piece.length) {
-          // The tag: usually the end of the last piece, but a cut may fall inside it.
-          const bytes = piece.subarray(body)
-          if (tagHave === 0 && bytes.length === TAG_LENGTH) {
-            tag = bytes
-          } else {
-            tag ??= Buffer.alloc(TAG_LENGTH)
-            bytes.copy(tag, tagHave)
-          }
-          tagHave += bytes.length
-        }
-        at += piece.length
-      }
-      if (at !== length || tagHave !== TAG_LENGTH) throw new RangeError('pieces do not add up')
-      decipher.setAuthTag(tag as Buffer)
-      decipher.final()
-    } catch (err) {
-      if (err instanceof ChannelError) throw err
-      throw new ChannelError('CHANNEL_DECRYPT', 'frame failed authentication', { cause: err })
-    }
-    this.#n++
-    return parts
-  }
-
-  /**
    * `Rekey()` (spec §4.2): `k = ENCRYPT(k, 2^64−1, zerolen, zeros)[0:32]`. The nonce is kept.
    */
   rekey(): void {
