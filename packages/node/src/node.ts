@@ -1,11 +1,9 @@
 import { EventEmitter } from 'node:events'
-import { decodePeerAddress, encodePeerAddress, MAX_INTERFACES } from '@p2pd/address'
+import { decodePeerAddress } from '@p2pd/address'
 import { generateIdentity, type Identity, secureChannel } from '@p2pd/identity'
 import {
-  type AddressInterface,
   type Clock,
   Deadline,
-  type InboundSignal,
   type PeerAddress,
   type Pipe,
   type RawConnection,
@@ -17,12 +15,11 @@ import {
   withDeadline,
 } from '@p2pd/interface'
 import type { PortMapping } from '@p2pd/portmap'
+import { announce, defaultListenHost, healthOf, loopbackInterfaces } from './announce.js'
 import { NodeError } from './errors.js'
-import { InboundAttempt } from './inbound-attempt.js'
 import { resolveInboundLimits } from './inbound-limits.js'
 import type { InboundStats } from './inbound-stats.js'
 import { IncomingPipes } from './incoming.js'
-import { wildcardHost } from './ipv6.js'
 import { Listener } from './listener.js'
 import { machineId as osMachineId } from './machine-id.js'
 import { networkFingerprint, watchNetwork } from './network-watch.js'
@@ -35,14 +32,15 @@ import type {
   NodeInit,
 } from './node-types.js'
 import { looksLikeName } from './node-types.js'
-import { awaitNomination, bindingOf, nominate } from './nomination.js'
+import { nominate } from './nomination.js'
 import { runPipeline } from './pipeline.js'
 import { ListenerMapping } from './port-mapping.js'
 import { superviseRelayedPipe } from './relay-recovery.js'
 import { type ConnectionReport, formatReport } from './report.js'
+import { Responder } from './responder.js'
 import { direct } from './strategies/direct.js'
 import { reverse } from './strategies/reverse.js'
-import { isUnsupportedRequest, UnsupportedResponder, UnsupportedWatch } from './unsupported.js'
+import { UnsupportedWatch } from './unsupported.js'
 
 /** Marks an upgrade's connect with the pipe it replaces (internal to the node). */
 const REPLACES = Symbol('replaces')
@@ -62,10 +60,6 @@ export type {
 /** Background upgrade attempts after a relayed win: how many, and how far apart (ms). */
 const UPGRADE_ATTEMPTS = 3
 const UPGRADE_SPACING_MS = 5_000
-
-const loopbackInterfaces: readonly InterfaceInit[] = [
-  { ext: '127.0.0.1', nat: { type: 1, delta: { type: 1, value: 0 } } },
-]
 
 /**
  * A p2pd node: an identity, a listener, a signaling backend and a list of strategies, turned
@@ -90,7 +84,7 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
   readonly #portMapping?: ListenerMapping
   #health: NodeHealth = { status: 'ok', problems: [] }
   #bound?: { host: string; port: number }
-  readonly #refusals = new UnsupportedResponder()
+  readonly #responder: Responder
   /** Every pipe this node made, so stop() can close them gracefully (with a close frame). */
   readonly #pipes = new Set<Pipe>()
 
@@ -109,13 +103,27 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     }
     this.#listener = new Listener(
       {
-        onDirect: (raw, attempt) => void this.#acceptRaw(raw, 'direct', undefined, attempt),
+        onDirect: (raw, attempt) =>
+          void this.#responder.acceptRaw(raw, 'direct', undefined, attempt),
         onReject: (reason) => this.#log(`listener: dropped a connection: ${reason}`),
       },
       resolveInboundLimits(init.inbound),
       // The listener's pending attempts follow the node's lifetime through this one link.
       this.#lifetime.signal,
     )
+    this.#responder = new Responder(this, {
+      lifetime: this.#lifetime.signal,
+      limits: this.#listener.limits,
+      handshakeTimeoutMs: init.handshakeTimeoutMs ?? 5_000,
+      log: this.#log,
+      pipes: this.#pipes,
+      started: () => this.#address !== undefined,
+      context: (remote) => this.#context(remote),
+      secure: (raw, strategy, expectedPeer, signal) =>
+        this.#secure(raw, strategy, expectedPeer, signal),
+      track: (pipe) => this.#track(pipe),
+      allowed: (nodeId) => this.#allowed(nodeId),
+    })
   }
 
   /**
@@ -160,7 +168,7 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
       .race(
         Promise.all([
           this.#listener
-            .listen(listen.host ?? this.#defaultListenHost(), listen.port ?? 0)
+            .listen(listen.host ?? defaultListenHost(this.#init), listen.port ?? 0)
             .then(async (b) => {
               await this.#portMapping?.open(b.port, signal)
               return b
@@ -172,7 +180,7 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
       .finally(() => deadline.dispose())
     this.#port = bound.port
     this.#bound = bound
-    this.#unsubscribe = this.signaling.subscribe((m) => void this.#onSignal(m))
+    this.#unsubscribe = this.signaling.subscribe((m) => void this.#responder.onSignal(m))
     this.#setAddress(interfaces)
     const health = this.#checkHealth(interfaces)
     if (health.status === 'degraded' && (options.strict ?? this.#init.strict)) {
@@ -247,22 +255,6 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     if (this.addressText !== before) this.emit('address', this.addressText)
   }
 
-  /**
-   * Bind to what the node announces: a node that announces one loopback address and nothing
-   * else (the default local-only node) listens there, not on every interface. Discovered,
-   * mixed or port-mapped interfaces need the wildcard, since the LAN address may change.
-   */
-  #defaultListenHost(): string {
-    const ifaces = this.#init.interfaces ?? loopbackInterfaces
-    if (typeof ifaces === 'function' || ifaces.length === 0 || this.#init.portMapping) {
-      return wildcardHost() // discovered, or forwarded to by the gateway: the LAN address is needed
-    }
-    const announced = new Set(ifaces.flatMap((i) => [i.ext, i.nic ?? i.ext]))
-    const [only] = announced
-    if (announced.size === 1 && only && (only.startsWith('127.') || only === '::1')) return only
-    return [...announced].some((ip) => ip.includes(':')) ? '::' : '0.0.0.0'
-  }
-
   /** The listener's bound address (after `start()`). */
   get listening(): { readonly host: string; readonly port: number } {
     if (!this.#bound) throw new NodeError('NODE_NOT_STARTED', 'call start() first')
@@ -274,19 +266,13 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     return this.#health
   }
 
-  /** Degraded when interface discovery ran and observed nothing: the address has no path. */
+  /** Records the node's health; emits `'degraded'` when it became so. */
   #checkHealth(interfaces: readonly InterfaceInit[]): NodeHealth {
-    const problems: string[] = []
-    if (typeof this.#init.interfaces === 'function' && interfaces.length === 0) {
-      problems.push(
-        'no interface could be observed (no STUN server answered); peers cannot dial in',
-      )
-    }
-    const health: NodeHealth = { status: problems.length ? 'degraded' : 'ok', problems }
+    const health = healthOf(this.#init, interfaces)
     const changed = health.problems.join() !== this.#health.problems.join()
     this.#health = health
     if (changed && health.status === 'degraded') {
-      this.#log(`degraded: ${problems.join('; ')}`)
+      this.#log(`degraded: ${health.problems.join('; ')}`)
       this.emit('degraded', health)
     }
     return health
@@ -299,28 +285,16 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
 
   #setAddress(interfaces: readonly InterfaceInit[]): void {
     this.#interfaces = interfaces
-    const toEntry = (i: InterfaceInit, k: number): AddressInterface => ({
-      netifaceIndex: i.netifaceIndex ?? k,
-      ifIndex: k,
-      ext: i.ext,
-      nic: i.nic ?? i.ext,
+    const { text, address } = announce({
+      interfaces,
       port: this.#port,
-      nat: i.nat,
-    })
-    const v4 = interfaces.filter((i) => !i.ext.includes(':'))
-    const v6 = interfaces.filter((i) => i.ext.includes(':'))
-    const ip4 = v4.map(toEntry)
-    const mapped = this.#portMapping?.entryFor(ip4, MAX_INTERFACES)
-    if (mapped) ip4.push(mapped)
-    this.#addressText = encodePeerAddress({
       signal: this.signaling.offsets,
-      ip4,
-      ip6: v6.map(toEntry),
       nodeId: this.nodeId,
-      legacy: false,
       machineId: this.#init.machineId ?? osMachineId(),
+      ...(this.#portMapping ? { portMapping: this.#portMapping } : {}),
     })
-    this.#address = withTcpFilters(decodePeerAddress(this.#addressText), interfaces)
+    this.#addressText = text
+    this.#address = address
   }
 
   /**
@@ -454,24 +428,6 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
     return pipe
   }
 
-  /**
-   * Responder side of an upgrade: the peer nominated `pipe` as the successor of the pipe whose
-   * handshake hash starts with `replaces`. It goes to `'upgraded'`, not to `accept()`, so a
-   * program that pairs its connects with its accepts keeps pairing the right pipes.
-   */
-  #upgraded(pipe: Pipe, replaces: Buffer): void {
-    const previous = [...this.#pipes].find(
-      (p) =>
-        p !== pipe && p.remotePeer === pipe.remotePeer && bindingOf(p)?.equals(replaces) === true,
-    )
-    if (!previous || previous.destroyed) {
-      this.#log(`upgrade from ${pipe.remotePeer.slice(0, 16)}… replaces no open pipe: closed`)
-      return void pipe.close()
-    }
-    this.#log(`upgraded ${previous.strategy} → ${pipe.strategy} (peer's initiative)`)
-    this.emit('upgraded', { previous, pipe, role: 'responder' })
-  }
-
   /** After a relayed win: try the other strategies now and then until one gives a pipe. */
   async #upgrade(remote: PeerAddress, previous: ConnectedPipe, strategies: Strategy[]) {
     for (let attempt = 0; attempt < UPGRADE_ATTEMPTS; attempt++) {
@@ -490,32 +446,6 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
       } catch {
         await sleep(UPGRADE_SPACING_MS, this.#lifetime.signal).catch(() => {})
       }
-    }
-  }
-
-  /** Tells a peer that asked for a strategy we do not run, so its connect fails fast. */
-  async #refuse(inbound: InboundSignal): Promise<void> {
-    try {
-      const text = (inbound.message.body as { address?: unknown } | null)?.address
-      if (typeof text !== 'string') return
-      const remote = decodePeerAddress(text)
-      if (remote.nodeId !== inbound.from || !(await this.#allowed(inbound.from))) return
-      await withDeadline(
-        5_000,
-        this.#lifetime.signal,
-        (signal) =>
-          this.#refusals.answer(
-            this.signaling,
-            { nodeId: remote.nodeId, signal: remote.signal },
-            inbound,
-            signal,
-          ),
-        'unsupported reply',
-      )
-    } catch (err) {
-      this.#log(
-        `${inbound.message.type}: could not answer "unsupported": ${(err as Error).message}`,
-      )
     }
   }
 
@@ -552,105 +482,9 @@ export class P2pdNode extends EventEmitter<NodeEvents> {
   async #allowed(nodeId: string): Promise<boolean> {
     return nodeId !== this.nodeId && (await (this.#init.allow?.(nodeId) ?? true))
   }
-
-  /**
-   * Responder side: authenticate, check the allow-list, wait for nomination, hand over. Each
-   * stage runs under its own deadline and the attempt's total one; `attempt` comes from the
-   * listener (admitted and counted), or is made here for a connection we dialled ourselves.
-   */
-  async #acceptRaw(
-    raw: RawConnection,
-    strategy: string,
-    expectedPeer: string | undefined,
-    attempt = new InboundAttempt({
-      stream: raw.stream,
-      totalTimeoutMs: this.#listener.limits.totalTimeoutMs,
-      parent: this.#lifetime.signal,
-    }),
-  ) {
-    // No listener of its own on the lifetime: the attempt's deadline follows it (directly, or
-    // through the listener's), so pending attempts do not pile up listeners on one signal.
-    try {
-      const handshakeMs = this.#init.handshakeTimeoutMs ?? 5_000
-      const pipe = this.#track(
-        await attempt.run('handshake', handshakeMs, (s) =>
-          this.#secure(raw, strategy, expectedPeer, s),
-        ),
-      )
-      // Until the app holds the pipe, its errors are ours: log them, never crash on them.
-      const unclaimed = (e: Error) => this.#log(`inbound pipe failed before delivery: ${e.message}`)
-      pipe.on('error', unclaimed)
-      if (!(await attempt.race(this.#allowed(pipe.remotePeer)))) {
-        this.#log(`refused pipe from ${pipe.remotePeer.slice(0, 16)}… (allow-list)`)
-        attempt.fail(new NodeError('NODE_REFUSED', 'allow-list'), { close: false })
-        return void pipe.close()
-      }
-      const nominationMs = this.#listener.limits.nominationTimeoutMs
-      const nomination = await attempt.run('nomination', nominationMs, (s) =>
-        awaitNomination(pipe, s),
-      )
-      attempt.complete()
-      pipe.off('error', unclaimed)
-      if (nomination.replaces) return this.#upgraded(pipe, nomination.replaces)
-      superviseRelayedPipe({
-        node: this,
-        peer: pipe.remotePeer,
-        pipe,
-        lifetime: this.#lifetime.signal,
-        log: this.#log,
-      })
-      this.incoming.push(pipe)
-      this.emit('pipe', pipe)
-    } catch (err) {
-      attempt.fail(err)
-      this.#log(`inbound ${strategy} connection dropped: ${(err as Error).message}`)
-    }
-  }
-
-  async #onSignal(inbound: InboundSignal): Promise<void> {
-    const strategy = this.strategies.find((s) => s.accepts?.includes(inbound.message.type))
-    if (!strategy?.accept && isUnsupportedRequest(inbound.message.type, this.strategies)) {
-      return this.#refuse(inbound)
-    }
-    if (!strategy?.accept || !this.#address) return
-    try {
-      const text = (inbound.message.body as { address?: unknown } | null)?.address
-      if (typeof text !== 'string') throw new NodeError('NODE_BAD_MESSAGE', 'no address in request')
-      const remote = decodePeerAddress(text)
-      if (remote.nodeId !== inbound.from) {
-        throw new NodeError('NODE_BAD_MESSAGE', 'address does not belong to the sender')
-      }
-      if (!(await this.#allowed(inbound.from))) return
-      // Only the strategy's part (e.g. dialling back) runs under this deadline; #acceptRaw
-      // has deadlines of its own.
-      const dial = new Deadline(30_000, this.#lifetime.signal, `${strategy.name} accept`)
-      const raw = await strategy
-        .accept(this.#context(remote), inbound, dial.signal)
-        .finally(() => dial.dispose())
-      if (raw) await this.#acceptRaw(raw, strategy.name, inbound.from)
-    } catch (err) {
-      this.#log(
-        `${inbound.message.type} from ${inbound.from.slice(0, 16)}… failed: ${(err as Error).message}`,
-      )
-    }
-  }
 }
 
 /** Creates a node; call `start()` on it before connecting. */
 export function createNode(init: NodeInit): P2pdNode {
   return new P2pdNode(init)
-}
-
-/**
- * The decoded address with each interface's measured TCP filter put back (the address text
- * cannot carry it; a punch reads it from `ctx.local` and tells the peer).
- */
-function withTcpFilters(address: PeerAddress, interfaces: readonly InterfaceInit[]): PeerAddress {
-  const tcpOf = (ext: string) => interfaces.find((i) => i.ext === ext)?.nat.tcp
-  const fill = (list: readonly AddressInterface[]) =>
-    list.map((a) => {
-      const tcp = tcpOf(a.ext)
-      return tcp ? { ...a, nat: { ...a.nat, tcp } } : a
-    })
-  return { ...address, ip4: fill(address.ip4), ip6: fill(address.ip6) }
 }
