@@ -254,10 +254,9 @@ async function main(): Promise<void> {
         const { rate, cpu } = await relayedOnce(size, round, opts.relayPaths)
         for (const path of RELAY_PATHS) if (rate[path]) add('relayed', path, rate[path])
         for (const path of RELAY_PATHS) if (cpu[path]) add('relayedCpu', path, cpu[path])
-        log(`  relayed  ${RELAY_PATHS.map((p) => `${p} ${rate[p]?.toFixed(1)}`).join(', ')} MB/s`)
-        log(
-          `  relayed  ${RELAY_PATHS.map((p) => `${p} ${cpu[p]?.toFixed(2)}`).join(', ')} CPU ms/MB`,
-        )
+        const paths = opts.relayPaths
+        log(`  relayed  ${paths.map((p) => `${p} ${rate[p]?.toFixed(1)}`).join(', ')} MB/s`)
+        log(`  relayed  ${paths.map((p) => `${p} ${cpu[p]?.toFixed(2)}`).join(', ')} CPU ms/MB`)
       } catch (err) {
         fail('relayed', 'all', err)
       }

@@ -4,7 +4,7 @@ import type { Endpoint } from '@p2pd/interface'
 import { ipFamily } from '@p2pd/stun'
 import { TurnError } from '../errors.js'
 import { fuse, type Hairpins } from './tcp-hairpin.js'
-import type { Pump } from './tcp-pump.js'
+import { Pump } from './tcp-pump.js'
 
 /** One peer connection waiting for its ConnectionBind (RFC 6062 §5.2, §5.3). */
 export interface PendingConnection {
@@ -181,13 +181,17 @@ export class TcpAllocation {
    * When the peer connection's other end is a spliced pair of this same server (a relayed
    * address connected to another one here), the two data connections are fused instead.
    * With a `pump` (the data connection's reads in a buffer of its own), the data → peer way
-   * goes through it instead of `pipe`.
+   * goes through it instead of `pipe`; the peer connection gets one too when it can.
    */
   splice(pending: PendingConnection, data: Socket, leftover: Buffer, pump?: Pump): void {
     this.#pending.delete(pending)
     clearTimeout(pending.timer)
     this.#host.unregister(pending)
-    const peer = pending.socket
+    const partner = this.#host.hairpins.partner(pending.socket)
+    // The peer → data way too goes through a buffer of its own, unless the pair fuses (its
+    // peer connection then only carries what is inside and the FIN, through `pipe`).
+    const back = partner ? undefined : Pump.adopt(pending.socket)
+    const peer = back?.socket ?? pending.socket
     const k = key(pending.peer)
     const pair = { peer, data, ...(pump ? { pump } : {}) }
     this.#live.add(peer)
@@ -211,7 +215,6 @@ export class TcpAllocation {
     data.once('close', closed(peer))
     peer.on('error', () => {})
     data.on('error', () => {})
-    const partner = this.#host.hairpins.partner(peer)
     this.#host.hairpins.add(pair)
     // A data connection ending always ends its own peer connection (fused or not).
     if (pump) data.once('end', () => peer.end())
@@ -221,7 +224,10 @@ export class TcpAllocation {
       return
     }
     if (leftover.length > 0) peer.write(leftover)
-    peer.pipe(data)
+    if (back) {
+      back.socket.once('end', () => data.end())
+      back.to(data)
+    } else peer.pipe(data)
     if (pump) pump.to(peer)
     else data.pipe(peer)
   }
