@@ -1,5 +1,6 @@
 import { Duplex } from 'node:stream'
 import { StreamError } from '../errors.js'
+import { EchoChoice } from './echo.js'
 import type { DatagramLink } from './link.js'
 import { MtuProbe } from './mtu-probe.js'
 import {
@@ -15,83 +16,16 @@ import {
   RstReason,
 } from './packet.js'
 import { Receiver } from './receiver.js'
-import type { RttOptions } from './rtt.js'
 import { Sender, timestamp } from './sender.js'
-import { seqDiff } from './seq.js'
+import type { ReliableStreamOptions, ReliableStreamStats } from './stream-options.js'
+
+export type { ReliableStreamOptions, ReliableStreamStats } from './stream-options.js'
 
 /**
  * While pacing holds segments back, the stream sends again after this long (ms): well inside
  * the sender's 5 ms burst, so the bucket never overflows between two sends.
  */
 const PACE_STEP_MS = 2
-
-/** Options of {@link ReliableStream}. */
-export interface ReliableStreamOptions extends RttOptions {
-  /** Conversation id both peers agreed on (32 bits); packets of other ids are ignored. */
-  readonly conv: number
-  /**
-   * Payload bytes per packet at first (default 1,200: fits a 1,280-byte path MTU with TURN
-   * headers). When the link states its `maxPacketSize`, larger sizes up to it are probed once
-   * (one datagram each) and the largest that gets through is used from then on.
-   */
-  readonly segmentSize?: number
-  /** Probe for larger segments when the link allows (default true). */
-  readonly probeMtu?: boolean
-  /** Unacknowledged bytes we accept from the writer before applying backpressure (6 MiB). */
-  readonly sendBufferBytes?: number
-  /** Bytes we hold for the reader, unread + out of order; sets the advertised window (6 MiB). */
-  readonly receiveBufferBytes?: number
-  /** Congestion window at the start (packets, default 16). */
-  readonly initialCwnd?: number
-  /** Largest congestion window (packets, default 8,192; the peer's window binds first). */
-  readonly maxCwnd?: number
-  /** Transmissions of one segment before the link is declared dead (default 20). */
-  readonly maxTransmits?: number
-  /** Send a keep-alive after this long without sending anything (default 5 s). */
-  readonly keepAliveMs?: number
-  /** Fail with `STREAM_IDLE_TIMEOUT` after this long without hearing the peer (default 30 s). */
-  readonly idleTimeoutMs?: number
-  /**
-   * Until the peer is heard for the first time, the idle limit is this instead (default:
-   * `idleTimeoutMs`): the far end may still be setting up its side of the path.
-   */
-  readonly openTimeoutMs?: number
-  /** Retransmission timer granularity (default 10 ms). */
-  readonly tickMs?: number
-  /** After a clean close, keep answering the peer's retransmitted FIN this long (1 s). */
-  readonly lingerMs?: number
-  /**
-   * `destroy()` without an error closes in the background, like a kernel socket: FIN after
-   * the data already written, then the peer's FIN, for at most this long (default 5 s).
-   */
-  readonly closeTimeoutMs?: number
-}
-
-/** Live counters of a {@link ReliableStream}. */
-export interface ReliableStreamStats {
-  readonly packetsSent: number
-  readonly packetsReceived: number
-  readonly retransmits: number
-  readonly timeouts: number
-  /** Timeouts undone because the original transmission was acked (Eifel detection). */
-  readonly spuriousTimeouts: number
-  readonly duplicates: number
-  readonly badPackets: number
-  readonly srttMs: number | undefined
-  readonly rtoMs: number
-  readonly cwnd: number
-  /** Payload bytes of the segments cut now (grows when a larger probe got through). */
-  readonly segmentSize: number
-  /** Slow-start threshold (packets; infinite until the first loss or slow-start exit). */
-  readonly ssthresh: number
-  /** Segments sent and not yet acknowledged. */
-  readonly inflight: number
-  /** Loss events that cut the window (at most one per window of data). */
-  readonly lossEvents: number
-  readonly slowStart: 'standard' | 'conservative' | 'done'
-  /** Recent delivery rate times minimum RTT (packets): the floor of a loss reaction. */
-  readonly bdp: number
-}
 
 const reasonCode: Record<number, string> = {
   [RstReason.Closed]: 'closed',
@@ -132,9 +66,8 @@ export class ReliableStream extends Duplex {
   #paceTimer: NodeJS.Timeout | undefined
   #housekeeping: NodeJS.Timeout
   #ackScheduled = false
-  /** The timestamp our next ACK echoes (see {@link #noteEcho}). */
-  #echoTs: number | undefined
-  #echoInOrder = false
+  /** Which DATA timestamp our next ACK echoes. */
+  readonly #echo = new EchoChoice()
   /** The cumulative ack of the last ACK we sent. */
   #ackedUpTo = 0
   #lastSent = performance.now()
@@ -322,7 +255,7 @@ export class ReliableStream extends Duplex {
     this.#heardPeer = true
     switch (packet.type) {
       case PacketType.Data: {
-        this.#noteEcho(packet.seq, packet.ts)
+        this.#echo.note(packet.seq, packet.ts, this.#ackedUpTo)
         // Once the Duplex is gone (closing, lingering) data is acked and dropped.
         const live = this.#state === 'open' && !this.destroyed
         const arrival = this.#receiver.onData(
@@ -406,23 +339,6 @@ export class ReliableStream extends Duplex {
     })
   }
 
-  /**
-   * Which DATA timestamp the next ACK echoes: the first one since our last ACK that was at or
-   * below the cumulative point that ACK announced, else the first one at all. An ACK covers a
-   * batch of packets, and echoing the newest of them (a retransmission sent after a timeout,
-   * queued behind originals that a stalled event loop had not read yet) made the sender judge
-   * spurious timeouts genuine and cut its window to 4; echoing a packet that arrived out of
-   * order after a loss would do the opposite. RTT samples then include the batching delay,
-   * which is the delay the sender's timer must tolerate anyway.
-   */
-  #noteEcho(seq: number, ts: number): void {
-    const inOrder = seqDiff(seq, this.#ackedUpTo) <= 0
-    if (this.#echoTs === undefined || (inOrder && !this.#echoInOrder)) {
-      this.#echoTs = ts
-      this.#echoInOrder = inOrder
-    }
-  }
-
   #sendAck(probe: boolean): void {
     const window = this.#receiver.window(this.destroyed ? 0 : this.readableLength)
     this.#advertised = window
@@ -432,13 +348,11 @@ export class ReliableStream extends Duplex {
         ts: this.#ts(),
         cumAck: this.#receiver.expected,
         window,
-        echoTs: this.#echoTs,
+        echoTs: this.#echo.take(),
         probe,
         ranges: this.#receiver.sackRanges(),
       }),
     )
-    this.#echoTs = undefined
-    this.#echoInOrder = false
     this.#ackedUpTo = this.#receiver.expected
   }
 
