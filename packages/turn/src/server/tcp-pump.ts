@@ -33,9 +33,10 @@ export class Pump {
   }
 
   /**
-   * Takes over the kernel socket of an accepted connection (the old object is let go without
-   * closing it), or undefined when it cannot: not a plain TCP socket, or bytes still
-   * buffered in it either way. Whoever held `old` must move its listeners to {@link socket}.
+   * Takes over the kernel socket of a connected TCP socket (the old object is let go without
+   * closing it), or undefined when it cannot: not a plain TCP socket, bytes still buffered in
+   * it either way, or a runtime whose socket does not keep its handle where Node does (the
+   * connection then stays as it is). Whoever held `old` moves its listeners to {@link socket}.
    */
   static adopt(old: Socket): Pump | undefined {
     const holder = old as unknown as { _handle?: { useUserBuffer?: unknown } | null }
