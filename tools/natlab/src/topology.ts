@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process'
-import { mkdirSync, rmSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   BRIDGE_IP,
@@ -7,7 +6,6 @@ import {
   OBSERVER6_IPS,
   type PeerAddresses,
   type PeerAddresses6,
-  PRIVATE_PREFIXES,
   PUBLIC_CIDR,
   PUBLIC_PREFIX_LEN,
   peerAddresses,
@@ -23,26 +21,31 @@ import {
 import { NatlabError } from './errors.js'
 import { ip, nftLoad, nsRun, requireLabTools, requireRoot, tool } from './exec.js'
 import { startMiniupnpd, UPNP_HTTP_PORT } from './miniupnpd.js'
-import { newRunPrefix, nsName, peerLabel, prefixOfNamespace } from './naming.js'
+import { newRunPrefix, nsName, peerLabel } from './naming.js'
 import { cgnatRuleset, hostRuleset, routerRuleset } from './nft.js'
+import { assertIsolation, blackholes, bridgePort, routerSysctls, veth } from './plumbing.js'
 import { type IpFamilies, type NatProfile, parseProfile } from './profiles.js'
+import { teardownRun, teardownSync } from './runs.js'
 import {
   defaultServers,
   type LabEndpoint,
   type LabServer,
   type RunningLabServer,
 } from './servers.js'
-import {
-  listStates,
-  ownerAlive,
-  processStartTicks,
-  type RunState,
-  readState,
-  removeState,
-  stateDir,
-  writeState,
-} from './state.js'
+import { processStartTicks, type RunState, stateDir, writeState } from './state.js'
 import { buildInternet6, buildPeer6, enableIpv6 } from './topology6.js'
+
+export { assertIsolation } from './plumbing.js'
+export {
+  attachLab,
+  downRun,
+  downStale,
+  listNamespaces,
+  peerNamespaces,
+  runningLabs,
+  teardownRun,
+  teardownSync,
+} from './runs.js'
 
 /** One peer of the lab: a host behind its router (and CGNAT), with its profile. */
 export interface LabPeer {
@@ -432,219 +435,4 @@ function makePeer(
         }
       : undefined,
   }
-}
-
-/** A veth pair: `name` in `ns`, its peer `peerName` created directly inside `peerNs`. */
-function veth(ns: string, name: string, peerNs: string, peerName: string) {
-  return ip([
-    '-n',
-    ns,
-    'link',
-    'add',
-    'name',
-    name,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    peerName,
-    'netns',
-    peerNs,
-  ])
-}
-
-/** Enslaves `dev` to `bridge` inside `ns` and brings it up. */
-async function bridgePort(ns: string, dev: string, bridge: string): Promise<void> {
-  await ip(['-n', ns, 'link', 'set', dev, 'master', bridge])
-  await ip(['-n', ns, 'link', 'set', dev, 'up'])
-}
-
-/** Blackholes every private prefix except `keep` (more specific connected routes still win). */
-async function blackholes(ns: string, keep: readonly string[] = []): Promise<void> {
-  for (const pfx of PRIVATE_PREFIXES)
-    if (!keep.includes(pfx)) await ip(['-n', ns, 'route', 'add', 'blackhole', pfx])
-}
-
-async function routerSysctls(ns: string, profile: NatProfile): Promise<void> {
-  const t = profile.timeouts
-  await nsRun(ns, tool('sysctl'), [
-    '-qw',
-    'net.ipv4.ip_forward=1',
-    `net.netfilter.nf_conntrack_udp_timeout=${t.udp}`,
-    `net.netfilter.nf_conntrack_udp_timeout_stream=${t.udpStream}`,
-    `net.netfilter.nf_conntrack_tcp_timeout_established=${t.tcpEstablished}`,
-    `net.netfilter.nf_conntrack_tcp_timeout_syn_sent=${t.tcpSynSent}`,
-  ])
-}
-
-/**
- * Asserts the lab is sealed: no namespace has a default route, and neither the internet
- * namespace nor any router can route to another peer's LAN (blackholed).
- */
-export async function assertIsolation(info: LabInfo): Promise<void> {
-  const all = [info.internetNs, ...info.peers.flatMap(peerNamespaces)]
-  for (const ns of all)
-    for (const fam of info.ipv6 ? ['-4', '-6'] : ['-4']) {
-      const { stdout } = await ip(['-n', ns, fam, 'route', 'show', 'default'])
-      if (stdout.trim())
-        throw new NatlabError(
-          'NATLAB_LAB_FAULT',
-          `namespace ${ns} has a default route: ${stdout.trim()}`,
-        )
-    }
-  const publicSide = [
-    info.internetNs,
-    ...info.peers.flatMap((p) => [p.ns.cgnat ?? p.ns.router ?? []].flat()),
-  ]
-  for (const ns of publicSide)
-    for (const p of info.peers) {
-      // An IPv6 LAN is public by design (its router filters, it does not hide).
-      if (!p.ns.router || ns === p.ns.router || p.ip === 'v6') continue
-      const r = await ip(['-n', ns, 'route', 'get', p.hostIp], { allowFail: true })
-      if (r.code === 0 && !/^(blackhole|unreachable|prohibit)/m.test(r.stdout))
-        throw new NatlabError(
-          'NATLAB_LAB_FAULT',
-          `${ns} can route to ${p.label}'s LAN host ${p.hostIp}: ${r.stdout.trim()}`,
-        )
-    }
-}
-
-/** The namespaces of one peer. */
-export function peerNamespaces(p: LabPeer): string[] {
-  return [p.ns.wire, p.ns.cgnat, p.ns.router, p.ns.host, p.ns.host2].filter((n): n is string => !!n)
-}
-
-/** Every namespace that exists now. */
-export async function listNamespaces(): Promise<string[]> {
-  const { stdout } = await ip(['netns', 'list'])
-  return stdout
-    .split('\n')
-    .map((l) => l.split(' ')[0] ?? '')
-    .filter(Boolean)
-}
-
-async function nsPids(ns: string): Promise<number[]> {
-  const r = await ip(['netns', 'pids', ns], { allowFail: true })
-  return r.stdout.split(/\s+/).filter(Boolean).map(Number)
-}
-
-/**
- * Removes one run from its state: every process inside its namespaces (by PID, from
- * `ip netns pids`), then the namespaces themselves (by name), the scratch dir, the state file.
- * Touches nothing without the run's prefix.
- */
-export async function teardownRun(state: RunState): Promise<void> {
-  state.status = 'tearing-down'
-  const existing = new Set(await listNamespaces())
-  const mine = [...new Set(state.namespaces)].filter(
-    (ns) => existing.has(ns) && prefixOfNamespace(ns) === state.prefix,
-  )
-  const pids = (await Promise.all(mine.map(nsPids))).flat().filter((p) => p !== process.pid)
-  for (const pid of pids) kill(pid, 'SIGTERM')
-  const deadline = Date.now() + 3000
-  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
-  for (const pid of pids) if (alive(pid)) kill(pid, 'SIGKILL')
-  for (const ns of mine.reverse()) await ip(['netns', 'del', ns], { allowFail: true })
-  removeScratch(state)
-  removeState(state.prefix)
-}
-
-/** The run's scratch dir and the detached owner's log (both named after the prefix). */
-function removeScratch(state: RunState): void {
-  const tag = state.prefix.slice(0, -1)
-  if (state.runDir.includes(tag)) rmSync(state.runDir, { recursive: true, force: true })
-  rmSync(join(stateDir(), `${tag}.log`), { force: true })
-}
-
-/** The synchronous variant for `process.on('exit')`, where nothing async runs. */
-export function teardownSync(prefix: string): void {
-  const state = readState(prefix)
-  if (!state) return
-  const ipBin = tool('ip')
-  for (const ns of [...state.namespaces].reverse()) {
-    if (prefixOfNamespace(ns) !== prefix) continue
-    try {
-      const out = execFileSync(ipBin, ['netns', 'pids', ns], {
-        stdio: ['ignore', 'pipe', 'ignore'],
-      })
-      for (const pid of String(out).split(/\s+/).filter(Boolean).map(Number)) kill(pid, 'SIGKILL')
-      execFileSync(ipBin, ['netns', 'del', ns], { stdio: 'ignore' })
-    } catch {}
-  }
-  removeScratch(state)
-  removeState(prefix)
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-function kill(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig)
-  } catch {}
-}
-
-/** The running labs (state file present, owner alive). */
-export function runningLabs(): RunState[] {
-  return listStates().filter((s) => ownerAlive(s) && s.status === 'up')
-}
-
-/**
- * The info of a running lab: the one with `prefix`, or the only one running.
- * Throws `NATLAB_NO_LAB` otherwise.
- */
-export function attachLab(prefix?: string): LabInfo {
-  const runs = runningLabs().filter((s) => !prefix || s.prefix === prefix)
-  if (runs.length === 0)
-    throw new NatlabError(
-      'NATLAB_NO_LAB',
-      prefix ? `no running lab ${prefix}` : 'no running lab (pnpm lab up)',
-    )
-  if (runs.length > 1)
-    throw new NatlabError(
-      'NATLAB_NO_LAB',
-      `several labs are running (${runs.map((r) => r.prefix).join(', ')}): pass --prefix`,
-    )
-  return (runs[0] as RunState).info as LabInfo
-}
-
-/**
- * Stops a run from another process: asks its owner to stop (SIGTERM, by PID), waits, then
- * removes whatever is left from the state file.
- */
-export async function downRun(prefix: string, waitMs = 8000): Promise<void> {
-  const state = readState(prefix)
-  if (!state) throw new NatlabError('NATLAB_NO_LAB', `no state file for ${prefix}`)
-  if (ownerAlive(state) && state.ownerPid !== process.pid) {
-    kill(state.ownerPid, 'SIGTERM')
-    const deadline = Date.now() + waitMs
-    while (ownerAlive(state) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
-  }
-  const left = readState(prefix)
-  if (left) await teardownRun(left)
-}
-
-/**
- * `down --all-stale`: removes runs whose owner is dead (state file) and reports namespaces with
- * our name pattern but no state file (left alone: their owner is unknown).
- */
-export async function downStale(): Promise<{ removed: string[]; orphans: string[] }> {
-  const removed: string[] = []
-  for (const s of listStates())
-    if (!ownerAlive(s)) {
-      await teardownRun(s)
-      removed.push(s.prefix)
-    }
-  const known = new Set(listStates().map((s) => s.prefix))
-  const orphans = (await listNamespaces()).filter((ns) => {
-    const p = prefixOfNamespace(ns)
-    return p !== undefined && !known.has(p) && !removed.includes(p)
-  })
-  return { removed, orphans }
 }
