@@ -1,11 +1,20 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { bundle } from '../../../tools/natlab/test/bundle.js'
 
-const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url))
+/**
+ * `p2pd` from source, bundled once per test file (see tools/natlab/test/bundle.ts): plain Node
+ * starts it in about a third of the CPU tsx needs, and these files start dozens. The CLI reads
+ * its package.json next to src/cli.ts, so `import.meta.url` keeps that file's URL.
+ */
+const bin = await bundle(
+  fileURLToPath(new URL('../src/bin.ts', import.meta.url)),
+  new URL('../src/cli.ts', import.meta.url).href,
+)
 
 /** Starts `p2pd <args>` from source as its own process (what a user runs, minus the build). */
 export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', '--conditions=@p2pd/source', bin, ...args], {
+  return spawn(process.execPath, [bin, ...args], {
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   })

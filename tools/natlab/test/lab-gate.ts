@@ -12,8 +12,11 @@ import {
   p2pdServers,
   prefixOfNamespace,
   runTrial,
+  type StrategyRunner,
   type TrialResult,
 } from '../src/index.js'
+import { srcFile } from '../src/node-in-ns.js'
+import { bundled } from './bundle.js'
 
 /**
  * The gate every lab test file opens with. The lab needs root on Linux (network namespaces,
@@ -114,6 +117,10 @@ export function useNodeLab(peers: LabOptions['peers'], hooks?: UseLabHooks): Lab
   return useLab({ peers, servers: [...defaultServers(), ...p2pdServers()] }, hooks)
 }
 
+/** A real p2pd node runner (`node-punch`, …), its program bundled (see bundle.ts). */
+export const nodeRunner = (name: P2pdNodeRunnerName): Promise<StrategyRunner> =>
+  bundled(p2pdNodeRunner(name), srcFile('runners/p2pd-node.ts'))
+
 /** `n` trials of a real p2pd node runner (`node-punch`, …) from a to b, one after the other. */
 export async function nodeTrials(
   info: LabInfo,
@@ -122,8 +129,9 @@ export async function nodeTrials(
   b: LabPeer,
   n: number,
 ): Promise<TrialResult[]> {
+  const r = await nodeRunner(runner)
   const runs: TrialResult[] = []
-  for (let t = 0; t < n; t++) runs.push(await runTrial(info, p2pdNodeRunner(runner), a, b))
+  for (let t = 0; t < n; t++) runs.push(await runTrial(info, r, a, b))
   return runs
 }
 

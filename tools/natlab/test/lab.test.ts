@@ -14,9 +14,12 @@ import {
   runMatrix,
   runProbes,
   selfCheck,
+  tcpDirect,
+  tcpSimopen,
   validateResults,
 } from '../src/index.js'
-import { PACKAGE_DIR } from '../src/node-in-ns.js'
+import { PACKAGE_DIR, srcFile } from '../src/node-in-ns.js'
+import { bundled } from './bundle.js'
 import { labSuite } from './lab-gate.js'
 
 // The lab needs root. Off CI a non-root run skips these tests and says why; in CI they must run.
@@ -96,12 +99,14 @@ labDescribe('natlab', () => {
     const out = mkdtempSync(join(tmpdir(), 'natlab-matrix-'))
     try {
       const results = await runMatrix({
+        // In this order the four cells make two batches of two (runMatrix batches by the
+        // column − row offset); in the order open, full cone, port-restricted, seq, random: three.
         profiles: [
           'open-drop',
-          'full-cone-drop',
-          'port-restricted-rst',
           'sym-seq1-drop',
+          'port-restricted-rst',
           'sym-random-drop',
+          'full-cone-drop',
         ],
         pairs: [
           ['port-restricted-rst', 'open-drop'],
@@ -109,7 +114,10 @@ labDescribe('natlab', () => {
           ['sym-seq1-drop', 'port-restricted-rst'],
           ['sym-random-drop', 'full-cone-drop'],
         ],
-        strategies: ['tcp-direct', 'tcp-simopen'],
+        strategies: [
+          await bundled(tcpDirect, srcFile('runners/tcp-direct.ts')),
+          await bundled(tcpSimopen, srcFile('runners/tcp-simopen.ts')),
+        ],
         trials: 2,
         shape: { upMs: 5, downMs: 5 },
         options: { deadlineMs: 1500 },

@@ -2,8 +2,9 @@ import type { ChildProcess } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect, it } from 'vitest'
-import { defaultServers, p2pdServers, runInNamespace } from '../src/index.js'
+import { defaultServers, p2pdServers } from '../src/index.js'
 import { jsonLines, stopChild } from '../src/node-in-ns.js'
+import { runBundled } from './bundle.js'
 import { labSuite, useLab } from './lab-gate.js'
 
 /**
@@ -49,11 +50,16 @@ labDescribe('names in the NAT lab', () => {
   it('node.connect("bob.<fingerprint>") reaches Bob through both NATs', async () => {
     const [bobPeer, alicePeer] = lab.info.peers
     const env = { NAMES_LAB_SERVERS: JSON.stringify(lab.info.servers) }
-    const bob = runInNamespace(bobPeer!.ns.host, peerScript, ['bob'], env)
+    const bob = await runBundled(bobPeer!.ns.host, peerScript, ['bob'], env)
     children.push(bob)
     const ready = await message(bob, 'ready', 60_000)
     expect(ready.name).toMatch(/^bob\.[a-z2-7]{16}$/)
-    const alice = runInNamespace(alicePeer!.ns.host, peerScript, ['alice', String(ready.name)], env)
+    const alice = await runBundled(
+      alicePeer!.ns.host,
+      peerScript,
+      ['alice', String(ready.name)],
+      env,
+    )
     children.push(alice)
     const result = await message(alice, 'result', 60_000)
     expect(result.ok, JSON.stringify(result)).toBe(true)

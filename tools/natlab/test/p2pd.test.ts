@@ -3,14 +3,13 @@ import {
   defaultServers,
   expectedBehaviour,
   type LabPeer,
-  p2pdNodeRunner,
   p2pdServers,
-  runInNamespace,
   runTrial,
   type TrialResult,
 } from '../src/index.js'
 import { srcFile } from '../src/node-in-ns.js'
-import { labSuite, useLab } from './lab-gate.js'
+import { runBundled } from './bundle.js'
+import { labSuite, nodeRunner, useLab } from './lab-gate.js'
 
 /**
  * Our own servers and a real p2pd node in the NAT lab (root; 25 ms one-way per router uplink):
@@ -56,9 +55,9 @@ labDescribe('p2pd in the NAT lab', () => {
   ): Promise<{ a: string; b: string; runs: TrialResult[] }[]> {
     return Promise.all(
       pairs.map(async ([i, j]) => {
+        const r = await nodeRunner(runner)
         const runs: TrialResult[] = []
-        for (let t = 0; t < trials; t++)
-          runs.push(await runTrial(lab.info, p2pdNodeRunner(runner), peer(i), peer(j)))
+        for (let t = 0; t < trials; t++) runs.push(await runTrial(lab.info, r, peer(i), peer(j)))
         return { a: peer(i).profile.name, b: peer(j).profile.name, runs }
       }),
     )
@@ -76,12 +75,12 @@ labDescribe('p2pd in the NAT lab', () => {
       .join(' | ')
 
   it('@p2pd/stun classifies the lab NATs exactly as coturn does', async () => {
-    const probe = (p: LabPeer, server: { host: string; port: number }) =>
-      new Promise<Record<string, unknown>>((resolve, reject) => {
-        const child = runInNamespace(p.ns.host, srcFile('p2pd-nat-probe.ts'), [
-          p.hostIp,
-          `${server.host}:${server.port}`,
-        ])
+    const probe = async (p: LabPeer, server: { host: string; port: number }) => {
+      const child = await runBundled(p.ns.host, srcFile('p2pd-nat-probe.ts'), [
+        p.hostIp,
+        `${server.host}:${server.port}`,
+      ])
+      return new Promise<Record<string, unknown>>((resolve, reject) => {
         let out = ''
         child.stdout?.on('data', (d: Buffer) => {
           out += d.toString()
@@ -94,6 +93,7 @@ labDescribe('p2pd in the NAT lab', () => {
           }
         })
       })
+    }
     // biome-ignore lint/suspicious/noExplicitAny: probe output is JSON
     const verdict = (r: any) =>
       r.ok

@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest'
-import { defaultServers, p2pdNodeRunner, p2pdServers, runTrial } from '../src/index.js'
-import { labSuite, useLab } from './lab-gate.js'
+import { defaultServers, p2pdServers, runTrial } from '../src/index.js'
+import { labSuite, nodeRunner, useLab } from './lab-gate.js'
 
 /**
  * TURN over IPv6 in the NAT lab (root; no delay line): two IPv6-only hosts behind stateful
@@ -21,10 +21,10 @@ labDescribe('TURN over IPv6 in the NAT lab', () => {
   })
 
   it('fw6-rst × fw6-rst connects through TURN on the IPv6 twin', async () => {
+    const runner = await nodeRunner('node-turn')
     const runs = []
-    for (let t = 0; t < 2; t++) {
-      runs.push(await runTrial(lab.info, p2pdNodeRunner('node-turn'), lab.peer(0), lab.peer(1)))
-    }
+    for (let t = 0; t < 2; t++)
+      runs.push(await runTrial(lab.info, runner, lab.peer(0), lab.peer(1)))
     const ok = runs.filter((r) => r.ok)
     console.log(
       `turn6 lab: ${runs.map((r) => (r.ok ? `${r.path} ${r.a.result?.local} ⇄ ${r.a.result?.remote}` : `failed: ${r.failureReason}`)).join('; ')}`,
