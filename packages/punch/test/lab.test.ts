@@ -34,6 +34,28 @@ const cells: [string, string][] = [
 ]
 
 /**
+ * Every profile of `cells`, in the order of the lab's peers. runMatrix runs cells in batches
+ * of one (column − row) offset in this order, `parallel` at a time: this order packs the 15
+ * cells into 5 batches (the two self-pairs, three of four, and the birthday spray alone, as
+ * it is CPU-bound); the order of first appearance made 9.
+ */
+const PROFILES = [
+  'sym-seq2-drop',
+  'restricted-rst',
+  'eim-range-rst',
+  'sym-seq1-drop',
+  'port-restricted-rst',
+  'full-cone-drop',
+  'restricted-drop',
+  'sym-random-rst',
+  'port-restricted-drop',
+  'sym-seq1-rst',
+  'sym-seq2-rst',
+  'sym-random-drop',
+  'eim-range-drop',
+]
+
+/**
  * Random × port-restricted cone: punched by a birthday spray. (Random × full cone needs no
  * spray, random × restricted cone one filter-opening SYN: both deterministic.)
  */
@@ -43,14 +65,18 @@ const isSprayCell = (a: string, b: string) =>
 
 describe.skipIf(!canRun)('punch in the NAT lab (25 ms one-way per router)', () => {
   it('punches every EIM, sequential×EIM and random×EIM cell; random×random is refused fast', async () => {
-    const profiles = [...new Set(cells.flat())]
+    expect([...PROFILES].sort()).toEqual([...new Set(cells.flat())].sort())
     const r = await runMatrix({
-      profiles,
-      strategies: [punchRunner],
+      profiles: PROFILES,
+      strategies: [await punchRunner()],
       trials,
       pairs: cells,
       shape: { upMs: 25, downMs: 25 },
       parallel: 4,
+      // The self-check still stops the run on any NAT behaviour mismatch; round trips above
+      // the delay line's bound (load: min echo 96-116 ms for a 50 ms line at load 15-20) are
+      // recorded instead. The delay line itself is lab.test's business (its probes).
+      tolerateRtt: true,
       outDir: process.env.PUNCH_LAB_OUT ?? null,
     })
     let sprayTrials = 0
