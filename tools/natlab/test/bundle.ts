@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { createRequire, isBuiltin } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -62,6 +62,22 @@ const externalPackages = {
   },
 }
 
+const PREFIX = 'p2pd-test-bundles-'
+
+/** Removes the bundle folders of processes that no longer run. */
+function removeStale(): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(PREFIX)) continue
+    const pid = Number(name.slice(PREFIX.length))
+    try {
+      process.kill(pid, 0)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH')
+        rmSync(join(tmpdir(), name), { recursive: true, force: true })
+    }
+  }
+}
+
 let dir: string | undefined
 const bundles = new Map<string, Promise<string>>()
 
@@ -73,9 +89,12 @@ export function bundle(file: string, metaUrl?: string): Promise<string> {
   let out = bundles.get(file)
   if (!out) {
     if (!dir) {
-      // One folder per process, removed at its exit (vitest loads this module once per file).
-      const base = join(tmpdir(), `p2pd-test-bundles-${process.pid}`)
+      // One folder per process (vitest loads this module once per file), removed at a normal
+      // exit; vitest stops its workers with a signal, so each new folder also removes those
+      // whose process is gone.
+      const base = join(tmpdir(), `${PREFIX}${process.pid}`)
       if (!existsSync(base)) {
+        removeStale()
         mkdirSync(base)
         process.once('exit', () => rmSync(base, { recursive: true, force: true }))
       }
