@@ -3,25 +3,16 @@
 // instead of copying every byte through its connection to itself. Bytes already in that
 // connection when the pairs fuse must still arrive, in order; ends and closes must travel
 // as they do unfused.
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { connect, createServer, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TurnServer, TurnTcpClient } from '../src/index.js'
 import { fuse, type SplicedPair } from '../src/server/tcp-hairpin.js'
 import { Pump } from '../src/server/tcp-pump.js'
-import { closedWithin } from './tcp-helpers.js'
+import { closedWithin, digest, loopbackPair, readAll } from './tcp-helpers.js'
 
 const MiB = 1024 * 1024
-const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex')
-
-/** Everything `s` delivers until its end. */
-function readAll(s: Socket): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  s.on('data', (c: Buffer) => chunks.push(c))
-  s.resume()
-  return once(s, 'end').then(() => Buffer.concat(chunks))
-}
 
 describe('hairpin TCP relays on one TurnServer', () => {
   const cleanup: Array<() => Promise<unknown> | unknown> = []
@@ -29,21 +20,7 @@ describe('hairpin TCP relays on one TurnServer', () => {
     for (const f of cleanup.splice(0).reverse()) await f()
   })
 
-  /** A connected loopback pair, both half-open capable: [dialled end, accepted end]. */
-  async function socketPair(): Promise<[Socket, Socket]> {
-    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true })
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-    const accepted = once(server, 'connection') as Promise<[Socket]>
-    const port = (server.address() as { port: number }).port
-    const a = connect({ host: '127.0.0.1', port, allowHalfOpen: true })
-    const [[b]] = await Promise.all([accepted, once(a, 'connect')])
-    cleanup.push(() => {
-      a.destroy()
-      b.destroy()
-      return new Promise<void>((r) => server.close(() => r()))
-    })
-    return [a, b]
-  }
+  const socketPair = () => loopbackPair(cleanup)
 
   for (const pumped of [false, true]) {
     it(`fuse${pumped ? ' (pumped data connections)' : ''}: bytes inside the inner connection arrive first, then the rest straight; FINs pass`, async () => {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { createServer, type Server, type Socket } from 'node:net'
+import { once } from 'node:events'
+import { connect, createServer, type Server, type Socket } from 'node:net'
 import type { Endpoint } from '@p2pd/interface'
 import { expect } from 'vitest'
 import { type TurnServerConfig, TurnTcpClient } from '../src/index.js'
@@ -93,4 +94,35 @@ export async function expectIpv6TcpRelay(
   const { sent, received } = await transfer(socket, socket, 256 * 1024)
   expect(received).toBe(sent)
   socket.destroy()
+}
+
+export const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex')
+
+/** Everything `s` delivers until its end. */
+export function readAll(s: Socket): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  s.on('data', (c: Buffer) => chunks.push(c))
+  s.resume()
+  return once(s, 'end').then(() => Buffer.concat(chunks))
+}
+
+/**
+ * A connected loopback pair, both half-open capable: [dialled end, accepted end]. Its teardown
+ * goes on `cleanup`.
+ */
+export async function loopbackPair(
+  cleanup: Array<() => Promise<unknown> | unknown>,
+): Promise<[Socket, Socket]> {
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const accepted = once(server, 'connection') as Promise<[Socket]>
+  const port = (server.address() as { port: number }).port
+  const a = connect({ host: '127.0.0.1', port, allowHalfOpen: true })
+  const [[b]] = await Promise.all([accepted, once(a, 'connect')])
+  cleanup.push(() => {
+    a.destroy()
+    b.destroy()
+    return new Promise<void>((r) => server.close(() => r()))
+  })
+  return [a, b]
 }

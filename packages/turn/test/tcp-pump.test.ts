@@ -2,24 +2,14 @@
 // That buffer must never be read into again before the write from it has left, whatever the
 // reader on the far side does; and a relay not fused (one hop to a plain peer) goes through
 // pumps both ways.
-import { createHash, randomBytes } from 'node:crypto'
-import { once } from 'node:events'
-import { connect, createServer, type Socket } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TurnServer, TurnTcpClient } from '../src/index.js'
 import { Pump } from '../src/server/tcp-pump.js'
-import { tcpPeer } from './tcp-helpers.js'
+import { digest, loopbackPair, readAll, tcpPeer } from './tcp-helpers.js'
 
 const MiB = 1024 * 1024
-const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex')
-
-/** Everything `s` delivers until its end. */
-function readAll(s: Socket): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  s.on('data', (c: Buffer) => chunks.push(c))
-  s.resume()
-  return once(s, 'end').then(() => Buffer.concat(chunks))
-}
 
 describe('Pump', () => {
   const cleanup: Array<() => Promise<unknown> | unknown> = []
@@ -27,21 +17,7 @@ describe('Pump', () => {
     for (const f of cleanup.splice(0).reverse()) await f()
   })
 
-  /** A connected loopback pair, both half-open capable: [dialled end, accepted end]. */
-  async function socketPair(): Promise<[Socket, Socket]> {
-    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true })
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-    const accepted = once(server, 'connection') as Promise<[Socket]>
-    const port = (server.address() as { port: number }).port
-    const a = connect({ host: '127.0.0.1', port, allowHalfOpen: true })
-    const [[b]] = await Promise.all([accepted, once(a, 'connect')])
-    cleanup.push(() => {
-      a.destroy()
-      b.destroy()
-      return new Promise<void>((r) => server.close(() => r()))
-    })
-    return [a, b]
-  }
+  const socketPair = () => loopbackPair(cleanup)
 
   it('a pump never reuses its buffer before a write left it: a stalled reader gets every byte', async () => {
     const [client, accepted] = await socketPair()

@@ -1,4 +1,11 @@
-import { ipFamily, ipToBytes } from '@p2pd/stun'
+import type { Endpoint } from '@p2pd/interface'
+import {
+  AttrType,
+  type DecodedStunMessage,
+  decodeXorAddress,
+  ipFamily,
+  ipToBytes,
+} from '@p2pd/stun'
 import { TurnError } from '../errors.js'
 import { classifyPeer, embeddedIpv4, inRange, parseCidr } from './special-addresses.js'
 
@@ -74,4 +81,15 @@ export function compilePeerPolicy(policy: PeerPolicy): (host: string) => boolean
 /** True when `policy` lets the server relay to `host`. */
 export function peerAllowed(host: string, policy: PeerPolicy): boolean {
   return compilePeerPolicy(policy)(host)
+}
+
+/** The peers a request names (its XOR-PEER-ADDRESS attributes, in order). */
+export function peersOf(req: DecodedStunMessage): Endpoint[] {
+  const out: Endpoint[] = []
+  for (const a of req.attributes) {
+    if (a.type !== AttrType.XorPeerAddress) continue
+    const p = decodeXorAddress(a.value, req.transactionId)
+    out.push({ host: p.host, port: p.port })
+  }
+  return out
 }

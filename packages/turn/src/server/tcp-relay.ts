@@ -1,6 +1,5 @@
 import { randomInt } from 'node:crypto'
 import type { Server, Socket } from 'node:net'
-import type { Endpoint } from '@p2pd/interface'
 import {
   AttrType,
   attr,
@@ -9,7 +8,6 @@ import {
   decodeConnectionId,
   decodeMessage,
   decodeRequestedTransport,
-  decodeXorAddress,
   encodeMessage,
   findAttribute,
   HEADER_LENGTH,
@@ -23,6 +21,7 @@ import {
 } from '@p2pd/stun'
 import { allocationFamily, sameFamily, sourceKey } from './address-family.js'
 import { type Authenticated, signed } from './credentials.js'
+import { peersOf } from './peer-policy.js'
 import { listenOn, listenRelay, type PendingConnection, TcpAllocation } from './tcp-allocation.js'
 import { Hairpins } from './tcp-hairpin.js'
 import type { TcpRelayContext, TurnTcpOptions } from './tcp-options.js'
@@ -438,16 +437,6 @@ export class TcpRelay {
     })
     c.socket.write(encodeMessage(res, auth?.encode ?? {}))
   }
-}
-
-function peersOf(req: DecodedStunMessage): Endpoint[] {
-  const out: Endpoint[] = []
-  for (const a of req.attributes) {
-    if (a.type !== AttrType.XorPeerAddress) continue
-    const p = decodeXorAddress(a.value, req.transactionId)
-    out.push({ host: p.host, port: p.port })
-  }
-  return out
 }
 
 function normalize(ip: string): string {

@@ -4,7 +4,6 @@ import {
   AttrType,
   attr,
   type DecodedStunMessage,
-  decodeXorAddress,
   type EncodeOptions,
   findAttribute,
   type StunAttribute,
@@ -15,6 +14,7 @@ import { peerDataIndication } from '../peer-data.js'
 import { allocationFamily, type RelayHosts, sameFamily } from './address-family.js'
 import type { Authenticated } from './credentials.js'
 import type { TurnServerOptions, TurnServerStats } from './options.js'
+import { peersOf } from './peer-policy.js'
 import type { AllocationQuota } from './tcp-options.js'
 import { bindRelayUdp } from './udp-bind.js'
 
@@ -361,14 +361,4 @@ export class UdpRelay {
       else this.#perIp.set(a.client.host, n)
     }
   }
-}
-
-function peersOf(req: DecodedStunMessage): Endpoint[] {
-  const out: Endpoint[] = []
-  for (const a of req.attributes) {
-    if (a.type !== AttrType.XorPeerAddress) continue
-    const p = decodeXorAddress(a.value, req.transactionId)
-    out.push({ host: p.host, port: p.port })
-  }
-  return out
 }
