@@ -100,6 +100,8 @@ export {
   MAX_SACK_RANGES,
   type Packet,
   PacketType,
+  type ProbeAckPacket,
+  type ProbePacket,
   type RstPacket,
   RstReason,
   type SackRange,
