@@ -10,16 +10,25 @@ const fast = { minRtoMs: 20, rtoSlackMs: 10, initialRtoMs: 100, tickMs: 5, linge
 /** Sends `bytes` from a to b over a memory link with `opts`; returns both streams' final stats. */
 async function transfer(opts: Parameters<typeof createMemoryLinkPair>[0], bytes: number) {
   const [la, lb] = createMemoryLinkPair({ delayMs: 2, seed: 3, ...opts })
-  const a = new ReliableStream(la, { conv: 9, ...fast })
-  const b = new ReliableStream(lb, { conv: 9, ...fast })
+  // A probe counts as lost after one RTO without an answer: a floor of 100 ms (not `fast`'s
+  // 20) keeps a loaded machine's stalls from losing probes the path carries (seen in CI: 1200).
+  const a = new ReliableStream(la, { conv: 9, ...fast, minRtoMs: 100 })
+  const b = new ReliableStream(lb, { conv: 9, ...fast, minRtoMs: 100 })
   const data = randomBytes(bytes)
   const got: Buffer[] = []
   b.on('data', (c: Buffer) => got.push(c))
   a.resume()
   const ended = once(b, 'end')
-  // Written after the first round trip, so most segments are cut once probing is over.
+  // Probing runs only while data flows (it needs an RTT sample) and each next probe waits an
+  // RTO, so the data goes in 50 slices 20 ms apart: the transfer outlasts the probes however fast
+  // or slow the machine moves the bytes.
   await new Promise((r) => setTimeout(r, 300))
-  a.end(data)
+  const step = Math.ceil(bytes / 50)
+  for (let i = 0; i < bytes; i += step) {
+    a.write(data.subarray(i, i + step))
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  a.end()
   b.end()
   await ended
   const sha = (x: Buffer) => createHash('sha256').update(x).digest('hex')
