@@ -22,6 +22,23 @@ describe('hairpin TCP relays on one TurnServer', () => {
 
   const socketPair = () => loopbackPair(cleanup)
 
+  /** A TurnServer and two TCP allocations on it, each permitting the other's relayed IP. */
+  const twoAllocations = async () => {
+    const server = new TurnServer({ users: { u: 'p' }, allowLoopbackPeers: true })
+    const address = await server.start()
+    cleanup.push(() => server.close())
+    const config = { ...address, transport: 'tcp' as const, username: 'u', password: 'p' }
+    const [ca, cb] = await Promise.all([
+      TurnTcpClient.allocate(config, { timeoutMs: 5000 }),
+      TurnTcpClient.allocate(config, { timeoutMs: 5000 }),
+    ])
+    cleanup.push(() => Promise.all([ca.close(), cb.close()]))
+    const relayedA = { host: ca.relayed.host, port: ca.relayed.port }
+    const relayedB = { host: cb.relayed.host, port: cb.relayed.port }
+    await Promise.all([ca.createPermission(relayedB), cb.createPermission(relayedA)])
+    return { server, ca, cb, relayedB }
+  }
+
   for (const pumped of [false, true]) {
     it(`fuse${pumped ? ' (pumped data connections)' : ''}: bytes inside the inner connection arrive first, then the rest straight; FINs pass`, async () => {
       const [innerX, innerY] = await socketPair()
@@ -66,18 +83,7 @@ describe('hairpin TCP relays on one TurnServer', () => {
   }
 
   it('through TurnServer: fused, 16 MiB hashed each way with early bytes, a stalled reader, half-close, close', async () => {
-    const server = new TurnServer({ users: { u: 'p' }, allowLoopbackPeers: true })
-    const address = await server.start()
-    cleanup.push(() => server.close())
-    const config = { ...address, transport: 'tcp' as const, username: 'u', password: 'p' }
-    const [ca, cb] = await Promise.all([
-      TurnTcpClient.allocate(config, { timeoutMs: 5000 }),
-      TurnTcpClient.allocate(config, { timeoutMs: 5000 }),
-    ])
-    cleanup.push(() => Promise.all([ca.close(), cb.close()]))
-    const relayedA = { host: ca.relayed.host, port: ca.relayed.port }
-    const relayedB = { host: cb.relayed.host, port: cb.relayed.port }
-    await Promise.all([ca.createPermission(relayedB), cb.createPermission(relayedA)])
+    const { server, ca, cb, relayedB } = await twoAllocations()
     const inbound = once(cb, 'connection') as Promise<[Socket]>
     const a = await ca.connect(relayedB)
     // Sent before B's side is bound, or at once after: crosses the server's own connection.
@@ -102,20 +108,7 @@ describe('hairpin TCP relays on one TurnServer', () => {
   })
 
   it('through TurnServer: one side destroyed ends the other, which then closes', async () => {
-    const server = new TurnServer({ users: { u: 'p' }, allowLoopbackPeers: true })
-    const address = await server.start()
-    cleanup.push(() => server.close())
-    const config = { ...address, transport: 'tcp' as const, username: 'u', password: 'p' }
-    const [ca, cb] = await Promise.all([
-      TurnTcpClient.allocate(config, { timeoutMs: 5000 }),
-      TurnTcpClient.allocate(config, { timeoutMs: 5000 }),
-    ])
-    cleanup.push(() => Promise.all([ca.close(), cb.close()]))
-    const relayedB = { host: cb.relayed.host, port: cb.relayed.port }
-    await Promise.all([
-      ca.createPermission(relayedB),
-      cb.createPermission({ host: ca.relayed.host, port: ca.relayed.port }),
-    ])
+    const { server, ca, cb, relayedB } = await twoAllocations()
     const inbound = once(cb, 'connection') as Promise<[Socket]>
     const a = await ca.connect(relayedB)
     const [b] = await inbound
