@@ -4,14 +4,15 @@ import type { TurnAnswer, TurnOffer } from './strategy.js'
 
 /**
  * The offerer's half of the relay exchange, the same for UDP and TCP relays: picks a fresh
- * conversation id, publishes a `turn/offer` naming our relayed address, and waits for the
- * peer's `turn/answer` to that id.
+ * conversation id, publishes a `turn/offer` naming our relayed address (and, over TCP, our
+ * reflexive IP when known), and waits for the peer's `turn/answer` to that id.
  */
 export async function offerRelay(
   ctx: StrategyContext,
   relayed: Endpoint,
   transport: 'tcp' | undefined,
   signal: AbortSignal,
+  reflexive?: string,
 ): Promise<{ id: number; answer: TurnAnswer }> {
   const id = randomBytes(4).readUInt32BE(0)
   const answered = waitForSignal(
@@ -33,6 +34,7 @@ export async function offerRelay(
         relayed: { host: relayed.host, port: relayed.port },
         id,
         ...(transport ? { transport } : {}),
+        ...(reflexive !== undefined ? { reflexive } : {}),
       } satisfies TurnOffer,
     },
     { signal },

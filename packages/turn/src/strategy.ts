@@ -28,6 +28,12 @@ export interface TurnOffer {
    * `fallback: true` to have the offerer retry over UDP relays. Absent: UDP relays.
    */
   readonly transport?: 'tcp'
+  /**
+   * With `transport: 'tcp'`: the offerer's IP as its server sees it (XOR-MAPPED-ADDRESS of
+   * its Allocate). The answerer permits it too, so the offerer can connect straight to the
+   * answerer's relayed address: one hop through that server instead of two.
+   */
+  readonly reflexive?: string
 }
 
 /** Body of `turn/answer`: the answerer's relayed address, or why it could not relay. */
@@ -39,6 +45,12 @@ export interface TurnAnswer {
   readonly transport?: 'tcp'
   /** With `error`: no TCP relay here, offer again over UDP relays. */
   readonly fallback?: boolean
+  /**
+   * With `transport: 'tcp'`, to an offer with `reflexive`: that IP is permitted too, and the
+   * answerer writes the conversation id back on the connection it takes (how the offerer
+   * knows its one hop arrived). Absent: connect through the offerer's allocation.
+   */
+  readonly oneHop?: boolean
 }
 
 /** Options of {@link turn}. */
@@ -212,7 +224,12 @@ export function turn(init: TurnInit): Strategy {
       const id = parseId(offer?.id)
       const peer = parseEndpoint(offer?.relayed)
       const ours = withFamily(init, answerFamily(peer), ctx.local)
-      if (offer?.transport === 'tcp') return acceptTcp(ctx, ours, signal, { id, relayed: peer })
+      if (offer?.transport === 'tcp') {
+        // From an older offerer, or not an IP: no one hop, the rest as before.
+        const r = offer.reflexive
+        const reflexive = typeof r === 'string' && ipFamily(r) !== 0 ? r : undefined
+        return acceptTcp(ctx, ours, signal, { id, relayed: peer, reflexive })
+      }
       const to = { nodeId: ctx.remote.nodeId, signal: ctx.remote.signal }
       let client: TurnClient | undefined
       let stream: ReliableStream | undefined

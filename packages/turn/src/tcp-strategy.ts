@@ -1,6 +1,4 @@
-import type { Socket } from 'node:net'
 import {
-  abortReason,
   type Endpoint,
   type RawConnection,
   type StrategyContext,
@@ -11,6 +9,7 @@ import { TurnError } from './errors.js'
 import { keepTcp } from './relay-choice.js'
 import { offerRelay } from './relay-offer.js'
 import type { TurnAnswer, TurnInit } from './strategy.js'
+import { acceptRelayed, connectRelayed, permitOfferer, reflexiveOf } from './tcp-one-hop.js'
 import { RelayedTcpStream } from './tcp-stream.js'
 
 /** Until the far relay's connection arrives on ours (the far side is still connecting), ms. */
@@ -39,17 +38,19 @@ export async function allocateTcp(init: TurnInit, signal: AbortSignal): Promise<
   throw last ?? new TurnError('TURN_BAD_INPUT', 'no TURN server configured')
 }
 
-function idBytes(id: number): Buffer {
-  const b = Buffer.alloc(4)
-  b.writeUInt32BE(id, 0)
-  return b
-}
-
 /**
- * Offerer over TCP relays: allocate (TCP), offer our relayed address, and once the answer
- * names the peer's relayed address, have our server connect to it (Connect + ConnectionBind).
- * The stream starts with the 4-byte conversation id, so the answerer knows it is ours.
- * Throws `TURN_UNSUPPORTED_TRANSPORT` when the answerer cannot relay over TCP (fall back).
+ * Offerer over TCP relays: allocate (TCP), offer our relayed address and our reflexive IP,
+ * and once the answer names the peer's relayed address, connect to it: straight from this
+ * host when the answerer permitted our reflexive IP (one hop through its server), else — or
+ * when that fails — through our allocation (Connect + ConnectionBind: two hops when both
+ * allocations are on one server). The stream starts with the 4-byte conversation id, so
+ * the answerer knows it is ours. Throws `TURN_UNSUPPORTED_TRANSPORT` when the answerer
+ * cannot relay over TCP (fall back).
+ *
+ * Our allocation stays even when the one hop carries the stream: it is what told us our
+ * reflexive IP, the fallback needs it, and the stream is tied to it (closing the stream
+ * deallocates; losing it — with one server for both peers, the server is gone — fails the
+ * stream as `TURN_RELAY_LOST`).
  */
 export async function connectTcp(
   ctx: StrategyContext,
@@ -58,7 +59,8 @@ export async function connectTcp(
   signal: AbortSignal,
   parseEndpoint: (v: unknown) => Endpoint,
 ): Promise<RawConnection> {
-  const { id, answer: body } = await offerRelay(ctx, client.relayed, 'tcp', signal)
+  const reflexive = reflexiveOf(client)
+  const { id, answer: body } = await offerRelay(ctx, client.relayed, 'tcp', signal, reflexive)
   if (body.error !== undefined || body.transport !== 'tcp') {
     // A peer without TCP relays (or an older one that answered over UDP): the caller falls back.
     throw new TurnError(
@@ -67,16 +69,32 @@ export async function connectTcp(
     )
   }
   const peer = parseEndpoint(body.relayed)
-  await client.createPermission(peer, { signal })
-  const socket = await client.connect(peer, {
+  // An older answerer says nothing: it neither permits our reflexive IP nor echoes the id.
+  const oneHop = body.oneHop === true && reflexive !== undefined
+  const localAddress = init.client?.localAddress
+  const { socket, path, oneHopError } = await connectRelayed(client, peer, id, {
+    oneHop,
+    echo: oneHop,
     signal,
     ...(init.client?.timeoutMs !== undefined ? { timeoutMs: init.client.timeoutMs } : {}),
+    echoTimeoutMs: TCP_OPEN_TIMEOUT_MS,
+    ...(localAddress !== undefined ? { localAddress } : {}),
   })
-  socket.write(idBytes(id))
-  ctx.log(`turn: relaying over TCP to ${peer.host}:${peer.port}`)
+  const to = `${peer.host}:${peer.port}`
+  if (path === 'one-hop') {
+    ctx.log(`turn: relaying over TCP to ${to}, one hop (from ${reflexive} as the server sees us)`)
+  } else {
+    const why = oneHopError
+      ? `one hop failed: ${oneHopError.message}`
+      : 'the peer did not permit our reflexive IP'
+    ctx.log(`turn: relaying over TCP to ${to} through our allocation (${why})`)
+  }
   return {
     stream: new RelayedTcpStream(socket, client),
-    local: { host: client.relayed.host, port: client.relayed.port },
+    local:
+      path === 'one-hop'
+        ? { host: socket.localAddress ?? '', port: socket.localPort ?? 0 }
+        : { host: client.relayed.host, port: client.relayed.port },
     remote: peer,
     relayed: true,
     initiator: true,
@@ -84,20 +102,22 @@ export async function connectTcp(
 }
 
 /**
- * Answerer over TCP relays: allocate (TCP), permit the offerer's relay, answer with our
- * relayed address, and wait for the connection from the offerer's relay that starts with
- * the conversation id. When we cannot allocate over TCP, answer `fallback: true` (the
- * offerer retries over UDP relays) and return undefined.
+ * Answerer over TCP relays: allocate (TCP), permit the offerer's relay (and its reflexive IP,
+ * for the one hop), answer with our relayed address, and wait for the offerer's connection
+ * that starts with the conversation id (echoed when the one hop is on). When we cannot
+ * allocate over TCP, answer `fallback: true` (the offerer retries over UDP relays) and
+ * return undefined.
  */
 export async function acceptTcp(
   ctx: StrategyContext,
   init: TurnInit,
   signal: AbortSignal,
-  offer: { id: number; relayed: Endpoint },
+  offer: { id: number; relayed: Endpoint; reflexive?: string | undefined },
 ): Promise<RawConnection | undefined> {
   const to = { nodeId: ctx.remote.nodeId, signal: ctx.remote.signal }
   const { id, relayed: peer } = offer
   let client: TurnTcpClient
+  let permits: Awaited<ReturnType<typeof permitOfferer>>
   try {
     if (init.tcp === false) throw new TurnError('TURN_UNSUPPORTED_TRANSPORT', 'TCP relays are off')
     client = await allocateTcp(init, signal)
@@ -105,7 +125,12 @@ export async function acceptTcp(
       await client.close()
       throw new TurnError('TURN_UNSUPPORTED_TRANSPORT', 'TCP relay capped; UDP relays instead')
     }
-    await client.createPermission(peer, { signal })
+    try {
+      permits = await permitOfferer(client, peer, offer.reflexive, signal)
+    } catch (err) {
+      await client.close()
+      throw err
+    }
   } catch (err) {
     if (signal.aborted) throw err
     await ctx.signaling
@@ -121,11 +146,14 @@ export async function acceptTcp(
     ctx.log(`turn: no TCP relay (${(err as Error).message}); the offerer falls back to UDP`)
     return undefined
   }
+  if (permits.error) {
+    ctx.log(`turn: cannot permit the offerer's IP ${offer.reflexive} (${permits.error.message})`)
+  }
   try {
     const arrived = withDeadline(
       TCP_OPEN_TIMEOUT_MS,
       signal,
-      (s) => ourConnection(client, peer, id, s),
+      (s) => acceptRelayed(client, permits.hosts, id, s, permits.oneHop),
       'TURN TCP relay: waiting for the peer',
     )
     arrived.catch(() => {})
@@ -137,16 +165,22 @@ export async function acceptTcp(
           id,
           relayed: { host: client.relayed.host, port: client.relayed.port },
           transport: 'tcp',
+          ...(permits.oneHop ? { oneHop: true } : {}),
         } satisfies TurnAnswer,
       },
       { signal },
     )
-    ctx.log(`turn: answered with TCP relay ${client.relayed.host}:${client.relayed.port}`)
-    const socket = await arrived
+    ctx.log(
+      `turn: answered with TCP relay ${client.relayed.host}:${client.relayed.port}${permits.oneHop ? ' (one hop permitted)' : ''}`,
+    )
+    const { socket, from } = await arrived
+    ctx.log(`turn: relayed TCP connection from ${from.host}:${from.port}`)
     return {
       stream: new RelayedTcpStream(socket, client),
       local: { host: client.relayed.host, port: client.relayed.port },
-      remote: peer,
+      // Where the server says the connection comes from: the offerer's relayed address, or
+      // its own host (the one hop).
+      remote: { host: from.host, port: from.port },
       relayed: true,
       initiator: false,
     }
@@ -154,73 +188,4 @@ export async function acceptTcp(
     await client.close()
     throw err
   }
-}
-
-/** The first connection from `peer`'s IP whose stream starts with `id` (others are closed). */
-function ourConnection(
-  client: TurnTcpClient,
-  peer: Endpoint,
-  id: number,
-  signal: AbortSignal,
-): Promise<Socket> {
-  const want = idBytes(id)
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      client.off('connection', onConnection)
-      signal.removeEventListener('abort', onAbort)
-    }
-    const onAbort = () => {
-      done()
-      reject(abortReason(signal))
-    }
-    const onConnection = (socket: Socket, from: Endpoint) => {
-      if (from.host !== peer.host) return void socket.destroy()
-      readExactly(socket, 4, signal).then(
-        (head) => {
-          if (!head.equals(want)) return void socket.destroy()
-          done()
-          resolve(socket)
-        },
-        () => socket.destroy(),
-      )
-    }
-    client.on('connection', onConnection)
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-}
-
-/**
- * The first `n` bytes of `socket`, leaving the rest unread (pulled with `read()`, never
- * `pause()`, so the next reader starts the socket by listening to `'data'`).
- */
-function readExactly(socket: Socket, n: number, signal: AbortSignal): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    let got: Buffer = Buffer.alloc(0)
-    const finish = () => {
-      socket.off('readable', onReadable)
-      socket.off('close', onClose)
-      signal.removeEventListener('abort', onAbort)
-    }
-    const onAbort = () => {
-      finish()
-      reject(abortReason(signal))
-    }
-    const onClose = () => {
-      finish()
-      reject(new TurnError('TURN_SOCKET', 'relayed connection closed before its id'))
-    }
-    const onReadable = () => {
-      for (let c = socket.read() as Buffer | null; c; c = socket.read()) {
-        got = got.length === 0 ? c : Buffer.concat([got, c])
-        if (got.length < n) continue
-        finish()
-        if (got.length > n) socket.unshift(got.subarray(n))
-        resolve(got.subarray(0, n))
-        return
-      }
-    }
-    socket.on('readable', onReadable)
-    socket.once('close', onClose)
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
 }

@@ -49,6 +49,8 @@ describe('turn() over TCP allocations', () => {
       turn({ servers: [cfg], tcp: true }),
     )
     expect(logA.some((l) => l.includes('tcp: true'))).toBe(true)
+    // Reflexive and relayed IP are both 127.0.0.1 here: one permission, and the one hop.
+    expect(logA.some((l) => l.includes(', one hop (from'))).toBe(true)
     expect(rawA.stream).toBeInstanceOf(RelayedTcpStream)
     expect(rawB.stream).toBeInstanceOf(RelayedTcpStream)
     expect(rawA.relayed && rawB.relayed).toBe(true)
@@ -87,17 +89,19 @@ describe('turn() over TCP allocations', () => {
     await close()
   })
 
-  it('through our servers (each peer its own): TCP relays spliced, data intact', async () => {
+  it('through our servers (each peer its own): one hop through the answerer’s, data intact', async () => {
     const one = await ours('a')
     const two = await ours('b')
-    const { pa, pb, rawA, close } = await pair(
+    const { pa, pb, rawA, logA, close } = await pair(
       turn({ servers: [one.config] }),
       turn({ servers: [two.config] }),
     )
     expect(rawA.stream).toBeInstanceOf(RelayedTcpStream)
+    expect(logA.join('\n')).toMatch(/, one hop \(from/)
     await exchange(4 * 1024 * 1024, pa, pb)
     await exchange(4 * 1024 * 1024, pb, pa)
-    expect(one.server.stats.tcpSpliced).toBe(1)
+    // The offerer's host dialled the answerer's relayed address: only that server relays.
+    expect(one.server.stats.tcpSpliced).toBe(0)
     expect(two.server.stats.tcpSpliced).toBe(1)
     expect(one.server.stats.relayedToPeers + two.server.stats.relayedToPeers).toBe(0)
     await Promise.all([pa.close(), pb.close()])

@@ -1,9 +1,9 @@
 // Relayed vs direct, both ends in one process so every path shares the machine state: a p2pd
 // pipe (secure channel) over plain TCP, and over TURN through our TurnServer and through coturn
-// (each server in a process of its own, as it would be deployed), each both
-// ways @p2pd/turn's strategy builds it: a TCP allocation (RFC 6062: Connect + ConnectionBind,
-// kernel TCP on both legs; tried first) and a UDP allocation with a channel and the reliable
-// stream (the fallback).
+// (each server in a process of its own, as it would be deployed), each both ways @p2pd/turn's
+// strategy builds it: a TCP allocation (RFC 6062: the offerer's host straight to the answerer's
+// relayed address, one hop through the server, kernel TCP on both legs; tried first) and a UDP
+// allocation with a channel and the reliable stream (the fallback).
 //   relayed.ts <quick|full> <round> [path,path…]   prints {"rate": {"direct": MB/s, …}, "cpu": {"direct":
 //   CPU ms per MB, …}} — the CPU of both peers plus the relay server's (load-independent).
 import { once } from 'node:events'
@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path'
 import type { Duplex } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { generateIdentity, secureChannel } from '../../../packages/identity/src/index.js'
-import type { Endpoint } from '../../../packages/interface/src/index.js'
+import { Deadline, type Endpoint } from '../../../packages/interface/src/index.js'
 import {
   RelayedTcpStream,
   ReliableStream,
@@ -21,6 +21,12 @@ import {
   type TurnServerConfig,
   TurnTcpClient,
 } from '../../../packages/turn/src/index.js'
+import {
+  acceptRelayed,
+  connectRelayed,
+  permitOfferer,
+  reflexiveOf,
+} from '../../../packages/turn/src/tcp-one-hop.js'
 import { startCoturn } from '../../testkit/src/coturn.js'
 import { nodeArgs, start } from './child.js'
 import { tcpDial, tcpListen } from './impl/raw.js'
@@ -135,25 +141,40 @@ async function relayed(config: TurnServerConfig): Promise<Figures> {
   return rate
 }
 
-/** Both peers allocate TCP relays; one connects through its server to the other's relay. */
+/**
+ * Both peers allocate TCP relays and connect as the strategy does (the same functions): the
+ * offerer's host straight to the answerer's relayed address (one hop through the server),
+ * or, when that fails, through its own allocation.
+ */
 async function relayedTcp(config: TurnServerConfig): Promise<Figures> {
   const [ca, cb] = await Promise.all([
     TurnTcpClient.allocate(config),
     TurnTcpClient.allocate(config),
   ])
+  const deadline = new Deadline(30_000, undefined, 'relayed TCP pipe')
   try {
+    const signal = deadline.signal
     const relayedA = { host: ca.relayed.host, port: ca.relayed.port }
     const relayedB = { host: cb.relayed.host, port: cb.relayed.port }
-    await Promise.all([ca.createPermission(relayedB), cb.createPermission(relayedA)])
-    const inbound = once(cb, 'connection') as Promise<[Socket, Endpoint]>
-    const sa = await ca.connect(relayedB)
-    const [sb] = await inbound
+    const id = 1
+    const permits = await permitOfferer(cb, relayedA, reflexiveOf(ca), signal)
+    const inbound = acceptRelayed(cb, permits.hosts, id, signal, permits.oneHop)
+    inbound.catch(() => {})
+    const { socket: sa, path } = await connectRelayed(ca, relayedB, id, {
+      oneHop: permits.oneHop,
+      echo: permits.oneHop,
+      signal,
+    })
+    if (path !== 'one-hop') process.stderr.write(`relayed TCP via ${config.host}: ${path}\n`)
+    const { socket: sb } = await inbound
+    deadline.dispose()
     const [pa, pb] = await securePair(new RelayedTcpStream(sa, ca), new RelayedTcpStream(sb, cb))
     const rate = await transfer(pa, pb)
     pa.destroy()
     pb.destroy()
     return rate
   } finally {
+    deadline.dispose()
     await Promise.all([ca.close(), cb.close()])
   }
 }

@@ -1,0 +1,223 @@
+// The TCP relay in one hop: the offerer's host connects straight to the answerer's relayed
+// address (permitted for the offerer's reflexive IP), instead of Connecting through its own
+// allocation. The servers relay on 127.0.0.3 while the peers reach them from 127.0.0.1, so the
+// reflexive IP (127.0.0.1) and the relayed IP (127.0.0.3) are different permissions.
+import { generateIdentity, secureChannel } from '@p2pd/identity'
+import {
+  MemorySignalingHub,
+  type RawConnection,
+  type Signaling,
+  type SignalMessage,
+  type Strategy,
+} from '@p2pd/interface'
+import { type Coturn, startCoturn } from '@p2pd/testkit/coturn'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { RelayedTcpStream, TurnServer, turn } from '../src/index.js'
+import { ONE_HOP_MAX_MS, ONE_HOP_MIN_MS, oneHopTimeoutMs } from '../src/tcp-one-hop.js'
+import { context, exchange } from './relay-pair.js'
+
+const RELAY_IP = '127.0.0.3'
+const MiB = 1024 * 1024
+
+/** `s` with every message it publishes passed through `edit` first. */
+function tampered(s: Signaling, edit: (m: SignalMessage) => SignalMessage): Signaling {
+  return new Proxy(s, {
+    get(target, key) {
+      if (key === 'publish') {
+        return (to: never, m: SignalMessage, o?: never) => target.publish(to, edit(m), o)
+      }
+      const v = Reflect.get(target, key) as unknown
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
+}
+
+/** A body with `key` replaced (or removed, with `value` undefined) in messages of `type`. */
+const edited =
+  (type: string, key: string, value: unknown) =>
+  (m: SignalMessage): SignalMessage => {
+    if (m.type !== type) return m
+    const body = { ...(m.body as Record<string, unknown>) }
+    if (value === undefined) delete body[key]
+    else body[key] = value
+    return { type: m.type, body }
+  }
+
+/**
+ * Both ends of one strategy run (as relay-pair.ts), the offerer's and the answerer's
+ * published messages through `editA` / `editB`; then the secure channel on both ends.
+ */
+async function pair(
+  offerer: Strategy,
+  answerer: Strategy,
+  editA: (m: SignalMessage) => SignalMessage = (m) => m,
+  editB: (m: SignalMessage) => SignalMessage = (m) => m,
+) {
+  const hub = new MemorySignalingHub()
+  const alice = generateIdentity()
+  const bob = generateIdentity()
+  const sa = hub.connect(alice.nodeId)
+  const sb = hub.connect(bob.nodeId)
+  await Promise.all([sa.start(), sb.start()])
+  const logA: string[] = []
+  const logB: string[] = []
+  const signal = AbortSignal.timeout(20_000)
+  const accepted = new Promise<RawConnection>((resolve, reject) => {
+    signal.addEventListener('abort', () => reject(new Error('no connection accepted')), {
+      once: true,
+    })
+    sb.subscribe((inbound) => {
+      if (!answerer.accepts?.includes(inbound.message.type)) return
+      answerer
+        .accept?.(context(tampered(sb, editB), bob.nodeId, inbound.from, logB), inbound, signal)
+        .then((raw) => raw && resolve(raw), reject)
+    })
+  })
+  const t0 = performance.now()
+  const [rawA, rawB] = await Promise.all([
+    offerer.connect(context(tampered(sa, editA), alice.nodeId, bob.nodeId, logA), signal),
+    accepted,
+  ])
+  const connectMs = performance.now() - t0
+  const secure = (raw: RawConnection, self: typeof alice, other: string) =>
+    secureChannel(raw.stream, {
+      identity: self,
+      expectedPeer: other,
+      initiator: raw.initiator,
+      timeoutMs: 8000,
+    })
+  const [pa, pb] = await Promise.all([
+    secure(rawA, alice, bob.nodeId),
+    secure(rawB, bob, alice.nodeId),
+  ])
+  const close = async () => {
+    await Promise.all([pa.close(), pb.close()])
+    await Promise.all([sa.close(), sb.close()])
+  }
+  // A failed test leaves them open: torn down before the servers stop.
+  cleanup.push(() => {
+    for (const p of [pa, pb]) p.on('error', () => {}).destroy()
+    return Promise.all([sa.close(), sb.close()])
+  })
+  return { pa, pb, rawA, rawB, logA, logB, connectMs, close }
+}
+
+const cleanup: Array<() => Promise<unknown>> = []
+
+const oneHopLine = (log: string[]) => log.find((l) => l.includes(', one hop (from'))
+const throughLine = (log: string[]) => log.find((l) => l.includes('through our allocation'))
+
+describe('TCP relay in one hop', () => {
+  let coturn: Coturn
+  let ours: TurnServer
+  const servers = () => [
+    {
+      name: 'coturn',
+      config: {
+        host: coturn.host,
+        port: coturn.port,
+        username: coturn.user,
+        password: coturn.password,
+      },
+    },
+    { name: 'TurnServer', config: { ...ours.address, username: 'u', password: 'p' } },
+  ]
+  beforeAll(async () => {
+    coturn = await startCoturn({ relayHost: RELAY_IP })
+    ours = new TurnServer({ users: { u: 'p' }, allowLoopbackPeers: true, relayHost: RELAY_IP })
+    await ours.start()
+  })
+  afterEach(async () => {
+    for (const f of cleanup.splice(0)) await f()
+  })
+  afterAll(async () => {
+    await ours?.close()
+    await coturn?.stop()
+  })
+
+  it('the one-hop deadline follows the Allocate round trip, within its bounds', () => {
+    expect(oneHopTimeoutMs(undefined)).toBe(ONE_HOP_MAX_MS)
+    expect(oneHopTimeoutMs(0.2)).toBe(ONE_HOP_MIN_MS)
+    expect(oneHopTimeoutMs(150)).toBe(1200)
+    expect(oneHopTimeoutMs(900)).toBe(ONE_HOP_MAX_MS)
+  })
+
+  for (const which of ['coturn', 'TurnServer'] as const) {
+    it(`${which}: the offerer's host connects straight to the answerer's relayed address`, async () => {
+      const { config } = servers().find((s) => s.name === which) as ReturnType<
+        typeof servers
+      >[number]
+      const before = { ...ours.stats }
+      const { pa, pb, rawA, rawB, logA, logB, close } = await pair(
+        turn({ servers: [config], tcp: true }),
+        turn({ servers: [config], tcp: true }),
+      )
+      expect(oneHopLine(logA), logA.join('\n')).toContain(`from 127.0.0.1 as the server sees us`)
+      expect(throughLine(logA)).toBeUndefined()
+      expect(logB.join('\n')).toMatch(/one hop permitted/)
+      expect(rawA.stream).toBeInstanceOf(RelayedTcpStream)
+      expect(rawA.relayed && rawB.relayed).toBe(true)
+      // The offerer's socket goes to the answerer's relayed address (only the server listens
+      // there), from this host; the server reports that same socket as the peer.
+      expect(rawA.remote).toEqual(rawB.local)
+      expect(rawA.remote.host).toBe(RELAY_IP)
+      expect(rawA.local.host).toBe('127.0.0.1')
+      expect(rawB.remote).toEqual(rawA.local)
+      await exchange(4 * MiB, pa, pb)
+      await exchange(4 * MiB, pb, pa)
+      if (which === 'TurnServer') {
+        // One spliced pair (peer connection ↔ the answerer's data connection), nothing fused.
+        expect(ours.stats.tcpSpliced - before.tcpSpliced).toBe(1)
+        expect(ours.stats.tcpFused - before.tcpFused).toBe(0)
+      }
+      await close()
+    })
+
+    it(`${which}: the one hop refused (reflexive IP not the one it comes from): through the offerer's allocation`, async () => {
+      const { config } = servers().find((s) => s.name === which) as ReturnType<
+        typeof servers
+      >[number]
+      const before = { ...ours.stats }
+      // The answerer permits 127.0.0.9, the one hop comes from 127.0.0.1: the server drops it.
+      const { pa, pb, rawA, rawB, logA, connectMs, close } = await pair(
+        turn({ servers: [config], tcp: true }),
+        turn({ servers: [config], tcp: true }),
+        edited('turn/offer', 'reflexive', '127.0.0.9'),
+      )
+      expect(throughLine(logA), logA.join('\n')).toMatch(/one hop failed/)
+      expect(oneHopLine(logA)).toBeUndefined()
+      // Our allocation dialled: from our relayed IP (coturn: from the relayed address itself).
+      expect(rawA.local.host).toBe(RELAY_IP)
+      expect(rawB.remote.host).toBe(RELAY_IP)
+      // Refused, not waited out: the fallback starts well before the one-hop deadline ends…
+      // unless the server holds the refused connection open (then at most that deadline).
+      expect(connectMs).toBeLessThan(ONE_HOP_MAX_MS + 8000)
+      await exchange(2 * MiB, pa, pb)
+      await exchange(2 * MiB, pb, pa)
+      if (which === 'TurnServer') {
+        expect(ours.stats.tcpRefusedPeers - before.tcpRefusedPeers).toBeGreaterThanOrEqual(1)
+        expect(ours.stats.tcpSpliced - before.tcpSpliced).toBe(2)
+        expect(ours.stats.tcpFused - before.tcpFused).toBe(1)
+      }
+      await close()
+    })
+
+    it(`${which}: an offer without reflexive (older offerer): through the offerer's allocation`, async () => {
+      const { config } = servers().find((s) => s.name === which) as ReturnType<
+        typeof servers
+      >[number]
+      const before = { ...ours.stats }
+      const { pa, pb, logA, logB, close } = await pair(
+        turn({ servers: [config], tcp: true }),
+        turn({ servers: [config], tcp: true }),
+        edited('turn/offer', 'reflexive', undefined),
+      )
+      expect(throughLine(logA), logA.join('\n')).toMatch(/did not permit our reflexive IP/)
+      expect(logB.join('\n')).not.toMatch(/one hop permitted/)
+      await exchange(2 * MiB, pa, pb)
+      await exchange(2 * MiB, pb, pa)
+      if (which === 'TurnServer') expect(ours.stats.tcpFused - before.tcpFused).toBe(1)
+      await close()
+    })
+  }
+})
