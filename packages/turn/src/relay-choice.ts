@@ -8,6 +8,10 @@
  * it; at 50 ms per leg that is ~12 Mbit/s however fast the path is. Our own server leaves
  * autotuning on. A server that names itself coturn in its (authenticated) SOFTWARE attribute
  * is taken to have the fixed buffers; one that says nothing, or something else, is not.
+ *
+ * The one hop (`tcp-one-hop.ts`) leaves this estimate as it was: it drops the server's copy to
+ * itself, a loopback leg (CPU-bound in coturn, not window-bound), while the two legs over the
+ * network — offerer to server, server to answerer — keep their fixed windows and round trips.
  */
 import type { StrategyContext } from '@p2pd/interface'
 import type { TurnTcpClient } from './client/tcp-client.js'

@@ -19,8 +19,9 @@ import { dialServer } from './client/data-connection.js'
 import type { TurnTcpClient } from './client/tcp-client.js'
 import { TurnError } from './errors.js'
 
-/** Bounds of the one-hop attempt (dial, id, echo) before going through our allocation (ms). */
+/** Shortest deadline of the one-hop attempt (dial, id, echo), ms: a loaded machine's slack. */
 export const ONE_HOP_MIN_MS = 1000
+/** Longest: what a peer that cannot take the one hop may lose before the fallback, ms. */
 export const ONE_HOP_MAX_MS = 2000
 
 /**
@@ -68,7 +69,9 @@ export interface RelayedConnection {
  * Offerer: the relayed stream to `peer` (the answerer's relayed address), its id written
  * (and, with `echo`, the answerer's echo read). One hop first when `oneHop` (bounded by
  * {@link oneHopTimeoutMs}); on any failure of it, Connect through `client` (our allocation,
- * permitted to `peer`'s IP here).
+ * permitted to `peer`'s IP here). An echo just after the deadline is lost with its
+ * connection: the answerer took that one and drops the next, so the fallback fails too and
+ * the strategy goes on to the UDP relays — hence a deadline of several round trips.
  */
 export async function connectRelayed(
   client: TurnTcpClient,
