@@ -34,6 +34,13 @@ export function oneHopTimeoutMs(allocateRttMs: number | undefined): number {
   return Math.min(ONE_HOP_MAX_MS, Math.max(ONE_HOP_MIN_MS, 8 * allocateRttMs))
 }
 
+/**
+ * For the sockets handed out here: a reset (the server refusing a one hop, a peer gone) must
+ * not go unhandled; it shows as the socket's close, which readExactly and RelayedTcpStream
+ * act on.
+ */
+const ignore = () => {}
+
 /** The 4 bytes that start a relayed TCP stream: the conversation id, big-endian. */
 export function idBytes(id: number): Buffer {
   const b = Buffer.alloc(4)
@@ -99,6 +106,7 @@ export async function connectRelayed(
     signal: opts.signal,
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
   })
+  socket.on('error', ignore)
   try {
     socket.write(idBytes(id))
     if (opts.echo) await readEcho(socket, id, opts.signal, opts.echoTimeoutMs ?? 15_000)
@@ -121,6 +129,7 @@ async function dialOneHop(
       ? { localAddress }
       : {}
   const socket = await dialServer({ server: peer, transport: 'tcp', ...from }, signal)
+  socket.on('error', ignore)
   try {
     socket.write(idBytes(id))
     await readEcho(socket, id, signal)
@@ -218,6 +227,7 @@ export function acceptRelayed(
     }
     const onConnection = (socket: Socket, from: Endpoint) => {
       if (!hosts.includes(from.host)) return void socket.destroy()
+      socket.on('error', ignore)
       readExactly(socket, 4, signal).then(
         (head) => {
           if (!head.equals(want) || signal.aborted) return void socket.destroy()

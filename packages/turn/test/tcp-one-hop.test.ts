@@ -9,12 +9,19 @@ import {
   type Signaling,
   type SignalMessage,
   type Strategy,
+  TimeoutError,
 } from '@p2pd/interface'
 import { type Coturn, startCoturn } from '@p2pd/testkit/coturn'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { RelayedTcpStream, TurnServer, turn } from '../src/index.js'
-import { ONE_HOP_MAX_MS, ONE_HOP_MIN_MS, oneHopTimeoutMs } from '../src/tcp-one-hop.js'
+import { RelayedTcpStream, TurnServer, TurnTcpClient, turn } from '../src/index.js'
+import {
+  connectRelayed,
+  ONE_HOP_MAX_MS,
+  ONE_HOP_MIN_MS,
+  oneHopTimeoutMs,
+} from '../src/tcp-one-hop.js'
 import { context, exchange } from './relay-pair.js'
+import { tcpPeer } from './tcp-helpers.js'
 
 const RELAY_IP = '127.0.0.3'
 const MiB = 1024 * 1024
@@ -140,6 +147,33 @@ describe('TCP relay in one hop', () => {
     expect(oneHopTimeoutMs(0.2)).toBe(ONE_HOP_MIN_MS)
     expect(oneHopTimeoutMs(150)).toBe(1200)
     expect(oneHopTimeoutMs(900)).toBe(ONE_HOP_MAX_MS)
+  })
+
+  it('a one hop that is never answered is given up at its deadline, then through the allocation', async () => {
+    // A plain TCP peer: it takes the one hop but never echoes the id.
+    const peer = await tcpPeer()
+    cleanup.push(() => peer.close())
+    const client = await TurnTcpClient.allocate(
+      { ...ours.address, transport: 'tcp', username: 'u', password: 'p' },
+      { timeoutMs: 5000 },
+    )
+    cleanup.push(() => client.close())
+    const deadline = oneHopTimeoutMs(client.allocateRttMs)
+    const t0 = performance.now()
+    const got = await connectRelayed(client, peer.address, 0x01020304, {
+      oneHop: true,
+      echo: false,
+      signal: AbortSignal.timeout(15_000),
+    })
+    const ms = performance.now() - t0
+    cleanup.push(async () => got.socket.destroy())
+    expect(got.path).toBe('allocation')
+    expect(got.oneHopError).toBeInstanceOf(TimeoutError)
+    expect(ms).toBeGreaterThanOrEqual(deadline - 50)
+    expect(ms).toBeLessThan(deadline + 5000)
+    // Two connections reached the peer: the one hop (from this host), then from our relay.
+    await new Promise((r) => setTimeout(r, 50))
+    expect(peer.sockets.map((s) => s.remoteAddress)).toEqual(['127.0.0.1', RELAY_IP])
   })
 
   for (const which of ['coturn', 'TurnServer'] as const) {
