@@ -3,6 +3,18 @@ import { DeliveryRate } from './delivery.js'
 import { CSS_GROWTH_DIVISOR, HyStart, type SlowStartPhase } from './hystart.js'
 
 export const MIN_CWND = 4
+/**
+ * Segments lost in one round trip, as a fraction of the window, above which a loss is taken
+ * for congestion (BBRv2's loss threshold). Below it a loss is retransmitted and the window
+ * keeps growing: a relay that drops a datagram now and then (coturn's 128 KiB sockets
+ * overflowing while it waits for a CPU) is no full queue, and each cut cost a 100 ms path
+ * seconds of CUBIC's climb back.
+ */
+export const LOSS_THRESHOLD = 0.02
+/** A round whose minimum RTT exceeds the path's by this fraction of it shows a standing queue. */
+const QUEUE_RTT_FRACTION = 0.25
+/** ...or by at least this much (ms): loopback RTTs jitter by milliseconds without a queue. */
+const QUEUE_RTT_MIN_MS = 5
 
 /** What {@link CongestionWindow.snapshot} keeps, to undo a reduction that proved spurious. */
 export interface WindowSnapshot {
@@ -14,9 +26,11 @@ export interface WindowSnapshot {
 
 /**
  * The congestion window (packets): slow start (left early when the RTT climbs, HyStart++
- * RFC 9406), then CUBIC growth (RFC 9438). A loss event multiplies it by 0.7 — but never below
- * what the path delivered per minimum RTT lately (see {@link DeliveryRate}); a timeout drops it
- * to the minimum, to climb back in slow start to the threshold set the same way.
+ * RFC 9406), then CUBIC growth (RFC 9438). Losses cut it only when they look like congestion:
+ * more than {@link LOSS_THRESHOLD} of a window lost in one round trip, or any loss while the
+ * RTT shows a standing queue. A cut multiplies it by 0.7 — but never below what the path
+ * delivered per minimum RTT lately (see {@link DeliveryRate}); a timeout drops it to the
+ * minimum, to climb back in slow start to the threshold set the same way.
  */
 export class CongestionWindow {
   readonly #maxCwnd: number
@@ -27,6 +41,14 @@ export class CongestionWindow {
   #ssthresh = Number.POSITIVE_INFINITY
   /** Loss events that cut the window (at most one per window of data). */
   lossEvents = 0
+  /** Segments found lost that did not cut the window (sparse, or its window already cut). */
+  sparseLosses = 0
+  /** The delivery round the loss and RTT counts below belong to. */
+  #round = -1
+  #roundLost = 0
+  #roundMinRtt = Number.POSITIVE_INFINITY
+  /** Minimum RTT of the last complete round (infinite before one). */
+  #lastRoundMinRtt = Number.POSITIVE_INFINITY
 
   constructor(initialCwnd: number, maxCwnd: number) {
     this.#cwnd = initialCwnd
@@ -53,6 +75,8 @@ export class CongestionWindow {
   /** One RTT sample at `now`, with the cumulative ack `una` and the next sequence number. */
   onRtt(rttMs: number, now: number, una: number, nextSeq: number): void {
     this.delivery.onRtt(rttMs, now)
+    this.#syncRound()
+    if (rttMs < this.#roundMinRtt) this.#roundMinRtt = rttMs
     // Only HyStart's own exit sets the threshold here: after a timeout it is already 'done',
     // and taking that for an exit set the threshold to the collapsed window of 4.
     if (
@@ -75,7 +99,23 @@ export class CongestionWindow {
     if (this.#cwnd > this.#maxCwnd) this.#cwnd = this.#maxCwnd
   }
 
-  /** A SACK-detected loss event (once per window of data). */
+  /**
+   * `n` segments were found lost by selective acks. When that is congestion and `mayCut` (no
+   * cut yet for this window of data), the window is cut and true returned; otherwise they are
+   * only retransmitted and the window goes on growing.
+   */
+  onLoss(n: number, mayCut: boolean): boolean {
+    this.#syncRound()
+    this.#roundLost += n
+    if (mayCut && (this.#roundLost > LOSS_THRESHOLD * this.#cwnd || this.#standingQueue())) {
+      this.onLossEvent()
+      return true
+    }
+    this.sparseLosses += n
+    return false
+  }
+
+  /** A loss event that cuts the window, whatever the loss rate (once per window of data). */
   onLossEvent(): void {
     this.lossEvents++
     this.#hystart.end()
@@ -109,6 +149,23 @@ export class CongestionWindow {
     this.#ssthresh = s.ssthresh
     this.#cubic.restore(s.cubic)
     this.#hystart.restore(s.slowStart)
+  }
+
+  /** The last round's minimum RTT stood well above the path's: a queue is building. */
+  #standingQueue(): boolean {
+    const min = this.delivery.minRtt
+    if (min === undefined || !Number.isFinite(this.#lastRoundMinRtt)) return false
+    return this.#lastRoundMinRtt > min + Math.max(QUEUE_RTT_MIN_MS, min * QUEUE_RTT_FRACTION)
+  }
+
+  /** Starts the per-round counts afresh when the delivery estimator began a new round. */
+  #syncRound(): void {
+    const round = this.delivery.round
+    if (round === this.#round) return
+    this.#lastRoundMinRtt = round === this.#round + 1 ? this.#roundMinRtt : Number.POSITIVE_INFINITY
+    this.#round = round
+    this.#roundLost = 0
+    this.#roundMinRtt = Number.POSITIVE_INFINITY
   }
 
   /**

@@ -31,6 +31,8 @@ export class DeliveryRate {
   /** Best rate (segments/ms) of each recent round; ring buffer. */
   readonly #rounds = new Float64Array(RATE_ROUNDS)
   #round = 0
+  /** Rounds completed so far (monotonic). */
+  #roundCount = 0
   /** A round ends when a segment sent after it began is delivered. */
   #roundStart = 0
   #minRtt = Number.POSITIVE_INFINITY
@@ -51,6 +53,7 @@ export class DeliveryRate {
     this.#firstSentAt = s.sentAt
     if (s.delivered >= this.#roundStart) {
       this.#roundStart = this.#delivered
+      this.#roundCount++
       this.#round = (this.#round + 1) % RATE_ROUNDS
       this.#rounds[this.#round] = 0
     }
@@ -58,6 +61,14 @@ export class DeliveryRate {
     if (interval < 1) return
     const rate = (this.#delivered - s.delivered) / interval
     if (rate > (this.#rounds[this.#round] as number)) this.#rounds[this.#round] = rate
+  }
+
+  /**
+   * Round trips begun so far: a round ends when a segment sent after it began is delivered.
+   * Loss rates and RTT minima are kept per round.
+   */
+  get round(): number {
+    return this.#roundCount
   }
 
   /** One RTT sample (ms) taken at `now`. */

@@ -17,8 +17,8 @@ const DUP_THRESHOLD = 3
  * flight, and decides what to (re)transmit.
  *
  * - **Flow control**: never more unacked segments than the peer's advertised window.
- * - **Congestion control** ({@link CongestionWindow}): at most one loss event per window of
- *   data (NewReno-style recovery); after a timeout the window is restored if the timeout
+ * - **Congestion control** ({@link CongestionWindow}): losses below its loss-rate threshold are
+ *   only resent; at most one cut per window of data (NewReno-style recovery); after a timeout the window is restored if the timeout
  *   proves spurious: an ack that echoes a timestamp older than the
  *   timeout and covers the retransmitted segment was caused by the original transmission
  *   (Eifel detection, RFC 3522).
@@ -109,6 +109,11 @@ export class Sender {
   /** Loss events that cut the window (at most one per window of data). */
   get lossEvents(): number {
     return this.#cc.lossEvents
+  }
+
+  /** Segments found lost that did not cut the window (sparse, or its window already cut). */
+  get sparseLosses(): number {
+    return this.#cc.sparseLosses
   }
 
   /** Where the initial slow start stands. */
@@ -260,7 +265,7 @@ export class Sender {
   poll(now: number): { out: Transmission[]; dead: boolean } {
     const out: Transmission[] = []
     const srtt = this.rtt.srtt ?? this.rtt.rto
-    let lossEvent = false
+    let sackLosses = 0
     let timedOut: Segment | undefined
     // No timer can fire before acks stalled for an RTO: then only segments below the highest
     // selective ack can be lost, and the scan stops there instead of walking the window.
@@ -272,7 +277,7 @@ export class Sender {
       if (s.sacked || s.lost) continue
       const sackLost = belowSacked && now - s.sentAt > srtt
       if (sackLost) {
-        lossEvent = true
+        sackLosses++
         if (!this.#resend(s, now, out)) return { out, dead: true }
       } else if (now >= s.resendAt && now >= this.#progressAt + this.rtt.rto) {
         timedOut ??= s
@@ -300,9 +305,11 @@ export class Sender {
           s.resendAt = now + this.rtt.rto
         }
       }
-    } else if (lossEvent && this.#recoverUntil === undefined) {
-      this.#cc.onLossEvent()
-      this.#recoverUntil = this.#nextSeq
+    } else if (sackLosses > 0) {
+      // Sparse losses are only resent; congestion cuts the window once per window of data.
+      if (this.#cc.onLoss(sackLosses, this.#recoverUntil === undefined)) {
+        this.#recoverUntil = this.#nextSeq
+      }
     }
     const limit = Math.min(Math.floor(this.#cc.cwnd), this.#peerWindow)
     if (this.#lostCount > 0) {
