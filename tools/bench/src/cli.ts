@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { nodeArgs, start } from './child.js'
 import type { ImplName } from './impl/index.js'
 import { keepConnectRows, labResults, runLab } from './lab.js'
-import { FULL, METRICS, type Metric, QUICK, type Sizes } from './measure.js'
+import { bulkWarmUpBytes, FULL, METRICS, type Metric, QUICK, type Sizes } from './measure.js'
 import { HELP, type Options, parseOptions, RELAY_PATHS, type RelayPath } from './options.js'
 import { ensurePeers } from './peers.js'
 import { renderSection, spliceReadme } from './report.js'
@@ -24,8 +24,13 @@ function titles(
   idlePipes: number,
 ): Record<string, [string, string, 'higher' | 'lower']> {
   const n = (x: number) => x.toLocaleString('en-US')
+  const mib = (bytes: number) => bytes / 1024 / 1024
   return {
-    bulk: [`bulk ${sizes.bulkBytes / 1024 / 1024} MiB one way, MB/s`, 'MB/s', 'higher'],
+    bulk: [
+      `bulk ${mib(sizes.bulkBytes)} MiB one way (after ${mib(bulkWarmUpBytes(sizes))} MiB of warm-up), MB/s`,
+      'MB/s',
+      'higher',
+    ],
     echo: [
       `${n(sizes.echoMessages)} × ${sizes.messageBytes} B echo, ${sizes.echoWindow} in flight, msg/s`,
       'msg/s',
