@@ -139,8 +139,9 @@ describe('reliable stream through a drop-tail bottleneck', () => {
       `bottleneck, 1 stream: loss ${(lossRate * 100).toFixed(1)} %, link used ${(utilisation * 100).toFixed(0)} %, ` +
         `${stats.lossEvents} cuts, ${stats.timeouts} timeouts`,
     )
-    // Blind to congestion (no cuts), slow start overshoots to the peer window: loss > 50 %.
-    expect(lossRate).toBeLessThan(0.1)
+    // Slow start overshoots once (~5-8 %); blind to congestion it overshoots to the peer window
+    // and loses 44-55 %.
+    expect(lossRate).toBeLessThan(0.15)
     expect(stats.lossEvents).toBeGreaterThan(0)
     // Loose: a loaded machine delays the timers that model the link.
     expect(utilisation).toBeGreaterThan(0.3)
@@ -160,7 +161,7 @@ describe('reliable stream through a drop-tail bottleneck', () => {
       `bottleneck, 2 streams: loss ${(lossRate * 100).toFixed(1)} %, the slower had ` +
         `${(other * 100).toFixed(0)} % when the faster finished (${first.stats.lossEvents} cuts)`,
     )
-    expect(lossRate).toBeLessThan(0.1)
+    expect(lossRate).toBeLessThan(0.15)
     expect(other).toBeGreaterThan(0.4)
   }, 60_000)
 })
