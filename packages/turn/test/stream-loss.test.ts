@@ -122,3 +122,56 @@ describe('CongestionWindow: sparse loss vs congestion', () => {
     expect(flat.lossEvents).toBe(1)
   })
 })
+
+/**
+ * Drives `cc` through a bottleneck of `perMs` segments per ms with an unbounded queue in front
+ * of it (no loss ever: only the RTT tells), base RTT 100 ms. Returns the largest window seen
+ * after `settleRounds` round trips.
+ */
+function bottleneck(cc: CongestionWindow, perMs: number, rounds: number, settleRounds: number) {
+  const baseRtt = 100
+  const stepMs = 0.1
+  const queue: DeliveryStamp[] = []
+  const acks: { s: DeliveryStamp; at: number; seq: number }[] = []
+  let inFlight = 0
+  let seq = 0
+  let credit = 0
+  let largest = 0
+  for (let step = 0; step * stepMs < rounds * baseRtt; step++) {
+    const now = step * stepMs
+    while (acks.length && (acks[0] as { at: number }).at <= now) {
+      const a = acks.shift() as { s: DeliveryStamp; at: number; seq: number }
+      inFlight--
+      cc.onRtt(now - a.s.sentAt, now, a.seq, seq)
+      cc.delivery.onDelivered(a.s, now)
+      cc.grow(1, now, now - a.s.sentAt)
+    }
+    credit += perMs * stepMs
+    while (credit >= 1 && queue.length) {
+      credit--
+      const s = queue.shift() as DeliveryStamp
+      acks.push({ s, at: now + baseRtt, seq: seq })
+    }
+    if (!queue.length) credit = Math.min(credit, 1)
+    while (inFlight < Math.floor(cc.cwnd)) {
+      const s: DeliveryStamp = { delivered: 0, deliveredAt: 0, firstSentAt: 0, sentAt: 0 }
+      cc.delivery.stamp(s, now)
+      queue.push(s)
+      inFlight++
+      seq++
+    }
+    if (now >= settleRounds * baseRtt) largest = Math.max(largest, cc.cwnd)
+  }
+  return largest
+}
+
+describe('CongestionWindow: bounded by the bandwidth-delay product', () => {
+  it('behind a bottleneck that never drops, the window stays within twice its product', () => {
+    // 5 segments per ms for 100 ms: a product of 500 segments.
+    const cc = new CongestionWindow(16, 1_000_000)
+    const largest = bottleneck(cc, 5, 80, 20)
+    expect(cc.lossEvents).toBe(0)
+    expect(largest).toBeGreaterThan(500) // the path stays full
+    expect(largest).toBeLessThanOrEqual(2 * 500 * 1.1)
+  })
+})

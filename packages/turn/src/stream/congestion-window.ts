@@ -16,6 +16,15 @@ const QUEUE_RTT_FRACTION = 0.25
 /** ...or by at least this much (ms): loopback RTTs jitter by milliseconds without a queue. */
 const QUEUE_RTT_MIN_MS = 5
 
+/**
+ * Most the window may exceed the path's bandwidth-delay product by (BBR's cwnd gain): enough
+ * to keep the path full while acks come late or in bursts. Slow start is not bounded by it
+ * (its measured rate lags a doubling window by a round); it ends when the RTT climbs. Unbounded, CUBIC and slow start grew it to
+ * several times the product, and the excess sat as a queue in a relay's socket buffer and in
+ * the delay line: round trips of 150–300 ms on a 100 ms path, and a relay dropping bursts.
+ */
+export const CWND_GAIN = 2
+
 /** What {@link CongestionWindow.snapshot} keeps, to undo a reduction that proved spurious. */
 export interface WindowSnapshot {
   readonly cwnd: number
@@ -26,7 +35,8 @@ export interface WindowSnapshot {
 
 /**
  * The congestion window (packets): slow start (left early when the RTT climbs, HyStart++
- * RFC 9406), then CUBIC growth (RFC 9438). Losses cut it only when they look like congestion:
+ * RFC 9406), then CUBIC growth (RFC 9438), never past {@link CWND_GAIN} times the path's
+ * bandwidth-delay product. Losses cut it only when they look like congestion:
  * more than {@link LOSS_THRESHOLD} of a window lost in one round trip, or any loss while the
  * RTT shows a standing queue. A cut multiplies it by 0.7 — but never below what the path
  * delivered per minimum RTT lately (see {@link DeliveryRate}); a timeout drops it to the
@@ -34,6 +44,7 @@ export interface WindowSnapshot {
  */
 export class CongestionWindow {
   readonly #maxCwnd: number
+  readonly #initialCwnd: number
   readonly #cubic = new Cubic()
   readonly #hystart = new HyStart()
   readonly delivery = new DeliveryRate()
@@ -52,6 +63,7 @@ export class CongestionWindow {
 
   constructor(initialCwnd: number, maxCwnd: number) {
     this.#cwnd = initialCwnd
+    this.#initialCwnd = initialCwnd
     this.#maxCwnd = maxCwnd
   }
 
@@ -97,6 +109,17 @@ export class CongestionWindow {
       this.#cwnd = this.#cubic.grow(this.#cwnd, acked, now, srtt)
     }
     if (this.#cwnd > this.#maxCwnd) this.#cwnd = this.#maxCwnd
+    // Past slow start (HyStart++ leaves it when the RTT climbs): the rate measured then is the
+    // path's, and the window needs no more than twice the product to keep it full.
+    const bdp = this.delivery.bdp
+    if (!this.inSlowStart && bdp > 0) {
+      const cap = Math.max(this.#initialCwnd, CWND_GAIN * bdp)
+      if (this.#cwnd > cap) {
+        // The threshold comes down with it, or the window below it would slow-start again.
+        this.#cwnd = cap
+        if (this.#ssthresh > cap) this.#ssthresh = cap
+      }
+    }
   }
 
   /**
