@@ -5,6 +5,7 @@ import {
   type PeerAddress,
   type RawConnection,
   type Signaling,
+  type SignalMessage,
   type Strategy,
   type StrategyContext,
   systemClock,
@@ -34,6 +35,20 @@ export function context(
   }
 }
 
+/** `s` with every message it publishes passed through `edit` first (none: `s` itself). */
+function tampered(s: Signaling, edit?: (m: SignalMessage) => SignalMessage): Signaling {
+  if (!edit) return s
+  return new Proxy(s, {
+    get(target, key) {
+      if (key === 'publish') {
+        return (to: never, m: SignalMessage, o?: never) => target.publish(to, edit(m), o)
+      }
+      const v = Reflect.get(target, key) as unknown
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
+}
+
 /**
  * Runs one strategy between two in-memory signaling endpoints the way the node does (the
  * answerer routes `accepts` messages to `accept`; an accept may produce nothing — a declined
@@ -43,7 +58,17 @@ export function context(
 export async function relayedPair(
   offerer: Strategy,
   answerer: Strategy,
-  { timeoutMs = 10_000 }: { timeoutMs?: number } = {},
+  {
+    timeoutMs = 10_000,
+    editA,
+    editB,
+  }: {
+    timeoutMs?: number
+    /** Rewrites what the offerer publishes (a test's tampering); default as is. */
+    editA?: (m: SignalMessage) => SignalMessage
+    /** The same for the answerer. */
+    editB?: (m: SignalMessage) => SignalMessage
+  } = {},
 ) {
   const hub = new MemorySignalingHub()
   const alice = generateIdentity()
@@ -62,14 +87,16 @@ export async function relayedPair(
     sb.subscribe((inbound) => {
       if (!answerer.accepts?.includes(inbound.message.type)) return
       answerer
-        .accept?.(context(sb, bob.nodeId, inbound.from, logB), inbound, signal)
+        .accept?.(context(tampered(sb, editB), bob.nodeId, inbound.from, logB), inbound, signal)
         .then((raw) => raw && resolve(raw), reject)
     })
   })
+  const started = performance.now()
   const [rawA, rawB] = await Promise.all([
-    offerer.connect(context(sa, alice.nodeId, bob.nodeId, logA), signal),
+    offerer.connect(context(tampered(sa, editA), alice.nodeId, bob.nodeId, logA), signal),
     accepted,
   ])
+  const connectMs = performance.now() - started
   const secure = (raw: RawConnection, self: typeof alice, other: string) =>
     secureChannel(raw.stream, {
       identity: self,
@@ -84,7 +111,7 @@ export async function relayedPair(
     secure(rawB, bob, alice.nodeId),
   ])
   const close = () => Promise.all([sa.close(), sb.close()])
-  return { pa, pb, rawA, rawB, alice, bob, logA, logB, close }
+  return { pa, pb, rawA, rawB, alice, bob, logA, logB, connectMs, close }
 }
 
 /** Sends `size` random bytes `from` → `to` and checks they arrive whole (SHA-256). */

@@ -2,15 +2,7 @@
 // address (permitted for the offerer's reflexive IP), instead of Connecting through its own
 // allocation. The servers relay on 127.0.0.3 while the peers reach them from 127.0.0.1, so the
 // reflexive IP (127.0.0.1) and the relayed IP (127.0.0.3) are different permissions.
-import { generateIdentity, secureChannel } from '@p2pd/identity'
-import {
-  MemorySignalingHub,
-  type RawConnection,
-  type Signaling,
-  type SignalMessage,
-  type Strategy,
-  TimeoutError,
-} from '@p2pd/interface'
+import { type SignalMessage, type Strategy, TimeoutError } from '@p2pd/interface'
 import { type Coturn, startCoturn } from '@p2pd/testkit/coturn'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { RelayedTcpStream, TurnServer, TurnTcpClient, turn } from '../src/index.js'
@@ -20,24 +12,11 @@ import {
   ONE_HOP_MIN_MS,
   oneHopTimeoutMs,
 } from '../src/tcp-one-hop.js'
-import { context, exchange } from './relay-pair.js'
+import { exchange, relayedPair } from './relay-pair.js'
 import { tcpPeer } from './tcp-helpers.js'
 
 const RELAY_IP = '127.0.0.3'
 const MiB = 1024 * 1024
-
-/** `s` with every message it publishes passed through `edit` first. */
-function tampered(s: Signaling, edit: (m: SignalMessage) => SignalMessage): Signaling {
-  return new Proxy(s, {
-    get(target, key) {
-      if (key === 'publish') {
-        return (to: never, m: SignalMessage, o?: never) => target.publish(to, edit(m), o)
-      }
-      const v = Reflect.get(target, key) as unknown
-      return typeof v === 'function' ? v.bind(target) : v
-    },
-  })
-}
 
 /** A body with `key` replaced (or removed, with `value` undefined) in messages of `type`. */
 const edited =
@@ -51,62 +30,31 @@ const edited =
   }
 
 /**
- * Both ends of one strategy run (as relay-pair.ts), the offerer's and the answerer's
- * published messages through `editA` / `editB`; then the secure channel on both ends.
+ * Both ends of one strategy run (see relayedPair), the offerer's and the answerer's published
+ * messages through `editA` / `editB`; `close` ends the pipes, then the signaling.
  */
 async function pair(
   offerer: Strategy,
   answerer: Strategy,
-  editA: (m: SignalMessage) => SignalMessage = (m) => m,
-  editB: (m: SignalMessage) => SignalMessage = (m) => m,
+  editA?: (m: SignalMessage) => SignalMessage,
+  editB?: (m: SignalMessage) => SignalMessage,
 ) {
-  const hub = new MemorySignalingHub()
-  const alice = generateIdentity()
-  const bob = generateIdentity()
-  const sa = hub.connect(alice.nodeId)
-  const sb = hub.connect(bob.nodeId)
-  await Promise.all([sa.start(), sb.start()])
-  const logA: string[] = []
-  const logB: string[] = []
-  const signal = AbortSignal.timeout(20_000)
-  const accepted = new Promise<RawConnection>((resolve, reject) => {
-    signal.addEventListener('abort', () => reject(new Error('no connection accepted')), {
-      once: true,
-    })
-    sb.subscribe((inbound) => {
-      if (!answerer.accepts?.includes(inbound.message.type)) return
-      answerer
-        .accept?.(context(tampered(sb, editB), bob.nodeId, inbound.from, logB), inbound, signal)
-        .then((raw) => raw && resolve(raw), reject)
-    })
+  const run = await relayedPair(offerer, answerer, {
+    timeoutMs: 20_000,
+    ...(editA ? { editA } : {}),
+    ...(editB ? { editB } : {}),
   })
-  const t0 = performance.now()
-  const [rawA, rawB] = await Promise.all([
-    offerer.connect(context(tampered(sa, editA), alice.nodeId, bob.nodeId, logA), signal),
-    accepted,
-  ])
-  const connectMs = performance.now() - t0
-  const secure = (raw: RawConnection, self: typeof alice, other: string) =>
-    secureChannel(raw.stream, {
-      identity: self,
-      expectedPeer: other,
-      initiator: raw.initiator,
-      timeoutMs: 8000,
-    })
-  const [pa, pb] = await Promise.all([
-    secure(rawA, alice, bob.nodeId),
-    secure(rawB, bob, alice.nodeId),
-  ])
-  const close = async () => {
-    await Promise.all([pa.close(), pb.close()])
-    await Promise.all([sa.close(), sb.close()])
-  }
+  const { pa, pb } = run
   // A failed test leaves them open: torn down before the servers stop.
   cleanup.push(() => {
     for (const p of [pa, pb]) p.on('error', () => {}).destroy()
-    return Promise.all([sa.close(), sb.close()])
+    return run.close()
   })
-  return { pa, pb, rawA, rawB, logA, logB, connectMs, close }
+  const close = async () => {
+    await Promise.all([pa.close(), pb.close()])
+    await run.close()
+  }
+  return { ...run, close }
 }
 
 const cleanup: Array<() => Promise<unknown>> = []
