@@ -91,10 +91,9 @@ export async function connectTcp(
   }
   return {
     stream: new RelayedTcpStream(socket, client),
-    local:
-      path === 'one-hop'
-        ? { host: socket.localAddress ?? '', port: socket.localPort ?? 0 }
-        : { host: client.relayed.host, port: client.relayed.port },
+    // A relayed pipe is known by its relayed addresses on both ends, whichever way the bytes
+    // reach the far one (the log says which): what the node reports and the lab checks.
+    local: { host: client.relayed.host, port: client.relayed.port },
     remote: peer,
     relayed: true,
     initiator: true,
@@ -178,9 +177,9 @@ export async function acceptTcp(
     return {
       stream: new RelayedTcpStream(socket, client),
       local: { host: client.relayed.host, port: client.relayed.port },
-      // Where the server says the connection comes from: the offerer's relayed address, or
-      // its own host (the one hop).
-      remote: { host: from.host, port: from.port },
+      // The offerer's relayed address, as on its side (the connection may come from its host:
+      // the one hop; `from` is in the log).
+      remote: peer,
       relayed: true,
       initiator: false,
     }
