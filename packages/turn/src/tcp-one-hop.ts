@@ -106,14 +106,8 @@ export async function connectRelayed(
     signal: opts.signal,
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
   })
-  socket.on('error', ignore)
-  try {
-    socket.write(idBytes(id))
-    if (opts.echo) await readEcho(socket, id, opts.signal, opts.echoTimeoutMs ?? 15_000)
-  } catch (err) {
-    socket.destroy()
-    throw err
-  }
+  const echo = opts.echo ? { timeoutMs: opts.echoTimeoutMs ?? 15_000 } : undefined
+  await introduce(socket, id, opts.signal, echo)
   return { socket, path: 'allocation', ...(oneHopError ? { oneHopError } : {}) }
 }
 
@@ -129,11 +123,24 @@ async function dialOneHop(
       ? { localAddress }
       : {}
   const socket = await dialServer({ server: peer, transport: 'tcp', ...from }, signal)
+  await introduce(socket, id, signal, {})
+  return socket
+}
+
+/**
+ * Starts a relayed stream: writes the id and, with `echo`, waits for the far end to write it
+ * back (within `echo.timeoutMs`, else only `signal`). On failure the socket is destroyed.
+ */
+async function introduce(
+  socket: Socket,
+  id: number,
+  signal: AbortSignal,
+  echo: { readonly timeoutMs?: number } | undefined,
+): Promise<void> {
   socket.on('error', ignore)
   try {
     socket.write(idBytes(id))
-    await readEcho(socket, id, signal)
-    return socket
+    if (echo) await readEcho(socket, id, signal, echo.timeoutMs)
   } catch (err) {
     socket.destroy()
     throw err

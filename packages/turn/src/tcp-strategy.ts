@@ -9,7 +9,13 @@ import { TurnError } from './errors.js'
 import { keepTcp } from './relay-choice.js'
 import { offerRelay } from './relay-offer.js'
 import type { TurnAnswer, TurnInit } from './strategy.js'
-import { acceptRelayed, connectRelayed, permitOfferer, reflexiveOf } from './tcp-one-hop.js'
+import {
+  acceptRelayed,
+  connectRelayed,
+  type OffererPermits,
+  permitOfferer,
+  reflexiveOf,
+} from './tcp-one-hop.js'
 import { RelayedTcpStream } from './tcp-stream.js'
 
 /** Until the far relay's connection arrives on ours (the far side is still connecting), ms. */
@@ -116,7 +122,7 @@ export async function acceptTcp(
   const to = { nodeId: ctx.remote.nodeId, signal: ctx.remote.signal }
   const { id, relayed: peer } = offer
   let client: TurnTcpClient
-  let permits: Awaited<ReturnType<typeof permitOfferer>>
+  let permits: OffererPermits
   try {
     if (init.tcp === false) throw new TurnError('TURN_UNSUPPORTED_TRANSPORT', 'TCP relays are off')
     client = await allocateTcp(init, signal)

@@ -65,18 +65,11 @@ const throughLine = (log: string[]) => log.find((l) => l.includes('through our a
 describe('TCP relay in one hop', () => {
   let coturn: Coturn
   let ours: TurnServer
-  const servers = () => [
-    {
-      name: 'coturn',
-      config: {
-        host: coturn.host,
-        port: coturn.port,
-        username: coturn.user,
-        password: coturn.password,
-      },
-    },
-    { name: 'TurnServer', config: { ...ours.address, username: 'u', password: 'p' } },
-  ]
+  /** The client config for `which` server (both started in beforeAll). */
+  const configOf = (which: 'coturn' | 'TurnServer') =>
+    which === 'coturn'
+      ? { host: coturn.host, port: coturn.port, username: coturn.user, password: coturn.password }
+      : { ...ours.address, username: 'u', password: 'p' }
   beforeAll(async () => {
     coturn = await startCoturn({ relayHost: RELAY_IP })
     ours = new TurnServer({ users: { u: 'p' }, allowLoopbackPeers: true, relayHost: RELAY_IP })
@@ -126,9 +119,7 @@ describe('TCP relay in one hop', () => {
 
   for (const which of ['coturn', 'TurnServer'] as const) {
     it(`${which}: the offerer's host connects straight to the answerer's relayed address`, async () => {
-      const { config } = servers().find((s) => s.name === which) as ReturnType<
-        typeof servers
-      >[number]
+      const config = configOf(which)
       const before = { ...ours.stats }
       const { pa, pb, rawA, rawB, logA, logB, close } = await pair(
         turn({ servers: [config], tcp: true }),
@@ -157,9 +148,7 @@ describe('TCP relay in one hop', () => {
     })
 
     it(`${which}: the one hop refused (reflexive IP not the one it comes from): through the offerer's allocation`, async () => {
-      const { config } = servers().find((s) => s.name === which) as ReturnType<
-        typeof servers
-      >[number]
+      const config = configOf(which)
       const before = { ...ours.stats }
       // The answerer permits 127.0.0.9, the one hop comes from 127.0.0.1: the server drops it.
       const { pa, pb, rawA, rawB, logA, connectMs, close } = await pair(
@@ -186,9 +175,7 @@ describe('TCP relay in one hop', () => {
     })
 
     it(`${which}: an offer without reflexive (older offerer): through the offerer's allocation`, async () => {
-      const { config } = servers().find((s) => s.name === which) as ReturnType<
-        typeof servers
-      >[number]
+      const config = configOf(which)
       const before = { ...ours.stats }
       const { pa, pb, logA, logB, close } = await pair(
         turn({ servers: [config], tcp: true }),

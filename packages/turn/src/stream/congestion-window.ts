@@ -19,9 +19,9 @@ const QUEUE_RTT_MIN_MS = 5
 /**
  * Most the window may exceed the path's bandwidth-delay product by (BBR's cwnd gain): enough
  * to keep the path full while acks come late or in bursts. Slow start is not bounded by it
- * (its measured rate lags a doubling window by a round); it ends when the RTT climbs. Unbounded, CUBIC and slow start grew it to
- * several times the product, and the excess sat as a queue in a relay's socket buffer and in
- * the delay line: round trips of 150–300 ms on a 100 ms path, and a relay dropping bursts.
+ * (its measured rate lags a doubling window by a round); it ends when the RTT climbs.
+ * Unbounded, the window grew to several times the product, and the excess sat as a queue in a
+ * relay's socket buffer and in the delay line: round trips of 150–300 ms on a 100 ms path.
  */
 export const CWND_GAIN = 2
 

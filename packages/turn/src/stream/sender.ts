@@ -18,10 +18,10 @@ const DUP_THRESHOLD = 3
  *
  * - **Flow control**: never more unacked segments than the peer's advertised window.
  * - **Congestion control** ({@link CongestionWindow}): losses below its loss-rate threshold are
- *   only resent; at most one cut per window of data (NewReno-style recovery); after a timeout the window is restored if the timeout
- *   proves spurious: an ack that echoes a timestamp older than the
- *   timeout and covers the retransmitted segment was caused by the original transmission
- *   (Eifel detection, RFC 3522).
+ *   only resent; at most one cut per window of data (NewReno-style recovery); after a timeout
+ *   the window is restored if the timeout proves spurious: an ack that echoes a timestamp older
+ *   than the timeout and covers the retransmitted segment was caused by the original
+ *   transmission (Eifel detection, RFC 3522).
  * - **Loss detection**: SACK-based fast retransmit (3 later segments acked) and a retransmission
  *   timer (RFC 6298 RTO, doubled per retransmission of that segment). A timeout resends only
  *   the oldest segment; once an ack shows the timeout was genuine, the other segments that
