@@ -21,13 +21,13 @@ let scratch: Buffer | undefined
  * buffer and opened in one call — one `createDecipheriv`, one `update()` and one output buffer
  * per frame, where decrypting piecewise cost an `update()` and an allocation per piece.
  * Plaintext reaches the sink only after the frame's tag has verified — never a byte of a forged
- * frame. It holds at most one frame's ciphertext and the 2-byte prefix.
+ * frame. It holds at most one frame's ciphertext and one byte of a split prefix.
  */
 export class FrameOpener {
   readonly #receive: CipherState
   readonly #rekeyInterval: number
-  readonly #prefix = Buffer.alloc(LENGTH_PREFIX)
-  #prefixHave = 0
+  /** The first byte of a length prefix split across chunks, or −1. */
+  #prefixHigh = -1
   /** Body bytes (ciphertext ‖ tag) of the current frame, or −1 while reading a length prefix. */
   #bodyLength = -1
   #bodyHave = 0
@@ -40,7 +40,7 @@ export class FrameOpener {
 
   /** True when part of a frame has arrived but not all of it. */
   get midFrame(): boolean {
-    return this.#prefixHave > 0 || this.#bodyLength >= 0
+    return this.#prefixHigh >= 0 || this.#bodyLength >= 0
   }
 
   /**
@@ -54,14 +54,15 @@ export class FrameOpener {
     while (offset < end) {
       if (this.#bodyLength < 0) {
         let length: number
-        if (this.#prefixHave === 0 && end - offset >= LENGTH_PREFIX) {
+        if (this.#prefixHigh >= 0) {
+          length = (this.#prefixHigh << 8) | (chunk[offset++] as number)
+          this.#prefixHigh = -1
+        } else if (end - offset >= LENGTH_PREFIX) {
           length = ((chunk[offset] as number) << 8) | (chunk[offset + 1] as number)
           offset += LENGTH_PREFIX
         } else {
-          this.#prefix[this.#prefixHave++] = chunk[offset++] as number
-          if (this.#prefixHave < LENGTH_PREFIX) continue
-          this.#prefixHave = 0
-          length = this.#prefix.readUInt16BE(0)
+          this.#prefixHigh = chunk[offset++] as number
+          continue
         }
         if (length < TAG_LENGTH) {
           throw new ChannelError('CHANNEL_FRAME_MALFORMED', `frame of ${length} bytes < 16`)

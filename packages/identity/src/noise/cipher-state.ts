@@ -32,6 +32,11 @@ const ZEROS_32 = Buffer.alloc(32)
 const LAST_NONCE = Number.MAX_SAFE_INTEGER - 1
 const TWO_32 = 2 ** 32
 /**
+ * The nonce of the message being processed, shared by every state: `createCipheriv` copies the
+ * IV, so one buffer serves them all (an idle pipe holds none). Bytes 0–3 stay zero.
+ */
+const IV = Buffer.alloc(12)
+/**
  * Messages under one key before small AES-GCM messages take {@link SmallAesGcm}: a pipe that
  * only handshakes (one transport frame each way) never builds it, so an idle pipe stays light.
  */
@@ -40,7 +45,7 @@ const SMALL_AEAD_FROM_NONCE = 2
 /**
  * Noise `CipherState` (spec §5.1) for ChaChaPoly or AESGCM: key `k` and 64-bit counter `n`. The
  * nonce is 4 zero bytes then `n`, little-endian for ChaChaPoly and big-endian for AESGCM (spec
- * §12.3, §12.4). The key lives in a cached `KeyObject`; one preallocated nonce buffer is reused.
+ * §12.3, §12.4). The key lives in a cached `KeyObject`; one module-wide nonce buffer is reused.
  */
 export class CipherState {
   readonly cipher: NoiseCipher
@@ -49,7 +54,6 @@ export class CipherState {
   #n = 0
   /** AES-GCM for small messages without a per-message OpenSSL context; made when first used. */
   #small: SmallAesGcm | undefined
-  readonly #iv = Buffer.alloc(12)
 
   constructor(cipher: NoiseCipher = 'ChaChaPoly') {
     this.cipher = cipher
@@ -78,13 +82,13 @@ export class CipherState {
 
   #ivFor(n: number): Buffer {
     if (this.cipher === 'AESGCM') {
-      this.#iv.writeUInt32BE(Math.floor(n / TWO_32), 4)
-      this.#iv.writeUInt32BE(n % TWO_32, 8)
+      IV.writeUInt32BE(Math.floor(n / TWO_32), 4)
+      IV.writeUInt32BE(n % TWO_32, 8)
     } else {
-      this.#iv.writeUInt32LE(n % TWO_32, 4)
-      this.#iv.writeUInt32LE(Math.floor(n / TWO_32), 8)
+      IV.writeUInt32LE(n % TWO_32, 4)
+      IV.writeUInt32LE(Math.floor(n / TWO_32), 8)
     }
-    return this.#iv
+    return IV
   }
 
   #cipherFor(key: KeyObject, iv: Buffer): AeadCipher {
