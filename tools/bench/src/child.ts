@@ -1,5 +1,5 @@
-// Child processes of the bench: started with tsx and the workspace's source condition, they
-// answer with one JSON line on stdout; stderr passes through.
+// Child processes of the bench: started with tsx (the bench's own TypeScript), they answer with
+// one JSON line on stdout; stderr passes through.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createRequire } from 'node:module'
@@ -7,8 +7,19 @@ import { createInterface } from 'node:readline'
 
 const tsx = createRequire(import.meta.url).resolve('tsx')
 
-export function nodeArgs(script: string, args: readonly string[]): string[] {
-  return ['--import', tsx, '--conditions=@p2pd/source', '--expose-gc', script, ...args]
+/**
+ * Node's arguments for a bench child. `built`: the `@p2pd/*` packages it imports by name load
+ * from their build (`dist/`), the code users install, not from source through tsx — whose
+ * transform names every function at run time (esbuild's `keepNames`), a property and 256 bytes
+ * of heap per closure that a p2pd pipe holds five of. Without it, the workspace's sources.
+ */
+export function nodeArgs(
+  script: string,
+  args: readonly string[],
+  { built = false }: { built?: boolean } = {},
+): string[] {
+  const source = built ? [] : ['--conditions=@p2pd/source']
+  return ['--import', tsx, ...source, '--expose-gc', script, ...args]
 }
 
 export interface Child {

@@ -69,12 +69,13 @@ function git(args: string[]): string {
 /** One measurement: a serving child and a measuring child, both fresh. */
 async function measureOnce(impl: ImplName, metric: Metric, size: string): Promise<number> {
   const script = join(here, 'worker.ts')
-  const server = start(process.execPath, nodeArgs(script, ['serve', impl, metric, size]))
+  const built = { built: true }
+  const server = start(process.execPath, nodeArgs(script, ['serve', impl, metric, size], built))
   try {
     const { address } = await server.line<{ address: string }>(60_000)
     const client = start(
       process.execPath,
-      nodeArgs(script, ['measure', impl, metric, size, address]),
+      nodeArgs(script, ['measure', impl, metric, size, address], built),
     )
     try {
       return (await client.line<{ value: number }>(300_000)).value
@@ -102,7 +103,7 @@ async function relayedOnce(
 
 /** In its own shell with the fd limit raised as far as it goes (each end holds one per pipe). */
 async function idleOnce(pipes: number) {
-  const args = nodeArgs(join(here, 'idle.ts'), ['hold', String(pipes)])
+  const args = nodeArgs(join(here, 'idle.ts'), ['hold', String(pipes)], { built: true })
   const raise = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"'
   const child = start('bash', ['-c', raise, 'bash', process.execPath, ...args])
   try {

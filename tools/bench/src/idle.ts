@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import type { Duplex } from 'node:stream'
-import { generateIdentity } from '../../../packages/identity/src/index.js'
+import { generateIdentity } from '@p2pd/identity'
 import { securePipe } from './impl/p2pd.js'
 import { tcpDial, tcpListen } from './impl/raw.js'
 

@@ -1,10 +1,7 @@
 // p2pd's direct pipe as @p2pd/node makes it: TCP, then the Noise XX secure channel of
-// @p2pd/identity bound to both node IDs.
-import {
-  generateIdentity,
-  type Identity,
-  secureChannel,
-} from '../../../../packages/identity/src/index.js'
+// @p2pd/identity bound to both node IDs — the built package (the worker runs without the
+// source condition), as users install it.
+import { generateIdentity, type Identity, secureChannel } from '@p2pd/identity'
 import { fromDuplex, type Implementation } from '../stream.js'
 import { tcpDial, tcpListen } from './raw.js'
 
