@@ -44,11 +44,15 @@ async function hold(pipes: number): Promise<void> {
       () => socket.destroy(),
     )
   })
+  let gone: Error | undefined
+  let dialerGone: (err: Error) => void = () => {}
   const waitFor = (n: number) =>
-    new Promise<void>((resolve) => {
+    new Promise<void>((resolve, reject) => {
       wanted = n
       arrived = resolve
+      dialerGone = reject
       if (held.length >= n) resolve()
+      else if (gone) reject(gone)
     })
   const dialer = spawn(
     process.execPath,
@@ -61,6 +65,12 @@ async function hold(pipes: number): Promise<void> {
     ],
     { stdio: ['pipe', 'inherit', 'inherit'] },
   )
+  // A dialler that dies leaves pipes that will never arrive: fail now, not at the parent's
+  // 15-minute limit.
+  dialer.once('exit', (code, signal) => {
+    gone = new Error(`the dialling process exited (${signal ?? code}) with ${held.length} pipes up`)
+    dialerGone(gone)
+  })
   // The first pipe is the warm-up: module state and caches are not per pipe.
   await waitFor(1)
   await settle()
@@ -85,19 +95,36 @@ async function dial(address: string, pipes: number): Promise<void> {
   const [port, nodeId] = address.split('/') as [string, string]
   const identity = generateIdentity()
   const held: Duplex[] = []
-  const one = async () => {
-    const pipe = await securePipe(await tcpDial(Number(port)), identity, true, nodeId)
-    pipe.on('error', () => {})
-    held.push(pipe)
+  let retried = 0
+  // A handshake can miss its 10 s deadline on a machine busy holding thousands of pipes: dial
+  // that pipe again (counted, reported) rather than losing the run.
+  const one = async (): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const pipe = await securePipe(await tcpDial(Number(port)), identity, true, nodeId)
+        pipe.on('error', () => {})
+        held.push(pipe)
+        return
+      } catch (err) {
+        if (attempt === 3) throw err
+        retried++
+      }
+    }
   }
   await one()
   for (let i = 1; i < pipes; i += 32) {
     await Promise.all(Array.from({ length: Math.min(32, pipes - i) }, one))
   }
+  if (retried > 0) process.stderr.write(`idle: ${retried} handshakes dialled again\n`)
   process.stdin.resume()
   process.stdin.once('end', () => process.exit(0))
 }
 
 const [mode, a, b] = process.argv.slice(2)
-if (mode === 'hold') await hold(Number(a))
-else await dial(a as string, Number(b))
+try {
+  if (mode === 'hold') await hold(Number(a))
+  else await dial(a as string, Number(b))
+} catch (err) {
+  process.stderr.write(`idle ${mode}: ${(err as Error).message}\n`)
+  process.exit(1)
+}
