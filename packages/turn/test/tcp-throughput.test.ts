@@ -7,29 +7,15 @@ import { once } from 'node:events'
 import { connect, createServer, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { generateIdentity, secureChannel } from '@p2pd/identity'
-import {
-  MemorySignalingHub,
-  type PeerAddress,
-  type RawConnection,
-  type Strategy,
-  systemClock,
-} from '@p2pd/interface'
+import type { Strategy } from '@p2pd/interface'
 import { type Coturn, startCoturn } from '@p2pd/testkit/coturn'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RelayedTcpStream, TurnServer, turn } from '../src/index.js'
+import { relayedPair } from './relay-pair.js'
 
 const MiB = 1024 * 1024
 const SIZE = 32 * MiB
 const ROUNDS = 5
-
-const peer = (nodeId: string): PeerAddress => ({
-  signal: [0],
-  ip4: [],
-  ip6: [],
-  nodeId,
-  legacy: false,
-  machineId: 'm',
-})
 
 async function secure(a: Duplex, b: Duplex, aInit = true): Promise<[Duplex, Duplex]> {
   const ia = generateIdentity()
@@ -78,40 +64,15 @@ async function directPair(): Promise<[Duplex, Duplex, () => Promise<void>]> {
   ]
 }
 
-async function relayedPair(s: Strategy): Promise<[Duplex, Duplex, () => Promise<void>]> {
-  const hub = new MemorySignalingHub()
-  const sa = hub.connect('alice')
-  const sb = hub.connect('bob')
-  await Promise.all([sa.start(), sb.start()])
-  const logA: string[] = []
-  const ctx = (sig: typeof sa, self: string, remote: string, log: string[] = []) => ({
-    local: peer(self),
-    localText: `address-of-${self}`,
-    remote: peer(remote),
-    signaling: sig,
-    clock: systemClock,
-    expectConnection: () => Promise.reject(new Error('not used')),
-    log: (m: string) => log.push(m),
-  })
-  const accepted = new Promise<RawConnection>((resolve, reject) => {
-    sb.subscribe((inbound) => {
-      s.accept?.(ctx(sb, 'bob', inbound.from), inbound, AbortSignal.timeout(20_000)).then(
-        (raw) => raw && resolve(raw),
-        reject,
-      )
-    })
-  })
-  const [rawA, rawB] = await Promise.all([
-    s.connect(ctx(sa, 'alice', 'bob', logA), AbortSignal.timeout(20_000)),
-    accepted,
-  ])
+/** The strategy on both ends over in-memory signaling (`relayedPair` of relay-pair.ts). */
+async function relayed(s: Strategy): Promise<[Duplex, Duplex, () => Promise<void>]> {
+  const { pa, pb, rawA, logA, close } = await relayedPair(s, s, { timeoutMs: 20_000 })
   expect(rawA.stream).toBeInstanceOf(RelayedTcpStream)
   // What is measured is the path users get: the offerer's host straight to the far relay.
   expect(
     logA.some((l) => l.includes(', one hop (from')),
     logA.join('\n'),
   ).toBe(true)
-  const [pa, pb] = await secure(rawA.stream, rawB.stream)
   return [
     pa,
     pb,
@@ -119,7 +80,7 @@ async function relayedPair(s: Strategy): Promise<[Duplex, Duplex, () => Promise<
       quietly(pa, pb)
       pa.destroy()
       pb.destroy()
-      await Promise.all([sa.close(), sb.close()])
+      await close()
     },
   ]
 }
@@ -181,8 +142,8 @@ describe('relayed over TCP vs direct, loopback', () => {
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, make] of [
         ['direct', directPair],
-        ['ours', () => relayedPair(viaOurs)],
-        ['coturn', () => relayedPair(viaCoturn)],
+        ['ours', () => relayed(viaOurs)],
+        ['coturn', () => relayed(viaCoturn)],
       ] as const) {
         const [a, b, close] = await make()
         runs[name].push(await measure(a, b))
